@@ -1,0 +1,421 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * bench.c — `framebus bench`: measure a transport with a real producer and
+ * a real subscriber process.  Per case (transport x size x variant):
+ *  - latency: 1 ms of quiet between frames so the subscriber sleeps;
+ *    commit -> subscriber awake with a pointer, from the frame's capture
+ *    stamp (CLOCK_MONOTONIC is system-wide) to the return of next();
+ *  - CPU per frame on each side over that paced phase (getrusage);
+ *  - frames/s: the same frames back to back, producer side;
+ *  - fill variant: the producer writes every pixel (memcpy of a source
+ *    frame into the slot), compared to a plain memcpy of the same frame.
+ */
+#define _GNU_SOURCE
+#include "cli.h"
+#include "framebus.h"
+
+#include <getopt.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/resource.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+struct bench_case {
+	const char *transport; /* shm, unix, tcp */
+	const char *codec;     /* raw, jpeg */
+	uint32_t w, h;
+	int fill;
+	int frames;
+};
+
+struct sub_report {
+	uint64_t frames;     /* paced frames seen */
+	uint64_t total;      /* all frames seen */
+	double p50, p99, max; /* us */
+	double cpu_us;       /* over the paced phase */
+	int rc;
+};
+
+struct bench_meta {
+	uint32_t phase; /* 1 = paced, 2 = throughput */
+	uint32_t pad;
+};
+
+static double
+cpu_now_us(void)
+{
+	struct rusage ru;
+
+	getrusage(RUSAGE_SELF, &ru);
+	return (double)(ru.ru_utime.tv_sec + ru.ru_stime.tv_sec) * 1e6 +
+	       (double)(ru.ru_utime.tv_usec + ru.ru_stime.tv_usec);
+}
+
+static int
+cmp_double(const void *a, const void *b)
+{
+	double x = *(const double *)a, y = *(const double *)b;
+	return (x > y) - (x < y);
+}
+
+static void
+make_uri(char *buf, size_t n, const struct bench_case *c)
+{
+	if (!strcmp(c->transport, "shm"))
+		snprintf(buf, n, "shm:bench-%d", (int)getpid());
+	else if (!strcmp(c->transport, "unix"))
+		snprintf(buf, n, "unix:/tmp/framebus-bench-%d.sock?codec=%s",
+		         (int)getpid(), c->codec);
+	else
+		snprintf(buf, n, "tcp://127.0.0.1:%d?codec=%s",
+		         20000 + (int)(getpid() % 20000), c->codec);
+}
+
+/* The subscriber process: reads until the producer goes away, reports. */
+static void
+run_subscriber(const char *uri, int frames, int out_fd)
+{
+	struct fbus_sub_opts o = { .flags = FBUS_SUB_RECONNECT };
+	struct sub_report rep = { 0 };
+	struct fbus_frame f;
+	struct fbus_sub *s;
+	double *lat = calloc((size_t)frames + 1, sizeof *lat);
+	double cpu0 = -1, cpu1 = 0;
+	int rc, seen_any = 0;
+
+	if (!lat || fbus_sub_open(&s, uri, &o) != 0)
+		_exit(3);
+	for (;;) {
+		rc = fbus_sub_next(s, &f, 5000);
+		if (rc == FBUS_EDISCONNECTED && !seen_any)
+			continue; /* producer not up yet */
+		if (rc)
+			break;
+		int64_t now = fbus_now_mono_ns();
+		struct bench_meta m = { 0 };
+
+		seen_any = 1;
+		if (f.meta_bytes == sizeof m)
+			memcpy(&m, f.meta, sizeof m);
+		if (m.phase == 1) {
+			if (cpu0 < 0)
+				cpu0 = cpu_now_us();
+			if (rep.frames < (uint64_t)frames)
+				lat[rep.frames++] =
+					(double)(now - f.t_mono_ns) / 1e3;
+			cpu1 = cpu_now_us();
+		}
+		rep.total++;
+		fbus_sub_release(s, &f);
+	}
+	rep.rc = rc;
+	fbus_sub_close(s);
+	if (rep.frames) {
+		qsort(lat, rep.frames, sizeof *lat, cmp_double);
+		rep.p50 = lat[rep.frames / 2];
+		rep.p99 = lat[(rep.frames * 99) / 100];
+		rep.max = lat[rep.frames - 1];
+		/* cpu1 - cpu0 spans frames-1 intervals */
+		rep.cpu_us = rep.frames > 1 ? (cpu1 - cpu0) /
+		                                      (double)(rep.frames - 1)
+		                            : 0;
+	}
+	if (write(out_fd, &rep, sizeof rep) != sizeof rep)
+		_exit(4);
+	_exit(0);
+}
+
+static void
+sleep_until(int64_t t)
+{
+	struct timespec ts = { t / 1000000000, t % 1000000000 };
+
+	while (clock_nanosleep(CLOCK_MONOTONIC, TIMER_ABSTIME, &ts, NULL))
+		;
+}
+
+static int64_t
+publish(struct fbus_pub *p, const struct fbus_format *fmt, const uint8_t *src,
+        int fill, uint32_t phase)
+{
+	struct bench_meta m = { phase, 0 };
+	struct fbus_slot s;
+	int rc = fbus_pub_loan(p, fmt, &s);
+
+	if (rc)
+		return rc;
+	if (fill)
+		memcpy(s.data, src, s.fmt.size);
+	memcpy(s.meta, &m, sizeof m);
+	s.meta_bytes = sizeof m;
+	/* stamp right before commit: we measure the hand-off, not the fill */
+	s.t_mono_ns = fbus_now_mono_ns();
+	return fbus_pub_commit(p, &s);
+}
+
+static double
+memcpy_fps(const uint8_t *src, size_t size, int frames)
+{
+	uint8_t *dst = malloc(size);
+	int64_t t0;
+	double dt;
+
+	if (!dst)
+		return 0;
+	memcpy(dst, src, size); /* fault the pages in first */
+	t0 = fbus_now_mono_ns();
+	for (int i = 0; i < frames; i++) {
+		memcpy(dst, src, size);
+		/* keep the copy from being optimised away */
+		__asm__ volatile("" : : "r"(dst) : "memory");
+	}
+	dt = (double)(fbus_now_mono_ns() - t0) / 1e9;
+	free(dst);
+	return dt > 0 ? frames / dt : 0;
+}
+
+static int
+run_case(const struct bench_case *c, int json)
+{
+	struct fbus_format fmt = { .pixfmt = FBUS_PIXFMT_BGR24, .width = c->w,
+		                   .height = c->h };
+	struct fbus_pub_stats st;
+	struct sub_report rep;
+	struct fbus_pub *p;
+	char uri[160];
+	uint8_t *src;
+	int pfd[2], status, rc;
+	int64_t t0;
+	double pub_cpu, fps, mfps = 0;
+	pid_t child;
+	int warm = 20;
+
+	if (fbus_format_layout(&fmt))
+		cli_die(2, "bad size %ux%u", c->w, c->h);
+	src = malloc(fmt.size);
+	if (!src)
+		cli_die(1, "out of memory");
+	for (uint32_t i = 0; i < fmt.size; i++)
+		src[i] = (uint8_t)(i * 31 + (i >> 11));
+	make_uri(uri, sizeof uri, c);
+	if (pipe(pfd))
+		cli_die(1, "pipe failed");
+	child = fork();
+	if (child == 0) {
+		close(pfd[0]);
+		run_subscriber(uri, c->frames, pfd[1]);
+	}
+	close(pfd[1]);
+	rc = fbus_pub_open(&p, uri, NULL);
+	if (rc) {
+		kill(child, SIGKILL);
+		waitpid(child, NULL, 0);
+		cli_die(1, "%s", fbus_open_error());
+	}
+	for (int i = 0; i < 500; i++) {
+		fbus_pub_stats(p, &st);
+		if (st.subscribers)
+			break;
+		usleep(10000);
+	}
+	if (!st.subscribers) {
+		fbus_pub_close(p);
+		kill(child, SIGKILL);
+		waitpid(child, NULL, 0);
+		cli_die(1, "%s: the subscriber never connected", uri);
+	}
+	/* warm-up: fault in slots and caches */
+	for (int i = 0; i < warm; i++) {
+		publish(p, &fmt, src, c->fill, 0);
+		usleep(1000);
+	}
+	/* paced phase: latency and CPU per frame.  Producer CPU is this
+	 * thread's CPU clock around loan/fill/commit only, so the pacing
+	 * sleeps are not counted (the clock reads add ~0.2 us). */
+	pub_cpu = 0;
+	for (int i = 0; i < c->frames; i++) {
+		struct timespec a, b;
+
+		/* 1 ms of quiet after each frame, however long its fill took,
+		 * so the subscriber is asleep when the next one lands */
+		sleep_until(fbus_now_mono_ns() + 1000000);
+		clock_gettime(CLOCK_THREAD_CPUTIME_ID, &a);
+		if ((rc = (int)publish(p, &fmt, src, c->fill, 1)) < 0)
+			cli_die(1, "publish: %s", fbus_pub_last_error(p));
+		clock_gettime(CLOCK_THREAD_CPUTIME_ID, &b);
+		pub_cpu += (double)(b.tv_sec - a.tv_sec) * 1e6 +
+		           (double)(b.tv_nsec - a.tv_nsec) / 1e3;
+	}
+	pub_cpu /= c->frames;
+	usleep(20000);
+	/* throughput phase */
+	t0 = fbus_now_mono_ns();
+	for (int i = 0; i < c->frames; i++)
+		if ((rc = (int)publish(p, &fmt, src, c->fill, 2)) < 0)
+			cli_die(1, "publish: %s", fbus_pub_last_error(p));
+	fps = c->frames / ((double)(fbus_now_mono_ns() - t0) / 1e9);
+	fbus_pub_close(p);
+	if (read(pfd[0], &rep, sizeof rep) != sizeof rep)
+		memset(&rep, 0, sizeof rep);
+	close(pfd[0]);
+	waitpid(child, &status, 0);
+	if (c->fill)
+		mfps = memcpy_fps(src, fmt.size, c->frames);
+	free(src);
+
+	if (json) {
+		printf("{\"transport\":\"%s\",\"codec\":\"%s\",\"width\":%u,"
+		       "\"height\":%u,\"format\":\"bgr24\",\"variant\":\"%s\","
+		       "\"frames\":%d,\"received\":%llu,\"p50_us\":%.2f,"
+		       "\"p99_us\":%.2f,\"max_us\":%.2f,\"fps\":%.1f,"
+		       "\"pub_cpu_us_per_frame\":%.2f,"
+		       "\"sub_cpu_us_per_frame\":%.2f",
+		       c->transport, c->codec, c->w, c->h,
+		       c->fill ? "fill" : "handoff", c->frames,
+		       (unsigned long long)rep.frames, rep.p50, rep.p99,
+		       rep.max, fps, pub_cpu, rep.cpu_us);
+		if (c->fill)
+			printf(",\"memcpy_fps\":%.1f", mfps);
+		printf("}\n");
+	} else {
+		printf("%-5s %-4s %5ux%-5u %-7s frames %d (seen %llu)\n",
+		       c->transport, c->codec, c->w, c->h,
+		       c->fill ? "fill" : "handoff", c->frames,
+		       (unsigned long long)rep.frames);
+		printf("  latency p50 %.1f [us]  p99 %.1f [us]  max %.1f [us]\n",
+		       rep.p50, rep.p99, rep.max);
+		printf("  throughput %.0f [frames/s]", fps);
+		if (c->fill)
+			printf("  (plain memcpy %.0f [frames/s], ratio %.2f)",
+			       mfps, fps > 0 ? mfps / fps : 0);
+		printf("\n  cpu pub %.2f [us/frame]  sub %.2f [us/frame]\n",
+		       pub_cpu, rep.cpu_us);
+	}
+	fflush(stdout);
+	/* latest mode may skip a frame when the machine is busy; none seen
+	 * at all means the transport is broken */
+	return rep.frames > 0 ? 0 : 1;
+}
+
+static void
+usage(FILE *f)
+{
+	fprintf(f,
+	        "usage: framebus bench [options]\n"
+	        "  --transport shm|unix|tcp|all   (default shm)\n"
+	        "  --codec raw|jpeg|all           stream transports (default raw)\n"
+	        "  --size WxH                     repeatable; default 640x480,\n"
+	        "                                 1280x720, 1920x1080, 3840x2160\n"
+	        "  --variant handoff|fill|all     (default all)\n"
+	        "  --frames N                     per phase (default 1000)\n"
+	        "  --json                         one JSON object per case\n");
+}
+
+int
+cmd_bench(int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{ "transport", required_argument, 0, 't' },
+		{ "codec", required_argument, 0, 'c' },
+		{ "size", required_argument, 0, 's' },
+		{ "variant", required_argument, 0, 'v' },
+		{ "frames", required_argument, 0, 'n' },
+		{ "json", no_argument, 0, 'j' },
+		{ "help", no_argument, 0, 'h' },
+		{ 0, 0, 0, 0 },
+	};
+	const char *transports[3] = { "shm" }, *codecs[2] = { "raw" };
+	int nt = 1, nc = 1, variants = 3, frames = 1000, json = 0, failed = 0;
+	uint32_t sizes[8][2] = { { 640, 480 }, { 1280, 720 }, { 1920, 1080 },
+		                 { 3840, 2160 } };
+	int ns = 4, user_sizes = 0, o;
+
+	while ((o = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
+		switch (o) {
+		case 't':
+			if (!strcmp(optarg, "all")) {
+				transports[0] = "shm", transports[1] = "unix",
+				transports[2] = "tcp", nt = 3;
+			} else if (!strcmp(optarg, "shm") ||
+			           !strcmp(optarg, "unix") ||
+			           !strcmp(optarg, "tcp")) {
+				transports[0] = optarg, nt = 1;
+			} else {
+				cli_die(2, "unknown transport '%s' (shm, unix, "
+				           "tcp, all)",
+				        optarg);
+			}
+			break;
+		case 'c':
+			if (!strcmp(optarg, "all"))
+				codecs[0] = "raw", codecs[1] = "jpeg", nc = 2;
+			else if (!strcmp(optarg, "raw") ||
+			         !strcmp(optarg, "jpeg"))
+				codecs[0] = optarg, nc = 1;
+			else
+				cli_die(2, "unknown codec '%s' (raw, jpeg, all)",
+				        optarg);
+			break;
+		case 's':
+			if (!user_sizes)
+				ns = 0, user_sizes = 1;
+			if (ns == 8)
+				cli_die(2, "at most 8 --size options");
+			cli_parse_size(optarg, &sizes[ns][0], &sizes[ns][1]);
+			ns++;
+			break;
+		case 'v':
+			if (!strcmp(optarg, "handoff"))
+				variants = 1;
+			else if (!strcmp(optarg, "fill"))
+				variants = 2;
+			else if (!strcmp(optarg, "all"))
+				variants = 3;
+			else
+				cli_die(2, "unknown variant '%s' (handoff, "
+				           "fill, all)",
+				        optarg);
+			break;
+		case 'n':
+			frames = (int)cli_parse_int("--frames", optarg, 10,
+			                            10000000);
+			break;
+		case 'j':
+			json = 1;
+			break;
+		case 'h':
+			usage(stdout);
+			return 0;
+		default:
+			usage(stderr);
+			return 2;
+		}
+	}
+	if (optind < argc)
+		cli_die(2, "unexpected argument '%s'", argv[optind]);
+	signal(SIGPIPE, SIG_IGN);
+
+	for (int t = 0; t < nt; t++)
+		for (int k = 0; k < (strcmp(transports[t], "shm") ? nc : 1); k++)
+			for (int s = 0; s < ns; s++)
+				for (int v = 0; v < 2; v++) {
+					struct bench_case c = {
+						.transport = transports[t],
+						.codec = strcmp(transports[t], "shm")
+						                 ? codecs[k]
+						                 : "raw",
+						.w = sizes[s][0],
+						.h = sizes[s][1],
+						.fill = v,
+						.frames = frames,
+					};
+					if (!(variants & (1 << v)))
+						continue;
+					failed |= run_case(&c, json);
+				}
+	return failed;
+}

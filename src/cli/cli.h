@@ -1,0 +1,42 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * cli.h — what the `framebus` subcommands share: their entry points and the
+ * small message/argument helpers every tool needs (exit 2 on usage errors).
+ */
+#ifndef FBUS_CLI_H
+#define FBUS_CLI_H
+
+#include <stdint.h>
+
+#if defined(__GNUC__)
+#define CLI_PRINTF(a, b) __attribute__((format(printf, a, b)))
+#define CLI_NORETURN __attribute__((noreturn))
+#else
+#define CLI_PRINTF(a, b)
+#define CLI_NORETURN
+#endif
+
+/* Subcommands: argv[0] is the subcommand name. Return the exit status. */
+int cmd_source(int argc, char **argv);
+int cmd_infer(int argc, char **argv);
+int cmd_bench(int argc, char **argv);
+int cmd_ls(int argc, char **argv);
+int cmd_demo(int argc, char **argv);
+
+/* "framebus <cmd>: error: ..." on stderr, then exit(status). */
+void cli_die(int status, const char *fmt, ...) CLI_PRINTF(2, 3) CLI_NORETURN;
+void cli_warn(const char *fmt, ...) CLI_PRINTF(1, 2);
+/* Set by main(): the subcommand's name, used as the message prefix. */
+extern const char *cli_cmd_name;
+
+/* Argument parsing helpers; each dies with exit 2 and a clear message. */
+void cli_parse_size(const char *s, uint32_t *w, uint32_t *h); /* "WxH" */
+double cli_parse_double(const char *opt, const char *s, double lo, double hi);
+long long cli_parse_int(const char *opt, const char *s, long long lo,
+                        long long hi);
+
+/* Set by SIGINT/SIGTERM once cli_install_stop_handlers() ran. */
+extern volatile int cli_stop;
+void cli_install_stop_handlers(void);
+
+#endif /* FBUS_CLI_H */

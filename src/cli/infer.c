@@ -1,0 +1,11 @@
+/* SPDX-License-Identifier: MIT */
+/* infer.c — TEMPORARY scaffolding until its issue's work replaces this file. */
+#include "cli.h"
+
+int
+cmd_infer(int argc, char **argv)
+{
+	(void)argc;
+	(void)argv;
+	cli_die(1, "not implemented yet");
+}

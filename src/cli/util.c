@@ -1,0 +1,111 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * util.c — message, argument and signal helpers shared by the subcommands.
+ */
+#define _POSIX_C_SOURCE 200809L
+#include "cli.h"
+
+#include <errno.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+const char *cli_cmd_name = "framebus";
+volatile int cli_stop;
+
+void
+cli_die(int status, const char *fmt, ...)
+{
+	va_list ap;
+
+	fprintf(stderr, "framebus %s: error: ", cli_cmd_name);
+	va_start(ap, fmt);
+	vfprintf(stderr, fmt, ap);
+	va_end(ap);
+	fputc('\n', stderr);
+	exit(status);
+}
+
+void
+cli_warn(const char *fmt, ...)
+{
+	va_list ap;
+
+	fprintf(stderr, "framebus %s: ", cli_cmd_name);
+	va_start(ap, fmt);
+	vfprintf(stderr, fmt, ap);
+	va_end(ap);
+	fputc('\n', stderr);
+}
+
+void
+cli_parse_size(const char *s, uint32_t *w, uint32_t *h)
+{
+	unsigned long a, b;
+	char *end;
+
+	errno = 0;
+	a = strtoul(s, &end, 10);
+	if (end == s || (*end != 'x' && *end != 'X'))
+		goto bad;
+	s = end + 1;
+	b = strtoul(s, &end, 10);
+	if (end == s || *end || errno || a == 0 || b == 0 || a > 16384 ||
+	    b > 16384)
+		goto bad;
+	*w = (uint32_t)a;
+	*h = (uint32_t)b;
+	return;
+bad:
+	cli_die(2, "bad size '%s': expected WxH, e.g. 1280x720 (1..16384)", s);
+}
+
+double
+cli_parse_double(const char *opt, const char *s, double lo, double hi)
+{
+	char *end;
+	double v;
+
+	errno = 0;
+	v = strtod(s, &end);
+	if (end == s || *end || errno || !(v >= lo && v <= hi))
+		cli_die(2, "%s: '%s' is not a number in %g..%g", opt, s, lo,
+		        hi);
+	return v;
+}
+
+long long
+cli_parse_int(const char *opt, const char *s, long long lo, long long hi)
+{
+	char *end;
+	long long v;
+
+	errno = 0;
+	v = strtoll(s, &end, 10);
+	if (end == s || *end || errno || v < lo || v > hi)
+		cli_die(2, "%s: '%s' is not an integer in %lld..%lld", opt, s,
+		        lo, hi);
+	return v;
+}
+
+static void
+on_stop(int sig)
+{
+	(void)sig;
+	cli_stop = 1;
+}
+
+void
+cli_install_stop_handlers(void)
+{
+	struct sigaction sa;
+
+	memset(&sa, 0, sizeof sa);
+	sa.sa_handler = on_stop;
+	sigemptyset(&sa.sa_mask);
+	sigaction(SIGINT, &sa, NULL);
+	sigaction(SIGTERM, &sa, NULL);
+	signal(SIGPIPE, SIG_IGN);
+}

@@ -1,0 +1,288 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * handle.c — the public fbus_pub_* / fbus_sub_* entry points: parse the URI,
+ * pick the transport from the scheme table, then dispatch through the
+ * handle's ops.  fbus_pub_send() lives here because it is loan+copy+commit
+ * for every transport.
+ */
+#include "private.h"
+
+#include <stdio.h>
+#include <string.h>
+
+struct scheme {
+	int scheme;
+	int (*pub_open)(struct fbus_pub **, const struct fbusi_uri *,
+	                const struct fbus_pub_opts *, char *);
+	int (*sub_open)(struct fbus_sub **, const struct fbusi_uri *,
+	                const struct fbus_sub_opts *, char *);
+};
+
+static const struct scheme schemes[] = {
+	{ FBUSI_SCHEME_SHM, fbusi_shm_pub_open, fbusi_shm_sub_open },
+	{ FBUSI_SCHEME_UNIX, fbusi_stream_pub_open, fbusi_stream_sub_open },
+	{ FBUSI_SCHEME_TCP, fbusi_stream_pub_open, fbusi_stream_sub_open },
+};
+
+static _Thread_local char open_err[FBUSI_ERRLEN];
+
+const char *
+fbus_open_error(void)
+{
+	return open_err;
+}
+
+void
+fbusi_set_open_error(const char *uri, int rc, const char *detail)
+{
+	if (detail && *detail)
+		snprintf(open_err, sizeof open_err, "%s: %s", uri ? uri : "?",
+		         detail);
+	else
+		snprintf(open_err, sizeof open_err, "%s: %s", uri ? uri : "?",
+		         fbus_strerror(rc));
+}
+
+static const struct scheme *
+find_scheme(int s)
+{
+	for (size_t i = 0; i < sizeof schemes / sizeof schemes[0]; i++)
+		if (schemes[i].scheme == s)
+			return &schemes[i];
+	return NULL;
+}
+
+/* Copy only the bytes of opts the caller's version of the struct has. */
+static void
+copy_sized(void *out, size_t out_size, const void *in)
+{
+	uint32_t in_size;
+
+	memset(out, 0, out_size);
+	if (!in)
+		return;
+	memcpy(&in_size, in, sizeof in_size);
+	if (in_size == 0 || in_size > out_size)
+		in_size = (uint32_t)out_size;
+	memcpy(out, in, in_size);
+}
+
+void
+fbusi_pub_opts_defaults(struct fbus_pub_opts *o, const struct fbus_pub_opts *in)
+{
+	copy_sized(o, sizeof *o, in);
+	o->size = sizeof *o;
+	if (!o->slots)
+		o->slots = 32;
+	if (!o->max_subscribers)
+		o->max_subscribers = 16;
+	if (!o->max_block_ms)
+		o->max_block_ms = 2000;
+}
+
+void
+fbusi_sub_opts_defaults(struct fbus_sub_opts *o, const struct fbus_sub_opts *in)
+{
+	copy_sized(o, sizeof *o, in);
+	o->size = sizeof *o;
+	if (!o->depth)
+		o->depth = 4;
+	if (!o->block_ms)
+		o->block_ms = 1000;
+}
+
+void
+fbusi_pub_log(struct fbus_pub *pub, int level, const char *fmt, ...)
+{
+	char msg[FBUSI_ERRLEN];
+	va_list ap;
+
+	if (!pub->log)
+		return;
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof msg, fmt, ap);
+	va_end(ap);
+	pub->log(pub->log_user, level, msg);
+}
+
+int
+fbus_pub_open(struct fbus_pub **pub, const char *text,
+              const struct fbus_pub_opts *in)
+{
+	struct fbus_pub_opts opts;
+	struct fbusi_uri uri;
+	const struct scheme *s;
+	char err[FBUSI_ERRLEN];
+	int rc;
+
+	if (!pub)
+		return FBUS_EINVAL;
+	*pub = NULL;
+	open_err[0] = '\0';
+	fbusi_pub_opts_defaults(&opts, in);
+	err[0] = '\0';
+	rc = fbusi_uri_parse(text, &uri, err, sizeof err);
+	if (rc == 0) {
+		s = find_scheme(uri.scheme);
+		rc = s->pub_open(pub, &uri, &opts, err);
+	}
+	if (rc) {
+		fbusi_set_open_error(text, rc, err);
+		return rc;
+	}
+	(*pub)->log = opts.log;
+	(*pub)->log_user = opts.log_user;
+	return 0;
+}
+
+int
+fbus_pub_loan(struct fbus_pub *pub, const struct fbus_format *fmt,
+              struct fbus_slot *slot)
+{
+	if (!pub || !fmt || !slot)
+		return FBUS_EINVAL;
+	return pub->ops->loan(pub, fmt, slot);
+}
+
+int64_t
+fbus_pub_commit(struct fbus_pub *pub, struct fbus_slot *slot)
+{
+	if (!pub || !slot)
+		return FBUS_EINVAL;
+	return pub->ops->commit(pub, slot);
+}
+
+void
+fbus_pub_abort(struct fbus_pub *pub, struct fbus_slot *slot)
+{
+	if (pub && slot)
+		pub->ops->abort(pub, slot);
+}
+
+int64_t
+fbus_pub_send(struct fbus_pub *pub, const struct fbus_format *fmt,
+              const void *data, size_t size, const void *meta,
+              size_t meta_bytes)
+{
+	struct fbus_format f;
+	struct fbus_slot slot;
+	int rc;
+
+	if (!pub || !fmt || (!data && size) || (!meta && meta_bytes))
+		return FBUS_EINVAL;
+	if (meta_bytes > FBUS_META_MAX)
+		return fbusi_fail(pub->err, FBUS_EMSGSIZE,
+		                  "metadata of %zu bytes exceeds %u", meta_bytes,
+		                  FBUS_META_MAX);
+	f = *fmt;
+	if (f.pixfmt == FBUS_PIXFMT_ENCODED)
+		f.size = (uint32_t)size;
+	rc = fbus_format_layout(&f);
+	if (rc)
+		return fbusi_fail(pub->err, rc, "invalid frame format");
+	if (size != f.size)
+		return fbusi_fail(pub->err, FBUS_EINVAL,
+		                  "send: %zu bytes given, format needs %u", size,
+		                  f.size);
+	rc = pub->ops->loan(pub, &f, &slot);
+	if (rc)
+		return rc;
+	memcpy(slot.data, data, size);
+	if (meta_bytes)
+		memcpy(slot.meta, meta, meta_bytes);
+	slot.meta_bytes = (uint32_t)meta_bytes;
+	slot.payload_bytes = (uint32_t)size;
+	return pub->ops->commit(pub, &slot);
+}
+
+int
+fbus_pub_stats(struct fbus_pub *pub, struct fbus_pub_stats *st)
+{
+	if (!pub || !st)
+		return FBUS_EINVAL;
+	return pub->ops->stats(pub, st);
+}
+
+const char *
+fbus_pub_last_error(struct fbus_pub *pub)
+{
+	return pub ? pub->err : "no handle";
+}
+
+void
+fbus_pub_close(struct fbus_pub *pub)
+{
+	if (pub)
+		pub->ops->close(pub);
+}
+
+int
+fbus_sub_open(struct fbus_sub **sub, const char *text,
+              const struct fbus_sub_opts *in)
+{
+	struct fbus_sub_opts opts;
+	struct fbusi_uri uri;
+	const struct scheme *s;
+	char err[FBUSI_ERRLEN];
+	int rc;
+
+	if (!sub)
+		return FBUS_EINVAL;
+	*sub = NULL;
+	open_err[0] = '\0';
+	fbusi_sub_opts_defaults(&opts, in);
+	err[0] = '\0';
+	if (opts.mode > FBUS_MODE_EVERY || opts.full_policy > FBUS_FULL_BLOCK)
+		rc = fbusi_fail(err, FBUS_EINVAL, "unknown mode or full policy");
+	else
+		rc = fbusi_uri_parse(text, &uri, err, sizeof err);
+	if (rc == 0) {
+		s = find_scheme(uri.scheme);
+		rc = s->sub_open(sub, &uri, &opts, err);
+	}
+	if (rc)
+		fbusi_set_open_error(text, rc, err);
+	return rc;
+}
+
+int
+fbus_sub_next(struct fbus_sub *sub, struct fbus_frame *frame, int timeout_ms)
+{
+	if (!sub || !frame)
+		return FBUS_EINVAL;
+	return sub->ops->next(sub, frame, timeout_ms);
+}
+
+void
+fbus_sub_release(struct fbus_sub *sub, struct fbus_frame *frame)
+{
+	if (sub && frame)
+		sub->ops->release(sub, frame);
+}
+
+int
+fbus_sub_fd(struct fbus_sub *sub)
+{
+	return sub ? sub->ops->fd(sub) : FBUS_EINVAL;
+}
+
+int
+fbus_sub_stats(struct fbus_sub *sub, struct fbus_sub_stats *st)
+{
+	if (!sub || !st)
+		return FBUS_EINVAL;
+	return sub->ops->stats(sub, st);
+}
+
+const char *
+fbus_sub_last_error(struct fbus_sub *sub)
+{
+	return sub ? sub->err : "no handle";
+}
+
+void
+fbus_sub_close(struct fbus_sub *sub)
+{
+	if (sub)
+		sub->ops->close(sub);
+}

@@ -1,0 +1,108 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * private.h — what the files of src/lib share and never install: the transport
+ * interface behind the public handles, the parsed URI, error helpers.
+ * A transport embeds struct fbus_pub / struct fbus_sub as its first member
+ * and fills in an ops table; pub.c and sub.c dispatch through it.
+ */
+#ifndef FBUS_PRIVATE_H
+#define FBUS_PRIVATE_H
+
+#include "framebus.h"
+
+#include <stdarg.h>
+#include <stdbool.h>
+
+#define FBUSI_ERRLEN 256
+
+#if defined(__GNUC__)
+#define FBUSI_PRINTF(a, b) __attribute__((format(printf, a, b)))
+#else
+#define FBUSI_PRINTF(a, b)
+#endif
+
+/* ---- URIs ---------------------------------------------------------------- */
+
+enum fbusi_scheme { FBUSI_SCHEME_SHM = 1, FBUSI_SCHEME_UNIX, FBUSI_SCHEME_TCP };
+enum fbusi_codec { FBUSI_CODEC_RAW = 0, FBUSI_CODEC_JPEG = 1 };
+
+#define FBUSI_NAME_MAX 63
+
+struct fbusi_uri {
+	int scheme;                  /* enum fbusi_scheme */
+	char name[FBUSI_NAME_MAX + 1]; /* shm: bus name ([A-Za-z0-9._-]) */
+	char path[108];              /* unix: socket path (fits sun_path) */
+	char host[256];              /* tcp: host name or address */
+	char port[8];                /* tcp: port, decimal */
+	/* query options; zero = not given */
+	int codec;                   /* enum fbusi_codec */
+	int quality;                 /* jpeg quality 1..100; 0 = 90 */
+	uint32_t pixfmt;             /* subscriber: decode jpeg into this */
+	uint64_t max_bytes;          /* subscriber: largest accepted frame */
+	char bind[64];               /* tcp publisher: bind address */
+};
+
+/* Parse `text`; on failure returns FBUS_EINVAL/FBUS_ENAMETOOLONG and writes
+ * a sentence saying why into err. */
+int fbusi_uri_parse(const char *text, struct fbusi_uri *uri, char *err,
+                    size_t errlen);
+
+/* ---- errors and logging ---------------------------------------------------- */
+
+void fbusi_errorf(char *buf, const char *fmt, ...) FBUSI_PRINTF(2, 3);
+int fbusi_fail(char *buf, int code, const char *fmt, ...) FBUSI_PRINTF(3, 4);
+/* Record why an open/query failed, for fbus_open_error(). */
+void fbusi_set_open_error(const char *uri, int rc, const char *detail);
+
+/* ---- handles --------------------------------------------------------------- */
+
+struct fbusi_pub_ops {
+	int (*loan)(struct fbus_pub *, const struct fbus_format *,
+	            struct fbus_slot *);
+	int64_t (*commit)(struct fbus_pub *, struct fbus_slot *);
+	void (*abort)(struct fbus_pub *, struct fbus_slot *);
+	int (*stats)(struct fbus_pub *, struct fbus_pub_stats *);
+	void (*close)(struct fbus_pub *);
+};
+
+struct fbus_pub {
+	const struct fbusi_pub_ops *ops;
+	char err[FBUSI_ERRLEN];
+	fbus_log_fn *log;
+	void *log_user;
+};
+
+struct fbusi_sub_ops {
+	int (*next)(struct fbus_sub *, struct fbus_frame *, int timeout_ms);
+	void (*release)(struct fbus_sub *, struct fbus_frame *);
+	int (*fd)(struct fbus_sub *);
+	int (*stats)(struct fbus_sub *, struct fbus_sub_stats *);
+	void (*close)(struct fbus_sub *);
+};
+
+struct fbus_sub {
+	const struct fbusi_sub_ops *ops;
+	char err[FBUSI_ERRLEN];
+};
+
+/* Options with defaults applied (opts may be NULL). */
+void fbusi_pub_opts_defaults(struct fbus_pub_opts *out,
+                             const struct fbus_pub_opts *in);
+void fbusi_sub_opts_defaults(struct fbus_sub_opts *out,
+                             const struct fbus_sub_opts *in);
+
+/* Log through the handle's callback, if any.  Never prints. */
+void fbusi_pub_log(struct fbus_pub *pub, int level, const char *fmt, ...)
+	FBUSI_PRINTF(3, 4);
+
+/* Transport constructors: they return the embedded base on success. */
+int fbusi_shm_pub_open(struct fbus_pub **pub, const struct fbusi_uri *uri,
+                       const struct fbus_pub_opts *opts, char *err);
+int fbusi_shm_sub_open(struct fbus_sub **sub, const struct fbusi_uri *uri,
+                       const struct fbus_sub_opts *opts, char *err);
+int fbusi_stream_pub_open(struct fbus_pub **pub, const struct fbusi_uri *uri,
+                          const struct fbus_pub_opts *opts, char *err);
+int fbusi_stream_sub_open(struct fbus_sub **sub, const struct fbusi_uri *uri,
+                          const struct fbus_sub_opts *opts, char *err);
+
+#endif /* FBUS_PRIVATE_H */

@@ -1,0 +1,727 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * shm_sub.c — the shm: subscriber.  Frames are read in place from the
+ * producer's ring, mapped read-only after its seals and size were checked.
+ * Waiting is a FUTEX_WAIT on the ring's seq word in slices of at most
+ * SLICE_MS, between which the control socket is polled: that is how a
+ * producer's death (even kill -9) is seen within 100 ms without any cost
+ * on the producer side.  Layout and lease protocol: shm_layout.h.
+ */
+#define _GNU_SOURCE
+#include "ctl.h"
+#include "os.h"
+#include "private.h"
+#include "runtime.h"
+#include "shm_layout.h"
+
+#include <errno.h>
+#include <limits.h>
+#include <poll.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/mman.h>
+#include <sys/socket.h>
+#include <sys/timerfd.h>
+#include <unistd.h>
+
+#define SLICE_MS 40
+#define HANDSHAKE_MS 2000
+#define RETRY_MS 50
+
+enum { HOLD_NONE = 0, HOLD_LEASE, HOLD_ENTRY };
+
+struct ringmap {
+	const struct fbusi_ring_hdr *hdr; /* NULL: none */
+	size_t size;
+	uint32_t gen;
+	/* geometry copied once at map time: the producer could rewrite
+	 * the header later, we never re-read it */
+	uint32_t slot_count;
+	uint64_t slot_size;
+	uint64_t slots_offset;
+};
+
+struct shm_sub {
+	struct fbus_sub base;
+	struct fbus_sub_opts opts;
+	char name[FBUSI_NAME_MAX + 1];
+	char sock_path[108];
+	int sock; /* -1 while disconnected */
+	int efd;
+	struct ringmap cur, prev;
+	struct fbusi_page *page;
+	size_t page_size;
+	uint32_t tail; /* every: our consumption count (page->tail mirror) */
+	int holding;
+	uint64_t last_seq;
+	int disconnect_reported;
+	int ever_connected;
+	int epfd, tfd; /* fbus_sub_fd(), created on first use */
+	uint64_t frames, skipped;
+	uint32_t reconnects;
+};
+
+static const struct fbusi_slot_hdr *
+slot_at(const struct ringmap *r, uint32_t i)
+{
+	return (const struct fbusi_slot_hdr *)((const uint8_t *)r->hdr +
+	                                       r->slots_offset +
+	                                       (uint64_t)i * r->slot_size);
+}
+
+static void
+unmap_ring(struct ringmap *r)
+{
+	if (r->hdr)
+		munmap((void *)r->hdr, r->size);
+	memset(r, 0, sizeof *r);
+}
+
+/* Map a ring memfd read-only after checking it cannot SIGBUS us and its
+ * header is sane.  Takes ownership of fd (always closed: the mapping keeps
+ * the memory). */
+static int
+map_ring(struct shm_sub *s, int fd, uint64_t size, uint32_t gen,
+         struct ringmap *out)
+{
+	int64_t real = fbusi_memfd_check(fd, size);
+	const struct fbusi_ring_hdr *h;
+	struct ringmap r = { 0 };
+
+	if (real < 0) {
+		close(fd);
+		return fbusi_fail(s->base.err, FBUS_EPROTO,
+		                  "producer sent a ring that is not a sealed "
+		                  "memfd of %llu bytes",
+		                  (unsigned long long)size);
+	}
+	h = mmap(NULL, (size_t)real, PROT_READ, MAP_SHARED, fd, 0);
+	close(fd);
+	if (h == MAP_FAILED)
+		return fbusi_fail(s->base.err, -errno, "mmap ring: %s",
+		                  fbus_strerror(-errno));
+	r.hdr = h;
+	r.size = (size_t)real;
+	r.gen = gen;
+	r.slot_count = h->slot_count;
+	r.slot_size = h->slot_size;
+	r.slots_offset = h->slots_offset;
+	if (h->magic != FBUSI_RING_MAGIC || h->version != FBUSI_SHM_VERSION ||
+	    h->hdr_size != sizeof *h || h->generation != gen ||
+	    r.slot_count == 0 || r.slot_count > 0xffff ||
+	    r.slot_size < FBUSI_SLOT_DATA_OFF || r.slot_size % 4096 ||
+	    r.slots_offset < sizeof *h ||
+	    r.slot_size > (UINT64_MAX - r.slots_offset) / r.slot_count ||
+	    r.slots_offset + r.slot_size * r.slot_count > (uint64_t)real) {
+		unmap_ring(&r);
+		return fbusi_fail(s->base.err, FBUS_EPROTO,
+		                  "producer's ring header is inconsistent");
+	}
+	*out = r;
+	return 0;
+}
+
+static void
+fd_watch(struct shm_sub *s, int fd, int add)
+{
+	struct epoll_event ev = { .events = EPOLLIN, .data.fd = fd };
+
+	if (s->epfd >= 0 && fd >= 0)
+		epoll_ctl(s->epfd, add ? EPOLL_CTL_ADD : EPOLL_CTL_DEL, fd,
+		          &ev);
+}
+
+static void
+retry_timer(struct shm_sub *s, int on)
+{
+	struct itimerspec its = { 0 };
+
+	if (s->tfd < 0)
+		return;
+	if (on) {
+		its.it_value.tv_nsec = 100 * 1000000L;
+		its.it_interval.tv_nsec = 100 * 1000000L;
+	}
+	timerfd_settime(s->tfd, 0, &its, NULL);
+}
+
+static void
+release_held(struct shm_sub *s)
+{
+	if (s->holding == HOLD_LEASE) {
+		/* release: our reads of the slot happen-before the
+		 * producer's acquire/seq_cst lease load that frees it */
+		atomic_store_explicit(&s->page->lease, 0,
+		                      memory_order_release);
+	} else if (s->holding == HOLD_ENTRY) {
+		s->tail++;
+		/* seq_cst store, then seq_cst load of prod_waiting: pairs
+		 * with wait_for_room() in shm_pub.c (flag, then tail) */
+		atomic_store(&s->page->tail, s->tail);
+		if (atomic_load(&s->page->prod_waiting))
+			fbusi_futex_wake((const uint32_t *)&s->page->tail, 1);
+	}
+	s->holding = HOLD_NONE;
+}
+
+static void
+disconnect(struct shm_sub *s)
+{
+	if (s->sock < 0)
+		return;
+	release_held(s);
+	fd_watch(s, s->sock, 0);
+	fd_watch(s, s->efd, 0);
+	close(s->sock);
+	fbusi_close(s->efd);
+	s->sock = s->efd = -1;
+	if (s->page)
+		munmap(s->page, s->page_size);
+	s->page = NULL;
+	unmap_ring(&s->cur);
+	unmap_ring(&s->prev);
+	s->disconnect_reported = 0;
+	if (s->opts.flags & FBUS_SUB_RECONNECT)
+		retry_timer(s, 1);
+}
+
+static int
+connect_bus(struct shm_sub *s)
+{
+	struct fbusi_ctl_hello hi;
+	union fbusi_ctl m;
+	int fds[FBUSI_MAX_FDS], nfds = 0, rc, t;
+	int64_t psize;
+
+	rc = fbusi_unix_connect(s->sock_path, &s->sock, s->base.err);
+	if (rc) {
+		s->sock = -1;
+		return rc;
+	}
+	fbusi_ctl_init((union fbusi_ctl *)&hi, FBUSI_CTL_HELLO);
+	hi.version = FBUSI_CTL_VERSION;
+	hi.mode = s->opts.mode;
+	hi.depth = s->opts.mode == FBUS_MODE_EVERY ? s->opts.depth : 1;
+	hi.policy = s->opts.full_policy;
+	hi.block_ms = s->opts.block_ms;
+	rc = fbusi_send_fds(s->sock, &hi, sizeof hi, NULL, 0, 0);
+	if (rc && rc != -EPIPE && rc != -ECONNRESET) {
+		rc = fbusi_fail(s->base.err, rc, "send HELLO: %s",
+		                fbus_strerror(rc));
+		goto fail;
+	}
+	/* A producer that refuses us at accept (uid check) sends REFUSE and
+	 * hangs up before our HELLO lands: read the reason even then. */
+	t = fbusi_ctl_recv(s->sock, &m, fds, &nfds, rc ? 100 : HANDSHAKE_MS,
+	                   s->base.err);
+	if (t == FBUSI_CTL_REFUSE) {
+		rc = fbusi_fail(s->base.err, m.refuse.code, "refused: %s",
+		                m.refuse.text);
+		goto fail;
+	}
+	if (t < 0) {
+		rc = t;
+		goto fail;
+	}
+	if (t != FBUSI_CTL_WELCOME) {
+		for (int i = 0; i < nfds; i++)
+			close(fds[i]);
+		rc = fbusi_fail(s->base.err, FBUS_EPROTO,
+		                "expected WELCOME, got message type %d", t);
+		goto fail;
+	}
+	s->efd = fds[1];
+	psize = fbusi_memfd_check(fds[0], m.welcome.page_size);
+	if (psize >= 0)
+		s->page = mmap(NULL, (size_t)psize, PROT_READ | PROT_WRITE,
+		               MAP_SHARED, fds[0], 0);
+	close(fds[0]);
+	if (psize < 0 || s->page == MAP_FAILED) {
+		s->page = NULL;
+		if (nfds == 3)
+			close(fds[2]);
+		rc = fbusi_fail(s->base.err, FBUS_EPROTO,
+		                "producer sent an unusable subscriber page");
+		goto fail;
+	}
+	s->page_size = (size_t)psize;
+	if (s->page->magic != FBUSI_PAGE_MAGIC ||
+	    s->page->depth != hi.depth || s->page->mode != hi.mode ||
+	    FBUSI_PAGE_ENTRIES_OFF + (uint64_t)hi.depth * 8 > s->page_size) {
+		if (nfds == 3)
+			close(fds[2]);
+		rc = fbusi_fail(s->base.err, FBUS_EPROTO,
+		                "subscriber page does not match our HELLO");
+		goto fail;
+	}
+	if (nfds == 3) {
+		rc = map_ring(s, fds[2], m.welcome.ring_size,
+		              m.welcome.generation, &s->cur);
+		if (rc)
+			goto fail;
+	}
+	s->tail = 0;
+	s->last_seq = 0;
+	s->holding = HOLD_NONE;
+	if (s->ever_connected)
+		s->reconnects++;
+	s->ever_connected = 1;
+	s->disconnect_reported = 0;
+	if (s->epfd >= 0) {
+		/* seq_cst: the producer reads `armed` in commit */
+		atomic_store(&s->page->armed, 1);
+		fd_watch(s, s->sock, 1);
+		fd_watch(s, s->efd, 1);
+		retry_timer(s, 0);
+	}
+	return 0;
+fail:
+	disconnect(s);
+	s->disconnect_reported = 1; /* nothing to report: never was up */
+	return rc;
+}
+
+/* A message or HUP on the control socket.  Returns 1 if a message was
+ * handled, 0 if none came within wait_ms, FBUS_EDISCONNECTED if gone. */
+static int
+on_socket(struct shm_sub *s, int wait_ms)
+{
+	union fbusi_ctl m;
+	int fds[FBUSI_MAX_FDS], nfds, t, rc;
+
+	t = fbusi_ctl_recv(s->sock, &m, fds, &nfds, wait_ms, s->base.err);
+	if (t == FBUS_ETIMEDOUT)
+		return 0;
+	if (t == FBUSI_CTL_RING) {
+		if (m.ring.generation <= s->cur.gen) {
+			close(fds[0]);
+			fbusi_errorf(s->base.err, "producer sent an old ring");
+			disconnect(s);
+			return FBUS_EDISCONNECTED;
+		}
+		/* keep one older ring: every-mode entries may still point
+		 * into it */
+		unmap_ring(&s->prev);
+		s->prev = s->cur;
+		memset(&s->cur, 0, sizeof s->cur);
+		rc = map_ring(s, fds[0], m.ring.ring_size, m.ring.generation,
+		              &s->cur);
+		if (rc) {
+			disconnect(s);
+			return FBUS_EDISCONNECTED;
+		}
+		return 1;
+	}
+	if (t >= 0) {
+		for (int i = 0; i < nfds; i++)
+			close(fds[i]);
+		fbusi_errorf(s->base.err,
+		             "unexpected control message type %d", t);
+	}
+	/* t < 0: the error text is in base.err already */
+	disconnect(s);
+	return FBUS_EDISCONNECTED;
+}
+
+/* Bring the ring up to date.  0: a live ring is mapped; 1: something
+ * changed, look again; FBUS_EAGAIN: no ring yet and none came in wait_ms;
+ * FBUS_EDISCONNECTED. */
+static int
+check_ring(struct shm_sub *s, int wait_ms)
+{
+	int rc;
+
+	if (!s->cur.hdr) {
+		rc = on_socket(s, wait_ms);
+		return rc == 0 ? FBUS_EAGAIN : rc;
+	}
+	/* seq_cst: pairs with the producer's state store before its wake */
+	switch (atomic_load(&s->cur.hdr->state)) {
+	case FBUSI_RING_LIVE:
+		return 0;
+	case FBUSI_RING_RETIRED:
+		/* the RING message was queued before RETIRED was set */
+		rc = on_socket(s, HANDSHAKE_MS);
+		if (rc == 0) {
+			fbusi_errorf(s->base.err, "producer retired its ring "
+			                          "but sent no new one");
+			disconnect(s);
+			return FBUS_EDISCONNECTED;
+		}
+		return rc;
+	default:
+		fbusi_errorf(s->base.err, "producer closed the bus");
+		disconnect(s);
+		return FBUS_EDISCONNECTED;
+	}
+}
+
+/* Copy and validate the slot header into frame.  The producer is trusted
+ * with the pixels, never with the geometry we would index with. */
+static int
+fill_frame(struct shm_sub *s, const struct ringmap *r, uint32_t slot,
+           uint64_t seq, struct fbus_frame *f)
+{
+	const struct fbusi_slot_hdr *h = slot_at(r, slot);
+	struct fbus_format fmt = { 0 };
+	uint64_t cap = r->slot_size - FBUSI_SLOT_DATA_OFF;
+	uint32_t payload = h->payload_bytes, meta = h->meta_bytes;
+
+	fmt.pixfmt = h->pixfmt;
+	fmt.width = h->width;
+	fmt.height = h->height;
+	for (int i = 0; i < FBUS_MAX_PLANES; i++)
+		fmt.stride[i] = h->stride[i];
+	if (fmt.pixfmt == FBUS_PIXFMT_ENCODED)
+		fmt.size = payload;
+	if (fbus_format_layout(&fmt) || fmt.size > cap ||
+	    (fmt.pixfmt != FBUS_PIXFMT_ENCODED && payload != fmt.size) ||
+	    meta > FBUS_META_MAX)
+		return fbusi_fail(s->base.err, FBUS_EPROTO,
+		                  "producer wrote an invalid frame header "
+		                  "(seq %llu)",
+		                  (unsigned long long)seq);
+	memset(f, 0, sizeof *f);
+	f->seq = seq;
+	f->t_mono_ns = h->t_mono_ns;
+	f->t_real_ns = h->t_real_ns;
+	f->fmt = fmt;
+	f->data = (const uint8_t *)h + FBUSI_SLOT_DATA_OFF;
+	f->payload_bytes = payload;
+	f->meta = (const uint8_t *)h + FBUSI_SLOT_META_OFF;
+	f->meta_bytes = meta;
+	f->_priv[0] = slot;
+	f->_priv[1] = r->gen;
+	return 0;
+}
+
+static int
+take_latest(struct shm_sub *s, struct fbus_frame *f)
+{
+	for (int tries = 0; tries < 64; tries++) {
+		/* acquire: pairs with the release store of latest in
+		 * commit, so the slot header below is the committed one */
+		uint64_t l = atomic_load_explicit(&s->cur.hdr->latest,
+		                                  memory_order_acquire);
+		uint64_t seq = l >> 16;
+		uint32_t slot = (uint32_t)(l & 0xffff);
+		int rc;
+
+		if (seq == 0 || seq <= s->last_seq)
+			return FBUS_EAGAIN;
+		if (slot >= s->cur.slot_count)
+			return fbusi_fail(s->base.err, FBUS_EPROTO,
+			                  "producer published slot %u of %u",
+			                  slot, s->cur.slot_count);
+		/* seq_cst lease store, then seq_cst re-check of the slot's
+		 * seq: the Dekker pair with loan() in shm_pub.c */
+		atomic_store(&s->page->lease,
+		             ((s->cur.gen & 0xffff) << 16) | (slot + 1));
+		if (atomic_load(&slot_at(&s->cur, slot)->seq) != seq) {
+			atomic_store_explicit(&s->page->lease, 0,
+			                      memory_order_relaxed);
+			continue; /* being rewritten: a newer frame follows */
+		}
+		rc = fill_frame(s, &s->cur, slot, seq, f);
+		if (rc) {
+			atomic_store(&s->page->lease, 0);
+			return rc;
+		}
+		f->skipped = s->last_seq ? seq - s->last_seq - 1 : 0;
+		s->skipped += f->skipped;
+		s->last_seq = seq;
+		s->holding = HOLD_LEASE;
+		return 0;
+	}
+	return FBUS_EAGAIN;
+}
+
+static int
+take_entry(struct shm_sub *s, struct fbus_frame *f)
+{
+	for (;;) {
+		/* acquire: pairs with the release store of head in commit */
+		uint32_t head = atomic_load_explicit(&s->page->head,
+		                                     memory_order_acquire);
+		uint64_t en, seq;
+		uint32_t gen8, slot;
+		const struct ringmap *r;
+		int rc;
+
+		if (head == s->tail)
+			return FBUS_EAGAIN;
+		if (head - s->tail > s->page->depth)
+			return fbusi_fail(s->base.err, FBUS_EPROTO,
+			                  "producer's queue head is corrupt");
+		en = atomic_load_explicit(
+			&s->page->entries[s->tail % s->page->depth],
+			memory_order_relaxed);
+		seq = en >> 24;
+		gen8 = (uint32_t)(en >> 16) & 0xff;
+		slot = (uint32_t)en & 0xffff;
+		r = (s->cur.hdr && (s->cur.gen & 0xff) == gen8)     ? &s->cur
+		    : (s->prev.hdr && (s->prev.gen & 0xff) == gen8) ? &s->prev
+		                                                     : NULL;
+		if (!r) {
+			/* A ring we no longer map (two switches ago):
+			 * the frame is gone; count it as dropped. */
+			s->holding = HOLD_ENTRY;
+			release_held(s);
+			continue;
+		}
+		if (slot >= r->slot_count ||
+		    (atomic_load_explicit(&slot_at(r, slot)->seq,
+		                          memory_order_acquire) &
+		     ((1ull << 40) - 1)) != seq)
+			return fbusi_fail(s->base.err, FBUS_EPROTO,
+			                  "queued frame %llu is not in its slot",
+			                  (unsigned long long)seq);
+		rc = fill_frame(s, r, slot, atomic_load(&slot_at(r, slot)->seq),
+		                f);
+		if (rc)
+			return rc;
+		s->last_seq = f->seq;
+		s->holding = HOLD_ENTRY;
+		return 0;
+	}
+}
+
+static int
+available(struct shm_sub *s)
+{
+	if (s->opts.mode == FBUS_MODE_EVERY)
+		return atomic_load(&s->page->head) != s->tail;
+	return s->cur.hdr &&
+	       (atomic_load(&s->cur.hdr->latest) >> 16) > s->last_seq;
+}
+
+static void
+drain_fd(int fd)
+{
+	uint64_t v;
+
+	if (fd >= 0 && read(fd, &v, sizeof v) < 0) {
+		/* EAGAIN: nothing pending */
+	}
+}
+
+static int
+shm_next(struct fbus_sub *base, struct fbus_frame *f, int timeout_ms)
+{
+	struct shm_sub *s = (struct shm_sub *)base;
+	int64_t deadline = timeout_ms < 0 ? INT64_MAX
+	                                  : fbus_now_mono_ns() +
+	                                            (int64_t)timeout_ms * 1000000;
+	int rc;
+
+	release_held(s);
+	drain_fd(s->tfd);
+	for (;;) {
+		int64_t now = fbus_now_mono_ns();
+		int left_ms = deadline == INT64_MAX
+		                      ? SLICE_MS
+		                      : (int)((deadline - now + 999999) / 1000000);
+		uint32_t v;
+		int slice;
+
+		if (left_ms < 0)
+			left_ms = 0;
+		slice = left_ms < SLICE_MS ? left_ms : SLICE_MS;
+		if (s->sock < 0) {
+			if (!s->disconnect_reported) {
+				s->disconnect_reported = 1;
+				return FBUS_EDISCONNECTED;
+			}
+			if (!(s->opts.flags & FBUS_SUB_RECONNECT))
+				return FBUS_EDISCONNECTED;
+			rc = connect_bus(s);
+			if (rc == 0)
+				continue;
+			/* only "nobody there (yet)" is worth retrying */
+			if (rc != FBUS_ENOENT && rc != FBUS_ECONNREFUSED &&
+			    rc != FBUS_EDISCONNECTED && rc != FBUS_ETIMEDOUT)
+				return rc;
+			if (left_ms == 0)
+				return FBUS_EDISCONNECTED;
+			fbusi_poll1(-1, 0, left_ms < RETRY_MS ? left_ms : RETRY_MS);
+			continue;
+		}
+		if (s->epfd >= 0) {
+			/* seq_cst: pairs with the exchange in commit; clear
+			 * before looking, so a frame after our look rings */
+			atomic_store(&s->page->efd_pending, 0);
+			drain_fd(s->efd);
+		}
+		rc = check_ring(s, slice);
+		if (rc == FBUS_EDISCONNECTED || rc == 1)
+			continue; /* reported (or retried) at the loop top */
+		if (rc == FBUS_EAGAIN) {
+			if (left_ms == 0)
+				return FBUS_ETIMEDOUT;
+			continue;
+		}
+		rc = s->opts.mode == FBUS_MODE_EVERY ? take_entry(s, f)
+		                                     : take_latest(s, f);
+		if (rc == 0) {
+			s->frames++;
+			/* level-triggered fd: more queued means readable */
+			if (s->epfd >= 0 && available(s)) {
+				uint64_t one = 1;
+				atomic_store(&s->page->efd_pending, 1);
+				if (write(s->efd, &one, sizeof one) < 0) {
+					/* counter full: readable anyway */
+				}
+			}
+			return 0;
+		}
+		if (rc != FBUS_EAGAIN) {
+			disconnect(s);
+			s->disconnect_reported = 1;
+			return rc;
+		}
+		if (left_ms == 0) {
+			/* before saying "no frame", make sure the producer
+			 * is still there (a poll loop calls us with 0) */
+			if (fbusi_poll1(s->sock, POLLIN, 0) != 0 &&
+			    on_socket(s, 0) != 0)
+				continue;
+			return FBUS_ETIMEDOUT;
+		}
+
+		/* Sleep.  waiting=1 (seq_cst), then read the word, then look
+		 * once more: with commit's seq_word store + waiting load this
+		 * is a Dekker pair, so a frame is never slept through. */
+		atomic_store(&s->page->waiting, 1);
+		v = atomic_load(&s->cur.hdr->seq_word);
+		if (!available(s) &&
+		    atomic_load(&s->cur.hdr->state) == FBUSI_RING_LIVE) {
+			rc = fbusi_futex_wait(
+				(const uint32_t *)&s->cur.hdr->seq_word, v,
+				slice);
+			if (rc == FBUS_ETIMEDOUT &&
+			    fbusi_poll1(s->sock, POLLIN, 0) != 0)
+				on_socket(s, 0); /* HUP, or a RING */
+		}
+		if (s->page)
+			atomic_store_explicit(&s->page->waiting, 0,
+			                      memory_order_relaxed);
+	}
+}
+
+static void
+shm_release(struct fbus_sub *base, struct fbus_frame *f)
+{
+	struct shm_sub *s = (struct shm_sub *)base;
+
+	if (s->holding != HOLD_NONE && f->_priv[1] != 0 &&
+	    f->seq == s->last_seq)
+		release_held(s);
+	f->_priv[1] = 0;
+}
+
+static int
+shm_fd(struct fbus_sub *base)
+{
+	struct shm_sub *s = (struct shm_sub *)base;
+
+	if (s->epfd >= 0)
+		return s->epfd;
+	s->epfd = epoll_create1(EPOLL_CLOEXEC);
+	s->tfd = timerfd_create(CLOCK_MONOTONIC, TFD_CLOEXEC | TFD_NONBLOCK);
+	if (s->epfd < 0 || s->tfd < 0) {
+		int e = -errno;
+		fbusi_close(s->epfd);
+		fbusi_close(s->tfd);
+		s->epfd = s->tfd = -1;
+		return fbusi_fail(base->err, e, "epoll/timerfd: %s",
+		                  fbus_strerror(e));
+	}
+	fd_watch(s, s->tfd, 1);
+	if (s->sock >= 0) {
+		atomic_store(&s->page->armed, 1);
+		fd_watch(s, s->sock, 1);
+		fd_watch(s, s->efd, 1);
+		/* a frame may be waiting already */
+		if (available(s)) {
+			uint64_t one = 1;
+			atomic_store(&s->page->efd_pending, 1);
+			if (write(s->efd, &one, sizeof one) < 0) {
+				/* full: readable anyway */
+			}
+		}
+	} else if (s->opts.flags & FBUS_SUB_RECONNECT) {
+		retry_timer(s, 1);
+	}
+	return s->epfd;
+}
+
+static int
+shm_stats(struct fbus_sub *base, struct fbus_sub_stats *st)
+{
+	struct shm_sub *s = (struct shm_sub *)base;
+
+	memset(st, 0, sizeof *st);
+	st->frames = s->frames;
+	st->skipped = s->skipped;
+	st->dropped = s->page ? atomic_load_explicit(&s->page->dropped,
+	                                             memory_order_relaxed)
+	                      : 0;
+	st->reconnects = s->reconnects;
+	st->connected = s->sock >= 0;
+	return 0;
+}
+
+static void
+shm_sub_close(struct fbus_sub *base)
+{
+	struct shm_sub *s = (struct shm_sub *)base;
+
+	disconnect(s);
+	fbusi_close(s->epfd);
+	fbusi_close(s->tfd);
+	free(s);
+}
+
+static const struct fbusi_sub_ops shm_sub_ops = {
+	.next = shm_next,
+	.release = shm_release,
+	.fd = shm_fd,
+	.stats = shm_stats,
+	.close = shm_sub_close,
+};
+
+int
+fbusi_shm_sub_open(struct fbus_sub **out, const struct fbusi_uri *uri,
+                   const struct fbus_sub_opts *opts, char *err)
+{
+	struct shm_sub *s;
+	int rc;
+
+	if (opts->mode == FBUS_MODE_EVERY &&
+	    (opts->depth == 0 || opts->depth > FBUSI_MAX_DEPTH))
+		return fbusi_fail(err, FBUS_EINVAL, "depth must be 1..%u",
+		                  FBUSI_MAX_DEPTH);
+	s = calloc(1, sizeof *s);
+	if (!s)
+		return FBUS_ENOMEM;
+	s->base.ops = &shm_sub_ops;
+	s->opts = *opts;
+	s->sock = s->efd = s->epfd = s->tfd = -1;
+	strcpy(s->name, uri->name);
+	rc = fbusi_runtime_path(s->name, ".sock", s->sock_path,
+	                        sizeof s->sock_path, err);
+	if (rc) {
+		free(s);
+		return rc;
+	}
+	rc = connect_bus(s);
+	if (rc && !((opts->flags & FBUS_SUB_RECONNECT) &&
+	            (rc == FBUS_ENOENT || rc == FBUS_ECONNREFUSED))) {
+		fbusi_errorf(err, "%s", s->base.err);
+		free(s);
+		return rc;
+	}
+	*out = &s->base;
+	return 0;
+}

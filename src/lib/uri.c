@@ -1,0 +1,214 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * uri.c — parse a bus URI once into struct fbusi_uri; a scheme table in
+ * pub.c/sub.c then picks the transport.  Grammar:
+ *   shm:NAME              NAME = [A-Za-z0-9._-]{1,63}, not "." or ".."
+ *   unix:/path[?opts]     path must fit sun_path
+ *   tcp://HOST:PORT[?opts]  HOST may be [v6]
+ *   opts: codec=raw|jpeg, quality=N, format=PIXFMT, max=BYTES, bind=ADDR
+ */
+#define _GNU_SOURCE
+#include "private.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+static int
+parse_u64(const char *s, uint64_t *out)
+{
+	char *end;
+	unsigned long long v;
+
+	if (!*s || *s == '-')
+		return -1;
+	v = strtoull(s, &end, 10);
+	if (*end)
+		return -1;
+	*out = v;
+	return 0;
+}
+
+static int
+parse_query(char *q, struct fbusi_uri *u, char *err, size_t errlen)
+{
+	char *save = NULL;
+
+	for (char *kv = strtok_r(q, "&", &save); kv;
+	     kv = strtok_r(NULL, "&", &save)) {
+		char *val = strchr(kv, '=');
+		uint64_t n;
+
+		if (!val) {
+			snprintf(err, errlen, "option '%s' has no value", kv);
+			return FBUS_EINVAL;
+		}
+		*val++ = '\0';
+		if (strcmp(kv, "codec") == 0) {
+			if (strcmp(val, "raw") == 0)
+				u->codec = FBUSI_CODEC_RAW;
+			else if (strcmp(val, "jpeg") == 0)
+				u->codec = FBUSI_CODEC_JPEG;
+			else {
+				snprintf(err, errlen,
+				         "unknown codec '%s' (raw, jpeg)", val);
+				return FBUS_EINVAL;
+			}
+		} else if (strcmp(kv, "quality") == 0) {
+			if (parse_u64(val, &n) || n < 1 || n > 100) {
+				snprintf(err, errlen,
+				         "quality must be 1..100, not '%s'", val);
+				return FBUS_EINVAL;
+			}
+			u->quality = (int)n;
+		} else if (strcmp(kv, "format") == 0) {
+			u->pixfmt = fbus_pixfmt_parse(val);
+			if (u->pixfmt == FBUS_PIXFMT_NONE) {
+				snprintf(err, errlen, "unknown format '%s'", val);
+				return FBUS_EINVAL;
+			}
+		} else if (strcmp(kv, "max") == 0) {
+			if (parse_u64(val, &n) || n == 0 ||
+			    n > FBUS_MAX_FRAME_BYTES) {
+				snprintf(err, errlen, "max must be 1..%u bytes",
+				         FBUS_MAX_FRAME_BYTES);
+				return FBUS_EINVAL;
+			}
+			u->max_bytes = n;
+		} else if (strcmp(kv, "bind") == 0) {
+			if (strlen(val) >= sizeof u->bind) {
+				snprintf(err, errlen, "bind address too long");
+				return FBUS_ENAMETOOLONG;
+			}
+			strcpy(u->bind, val);
+		} else {
+			snprintf(err, errlen, "unknown option '%s'", kv);
+			return FBUS_EINVAL;
+		}
+	}
+	return 0;
+}
+
+static int
+valid_name(const char *s)
+{
+	size_t n = strlen(s);
+
+	if (n == 0 || n > FBUSI_NAME_MAX || strcmp(s, ".") == 0 ||
+	    strcmp(s, "..") == 0)
+		return 0;
+	for (; *s; s++)
+		if (!((*s >= 'a' && *s <= 'z') || (*s >= 'A' && *s <= 'Z') ||
+		      (*s >= '0' && *s <= '9') || *s == '.' || *s == '_' ||
+		      *s == '-'))
+			return 0;
+	return 1;
+}
+
+static int
+parse_hostport(char *hp, struct fbusi_uri *u, char *err, size_t errlen)
+{
+	char *port;
+	uint64_t n;
+
+	if (*hp == '[') {
+		char *close = strchr(hp, ']');
+		if (!close || close[1] != ':') {
+			snprintf(err, errlen, "bad [v6]:port in tcp URI");
+			return FBUS_EINVAL;
+		}
+		*close = '\0';
+		port = close + 2;
+		hp++;
+	} else {
+		port = strrchr(hp, ':');
+		if (!port) {
+			snprintf(err, errlen, "tcp URI needs HOST:PORT");
+			return FBUS_EINVAL;
+		}
+		*port++ = '\0';
+	}
+	if (!*hp || strlen(hp) >= sizeof u->host) {
+		snprintf(err, errlen, "tcp URI: empty or too long host");
+		return FBUS_EINVAL;
+	}
+	if (parse_u64(port, &n) || n > 65535) {
+		snprintf(err, errlen, "tcp URI: bad port '%s'", port);
+		return FBUS_EINVAL;
+	}
+	strcpy(u->host, hp);
+	snprintf(u->port, sizeof u->port, "%u", (unsigned)n);
+	return 0;
+}
+
+int
+fbusi_uri_parse(const char *text, struct fbusi_uri *u, char *err,
+                size_t errlen)
+{
+	char buf[1024];
+	char *q;
+	int rc;
+
+	memset(u, 0, sizeof *u);
+	if (!text || !*text) {
+		snprintf(err, errlen, "empty URI");
+		return FBUS_EINVAL;
+	}
+	if (strlen(text) >= sizeof buf) {
+		snprintf(err, errlen, "URI too long");
+		return FBUS_ENAMETOOLONG;
+	}
+	strcpy(buf, text);
+	q = strchr(buf, '?');
+	if (q)
+		*q++ = '\0';
+
+	if (strncmp(buf, "shm:", 4) == 0) {
+		const char *name = buf + 4;
+		if (strncmp(name, "//", 2) == 0)
+			name += 2;
+		if (!valid_name(name)) {
+			snprintf(err, errlen,
+			         "bad shm bus name '%s': use 1-%d of "
+			         "[A-Za-z0-9._-]",
+			         name, FBUSI_NAME_MAX);
+			return FBUS_EINVAL;
+		}
+		if (q) {
+			snprintf(err, errlen, "shm: URIs take no options");
+			return FBUS_EINVAL;
+		}
+		u->scheme = FBUSI_SCHEME_SHM;
+		strcpy(u->name, name);
+		return 0;
+	}
+	if (strncmp(buf, "unix:", 5) == 0) {
+		const char *path = buf + 5;
+		if (strncmp(path, "//", 2) == 0)
+			path += 2;
+		if (!*path) {
+			snprintf(err, errlen, "unix: URI needs a socket path");
+			return FBUS_EINVAL;
+		}
+		if (strlen(path) >= sizeof u->path) {
+			snprintf(err, errlen,
+			         "unix socket path longer than %zu bytes",
+			         sizeof u->path - 1);
+			return FBUS_ENAMETOOLONG;
+		}
+		u->scheme = FBUSI_SCHEME_UNIX;
+		strcpy(u->path, path);
+	} else if (strncmp(buf, "tcp://", 6) == 0) {
+		u->scheme = FBUSI_SCHEME_TCP;
+		rc = parse_hostport(buf + 6, u, err, errlen);
+		if (rc)
+			return rc;
+	} else {
+		snprintf(err, errlen,
+		         "unknown transport in '%s' (shm:NAME, unix:/path, "
+		         "tcp://HOST:PORT)",
+		         text);
+		return FBUS_EINVAL;
+	}
+	return q ? parse_query(q, u, err, errlen) : 0;
+}

@@ -1,0 +1,54 @@
+#!/bin/bash
+# cli_ls_bench.sh FRAMEBUS HELPER — `framebus ls` shows a live bus with its
+# format, rate and subscribers; `framebus bench --json` prints well-formed
+# cases with the documented fields; bad arguments exit 2 with a message.
+set -euo pipefail
+fb=$1 helper=$2
+name="clitest-$$"
+"$helper" "$name" 50 4 &
+hp=$!
+trap 'kill $hp 2>/dev/null || true' EXIT
+for i in $(seq 50); do "$fb" ls | grep -q "$name" && break; sleep 0.1; done
+sleep 1.5 # let the rate estimate settle
+line=$("$fb" ls --json | grep "\"$name\"")
+echo "ls: $line"
+python3 - "$line" <<'PY'
+import json, sys
+b = json.loads(sys.argv[1])
+assert b["format"] == "bgr24" and b["width"] == 320 and b["height"] == 240, b
+assert 40 <= b["fps"] <= 60, b["fps"]
+assert b["subscribers"] == 0 and b["frames"] > 0, b
+PY
+"$fb" ls | grep -E "^$name +[0-9]+ +bgr24 +320x240"
+wait $hp
+trap - EXIT
+! "$fb" ls | grep -q "$name"
+
+out=$("$fb" bench --size 320x240 --frames 200 --json)
+echo "$out"
+python3 - "$out" <<'PY'
+import json, sys
+lines = sys.argv[1].strip().splitlines()
+assert len(lines) == 2, lines
+for l in lines:
+    c = json.loads(l)
+    for k in ("transport", "width", "height", "format", "variant", "frames",
+              "p50_us", "p99_us", "max_us", "fps", "pub_cpu_us_per_frame",
+              "sub_cpu_us_per_frame"):
+        assert k in c, k
+    assert c["transport"] == "shm" and c["width"] == 320 and c["frames"] == 200
+    # latest mode: a loaded machine may make the reader skip a few
+    assert c["received"] >= 150, c
+    assert 0 < c["p50_us"] <= c["p99_us"] <= c["max_us"], c
+    assert c["fps"] > 0
+assert {json.loads(l)["variant"] for l in lines} == {"handoff", "fill"}
+PY
+for bad in "--size 0x5" "--transport carrier-pigeon" "--frames -3" "--variant x" "--bogus"; do
+	set +e
+	# shellcheck disable=SC2086
+	err=$("$fb" bench $bad 2>&1 >/dev/null); rc=$?
+	set -e
+	[ $rc -eq 2 ] || { echo "bench $bad: exit $rc, want 2"; exit 1; }
+	[ -n "$err" ] || { echo "bench $bad: no message"; exit 1; }
+done
+echo "ok"

@@ -1,0 +1,664 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * test-shm-liveness.c — the shm transport when processes misbehave or die:
+ * stopped and killed subscribers, a killed and restarted producer, start
+ * order, format changes, bad formats, a second producer, garbage on the
+ * control socket, another uid, the pollable fd, and no files left behind.
+ * Each case forks the processes it needs and uses its own bus name.
+ */
+#define _GNU_SOURCE
+#include "ctl.h"
+#include "shm_test_frames.h"
+#include "testutil.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <grp.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+static const struct fbus_format vga = { .pixfmt = FBUS_PIXFMT_BGR24,
+	                                .width = 640, .height = 480 };
+
+static void
+bus_uri(char *uri, size_t n, const char *prefix)
+{
+	snprintf(uri, n, "shm:lv-%s", t_unique_name(prefix));
+}
+
+/* A producer process publishing checksummed frames every `period_ms`
+ * until killed (or `count` frames, then it closes and exits 0). */
+static pid_t
+spawn_producer(const char *uri, int period_ms, uint64_t count)
+{
+	pid_t pid = fork();
+
+	if (pid == 0) {
+		struct fbus_pub *p;
+		struct fbus_format fmt = { .pixfmt = FBUS_PIXFMT_GRAY8,
+			                   .width = 64, .height = 48 };
+
+		if (fbus_pub_open(&p, uri, NULL)) {
+			fprintf(stderr, "producer: %s\n", fbus_open_error());
+			_exit(3);
+		}
+		for (uint64_t seq = 1; !count || seq <= count; seq++) {
+			if (test_publish(p, &fmt, seq) < 0)
+				_exit(4);
+			t_sleep_ms(period_ms);
+		}
+		fbus_pub_close(p);
+		_exit(0);
+	}
+	return pid;
+}
+
+static int
+reap(pid_t pid)
+{
+	int status;
+
+	waitpid(pid, &status, 0);
+	return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+}
+
+/* A killed producer leaves its socket file; a clean run of a new one
+ * reclaims it and removes it on exit. */
+static void
+reclaim(const char *uri)
+{
+	T_ASSERT(reap(spawn_producer(uri, 0, 1)) == 0);
+	T_ASSERT(t_runtime_files(uri + 4) == 0);
+}
+
+static struct fbus_sub *
+open_sub(const char *uri, uint32_t mode, uint32_t flags)
+{
+	struct fbus_sub_opts o = { .mode = mode, .flags = flags,
+		                   .full_policy = FBUS_FULL_BLOCK };
+	struct fbus_sub *s;
+
+	if (fbus_sub_open(&s, uri, &o)) {
+		fprintf(stderr, "sub open: %s\n", fbus_open_error());
+		abort();
+	}
+	return s;
+}
+
+/* Next frame, verified; returns the rc. */
+static int
+next_ok(struct fbus_sub *s, struct fbus_frame *f, int timeout_ms)
+{
+	int rc = fbus_sub_next(s, f, timeout_ms);
+
+	if (rc == 0 && test_verify(f)) {
+		fprintf(stderr, "frame %llu corrupt\n",
+		        (unsigned long long)f->seq);
+		abort();
+	}
+	return rc;
+}
+
+static void
+case_sub_before_producer(void)
+{
+	char uri[96];
+	struct fbus_sub *s;
+	struct fbus_frame f;
+	struct fbus_sub_stats st;
+	pid_t prod;
+	int rc;
+
+	bus_uri(uri, sizeof uri, "early");
+	/* without RECONNECT: a clear "no producer" */
+	T_FAIL(fbus_sub_open(&s, uri, NULL), FBUS_ENOENT);
+	T_ASSERT(strstr(fbus_open_error(), "no producer"));
+	s = open_sub(uri, FBUS_MODE_LATEST, FBUS_SUB_RECONNECT);
+	T_FAIL(fbus_sub_next(s, &f, 100), FBUS_EDISCONNECTED);
+	prod = spawn_producer(uri, 5, 0);
+	do
+		rc = next_ok(s, &f, 5000);
+	while (rc == FBUS_EDISCONNECTED);
+	T_PASS(rc);
+	T_PASS(fbus_sub_stats(s, &st));
+	T_ASSERT(st.connected == 1);
+	kill(prod, SIGKILL);
+	reap(prod);
+	fbus_sub_close(s);
+	reclaim(uri);
+	printf("ok sub_before_producer\n");
+}
+
+static void
+case_producer_kill9_and_restart(void)
+{
+	char uri[96];
+	struct fbus_sub *s;
+	struct fbus_frame f;
+	struct fbus_sub_stats st;
+	pid_t prod;
+	int64_t t0, dt;
+	int rc, frames = 0;
+
+	bus_uri(uri, sizeof uri, "kill9p");
+	prod = spawn_producer(uri, 2, 0);
+	s = open_sub(uri, FBUS_MODE_LATEST, FBUS_SUB_RECONNECT);
+	do
+		rc = next_ok(s, &f, 5000);
+	while (rc == FBUS_EDISCONNECTED);
+	T_PASS(rc);
+	for (int i = 0; i < 20; i++)
+		T_PASS(next_ok(s, &f, 5000));
+	kill(prod, SIGKILL);
+	reap(prod);
+	/* A subscriber blocked with a long timeout learns of the death
+	 * quickly.  The 100 ms goal is measured by `framebus bench`; here a
+	 * loose bound keeps the test robust on a loaded machine. */
+	t0 = fbus_now_mono_ns();
+	do
+		rc = fbus_sub_next(s, &f, 10000);
+	while (rc == 0);
+	dt = (fbus_now_mono_ns() - t0) / 1000000;
+	T_FAIL(rc, FBUS_EDISCONNECTED);
+	printf("  producer death seen after %lld ms\n", (long long)dt);
+	T_ASSERT(dt < 2000);
+
+	/* The dead producer left its socket file: the next one reclaims it,
+	 * and the subscriber carries on. */
+	prod = spawn_producer(uri, 2, 0);
+	for (int i = 0; i < 400 && frames < 20; i++) {
+		rc = next_ok(s, &f, 100);
+		if (rc == 0) {
+			T_ASSERT(f.seq >= 1);
+			frames++;
+		}
+	}
+	T_ASSERT(frames == 20);
+	T_PASS(fbus_sub_stats(s, &st));
+	T_ASSERT(st.reconnects == 1);
+	kill(prod, SIGKILL);
+	reap(prod);
+	fbus_sub_close(s);
+	reclaim(uri);
+	printf("ok producer_kill9_and_restart\n");
+}
+
+static void
+case_sub_kill9_frees_slots(void)
+{
+	struct fbus_pub_opts po = { .slots = 4 };
+	struct fbus_pub_stats st;
+	struct fbus_pub *p;
+	struct fbus_sub *c, *b;
+	struct fbus_frame f;
+	char uri[96];
+	uint64_t seq = 0;
+	int pipefd[2];
+	pid_t holder;
+	char c1;
+
+	bus_uri(uri, sizeof uri, "kill9s");
+	T_PASS(fbus_pub_open(&p, uri, &po));
+	T_PASS(pipe(pipefd));
+	holder = fork();
+	if (holder == 0) {
+		/* take one frame and hold it forever */
+		struct fbus_sub *h = open_sub(uri, FBUS_MODE_LATEST, 0);
+		while (next_ok(h, &f, 5000) != 0)
+			;
+		if (write(pipefd[1], "x", 1) != 1)
+			_exit(1);
+		pause();
+		_exit(0);
+	}
+	c = open_sub(uri, FBUS_MODE_LATEST, 0);
+	fcntl(pipefd[0], F_SETFL, O_NONBLOCK);
+	while (read(pipefd[0], &c1, 1) != 1) {
+		T_ASSERT(test_publish(p, &vga, ++seq) > 0);
+		t_sleep_ms(1);
+	}
+	/* ring of 4: newest + writing + holder + c; no room for another */
+	T_FAIL(fbus_sub_open(&b, uri, NULL), -ENOSPC);
+	T_ASSERT(strstr(fbus_open_error(), "slots"));
+	/* the held slot is never overwritten, the producer never blocks */
+	for (int i = 0; i < 200; i++) {
+		T_ASSERT(test_publish(p, &vga, ++seq) > 0);
+		if (i % 10 == 0)
+			T_PASS(next_ok(c, &f, 1000));
+	}
+	kill(holder, SIGKILL);
+	reap(holder);
+	for (int i = 0; i < 200; i++) {
+		T_PASS(fbus_pub_stats(p, &st));
+		if (st.subscribers == 1)
+			break;
+		t_sleep_ms(10);
+	}
+	T_ASSERT(st.subscribers == 1);
+	/* now its slot is free again: a new subscriber fits */
+	T_PASS(fbus_sub_open(&b, uri, NULL));
+	T_ASSERT(test_publish(p, &vga, ++seq) > 0);
+	T_PASS(next_ok(b, &f, 1000));
+	T_ASSERT(f.seq == seq);
+	T_PASS(next_ok(c, &f, 1000));
+	T_ASSERT(f.seq == seq);
+	fbus_sub_close(b);
+	fbus_sub_close(c);
+	fbus_pub_close(p);
+	close(pipefd[0]);
+	close(pipefd[1]);
+	printf("ok sub_kill9_frees_slots\n");
+}
+
+static void
+case_sigstop_sub(void)
+{
+	struct fbus_pub *p;
+	struct fbus_sub *live;
+	struct fbus_frame f;
+	struct fbus_pub_stats st;
+	char uri[96];
+	pid_t stopped;
+	int got = 0;
+
+	bus_uri(uri, sizeof uri, "stop");
+	T_PASS(fbus_pub_open(&p, uri, NULL));
+	stopped = fork();
+	if (stopped == 0) {
+		struct fbus_sub *h = open_sub(uri, FBUS_MODE_LATEST, 0);
+		for (;;)
+			next_ok(h, &f, 1000); /* until SIGSTOP, then frozen */
+	}
+	live = open_sub(uri, FBUS_MODE_LATEST, 0);
+	for (int i = 0; i < 100; i++) {
+		T_PASS(fbus_pub_stats(p, &st));
+		if (st.subscribers == 2)
+			break;
+		t_sleep_ms(10);
+	}
+	for (uint64_t seq = 1; seq <= 20; seq++) {
+		T_ASSERT(test_publish(p, &vga, seq) > 0);
+		t_sleep_ms(2);
+	}
+	kill(stopped, SIGSTOP);
+	/* a stopped reader, possibly mid-frame: every commit still goes
+	 * through at once, and the live reader keeps up */
+	for (uint64_t seq = 21; seq <= 3000; seq++) {
+		int64_t r = test_publish(p, &vga, seq);
+		if (r != (int64_t)seq) {
+			fprintf(stderr, "publish: %s\n", fbus_pub_last_error(p));
+			abort();
+		}
+		if (seq % 50 == 0) {
+			T_PASS(next_ok(live, &f, 1000));
+			got++;
+		}
+	}
+	T_ASSERT(got > 0);
+	kill(stopped, SIGKILL);
+	reap(stopped);
+	fbus_sub_close(live);
+	fbus_pub_close(p);
+	printf("ok sigstop_sub\n");
+}
+
+static void
+case_format_change(void)
+{
+	const struct fbus_format fmts[] = {
+		{ .pixfmt = FBUS_PIXFMT_BGR24, .width = 320, .height = 240 },
+		{ .pixfmt = FBUS_PIXFMT_BGR24, .width = 1920, .height = 1080 },
+		{ .pixfmt = FBUS_PIXFMT_NV12, .width = 1280, .height = 720 },
+		{ .pixfmt = FBUS_PIXFMT_GRAY8, .width = 64, .height = 64 },
+		{ .pixfmt = FBUS_PIXFMT_ENCODED, .size = 5000 },
+		{ .pixfmt = FBUS_PIXFMT_BGR24, .width = 3840, .height = 2160 },
+	};
+	const int nf = sizeof fmts / sizeof fmts[0];
+	struct fbus_format bad[] = {
+		{ .pixfmt = FBUS_PIXFMT_BGR24, .width = 0, .height = 0 },
+		{ .pixfmt = FBUS_PIXFMT_BGR24, .width = 99999, .height = 99999 },
+		{ .pixfmt = 42, .width = 64, .height = 64 },
+	};
+	struct fbus_sub *ev, *la;
+	struct fbus_pub *p;
+	struct fbus_frame f;
+	struct fbus_slot sl;
+	char uri[96];
+	uint64_t seq = 0;
+
+	bus_uri(uri, sizeof uri, "fmt");
+	T_PASS(fbus_pub_open(&p, uri, NULL));
+	ev = open_sub(uri, FBUS_MODE_EVERY, 0);
+	la = open_sub(uri, FBUS_MODE_LATEST, 0);
+	for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+		T_FAIL(fbus_pub_loan(p, &bad[i], &sl), FBUS_EINVAL);
+		T_ASSERT(strstr(fbus_pub_last_error(p), "invalid format"));
+	}
+	for (int k = 0; k < nf; k++) {
+		/* three frames per format; the every reader drains between
+		 * formats so that its queue of 4 never fills */
+		for (int j = 0; j < 3; j++)
+			T_ASSERT(test_publish(p, &fmts[k], ++seq) > 0);
+		for (int j = 0; j < 3; j++) {
+			T_PASS(next_ok(ev, &f, 2000));
+			T_ASSERT(f.seq == seq - 2 + (uint64_t)j);
+			T_ASSERT(f.fmt.pixfmt == fmts[k].pixfmt);
+			T_ASSERT(f.fmt.width == fmts[k].width);
+		}
+		T_PASS(next_ok(la, &f, 2000));
+		T_ASSERT(f.seq == seq && f.fmt.height == fmts[k].height);
+	}
+	fbus_sub_close(ev);
+	fbus_sub_close(la);
+	fbus_pub_close(p);
+	printf("ok format_change\n");
+}
+
+static void
+case_second_producer(void)
+{
+	struct fbus_pub *a, *b;
+	char uri[96], pidstr[32];
+
+	bus_uri(uri, sizeof uri, "dup");
+	T_PASS(fbus_pub_open(&a, uri, NULL));
+	T_FAIL(fbus_pub_open(&b, uri, NULL), FBUS_EADDRINUSE);
+	snprintf(pidstr, sizeof pidstr, "pid %d", (int)getpid());
+	T_ASSERT(strstr(fbus_open_error(), "already has a producer"));
+	T_ASSERT(strstr(fbus_open_error(), pidstr));
+	fbus_pub_close(a);
+	T_PASS(fbus_pub_open(&b, uri, NULL));
+	fbus_pub_close(b);
+	printf("ok second_producer\n");
+}
+
+static int log_calls;
+static void
+count_log(void *user, int level, const char *msg)
+{
+	(void)user, (void)level;
+	T_ASSERT(msg && *msg);
+	log_calls++;
+}
+
+static int
+raw_connect(const char *uri)
+{
+	struct sockaddr_un sa = { .sun_family = AF_UNIX };
+	char dir[200], path[400];
+	int fd = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0);
+
+	T_PASS(fbus_runtime_dir(dir, sizeof dir));
+	snprintf(path, sizeof path, "%s/%s.sock", dir, uri + 4);
+	T_ASSERT(strlen(path) < sizeof sa.sun_path);
+	strcpy(sa.sun_path, path);
+	T_PASS(connect(fd, (struct sockaddr *)&sa, sizeof sa));
+	return fd;
+}
+
+/* Send raw bytes; expect the producer to answer REFUSE or hang up. */
+static void
+raw_expect_drop(const char *uri, const void *buf, size_t n, int with_fd)
+{
+	char reply[FBUSI_CTL_MAX];
+	int fd = raw_connect(uri);
+	struct pollfd pfd = { fd, POLLIN, 0 };
+	ssize_t r;
+
+	if (with_fd) {
+		char cbuf[CMSG_SPACE(sizeof(int))];
+		struct iovec iov = { (void *)buf, n };
+		struct msghdr m = { .msg_iov = &iov, .msg_iovlen = 1,
+			            .msg_control = cbuf,
+			            .msg_controllen = sizeof cbuf };
+		struct cmsghdr *c = CMSG_FIRSTHDR(&m);
+		int sent = 0;
+		c->cmsg_level = SOL_SOCKET;
+		c->cmsg_type = SCM_RIGHTS;
+		c->cmsg_len = CMSG_LEN(sizeof(int));
+		memcpy(CMSG_DATA(c), &sent, sizeof sent);
+		T_ASSERT(sendmsg(fd, &m, MSG_NOSIGNAL) == (ssize_t)n);
+	} else if (n) {
+		T_ASSERT(send(fd, buf, n, MSG_NOSIGNAL) == (ssize_t)n);
+	}
+	T_ASSERT(poll(&pfd, 1, 5000) == 1);
+	r = recv(fd, reply, sizeof reply, 0);
+	if (r > 0) {
+		struct fbusi_ctl_hdr h;
+		memcpy(&h, reply, sizeof h);
+		T_ASSERT(h.type == FBUSI_CTL_REFUSE);
+		/* and then the producer hangs up */
+		T_ASSERT(poll(&pfd, 1, 5000) == 1);
+		T_ASSERT(recv(fd, reply, sizeof reply, 0) <= 0);
+	}
+	close(fd);
+}
+
+static void
+case_garbage_control(void)
+{
+	struct fbus_pub_opts po = { .log = count_log };
+	struct fbus_pub_stats st;
+	struct fbus_pub *p;
+	struct fbus_sub *good;
+	struct fbus_frame f;
+	union fbusi_ctl hello;
+	char uri[96], junk[3000];
+	uint64_t seq = 0, errs_before;
+	int saved_stdout, devnull_pipe[2];
+	long printed;
+
+	bus_uri(uri, sizeof uri, "garbage");
+	/* whatever the library does, it must not write to stdout */
+	fflush(stdout);
+	T_PASS(pipe(devnull_pipe));
+	fcntl(devnull_pipe[0], F_SETFL, O_NONBLOCK);
+	saved_stdout = dup(1);
+	dup2(devnull_pipe[1], 1);
+
+	T_PASS(fbus_pub_open(&p, uri, &po));
+	good = open_sub(uri, FBUS_MODE_LATEST, 0);
+	for (size_t i = 0; i < sizeof junk; i++)
+		junk[i] = (char)(i * 7 + 3);
+	fbusi_ctl_init(&hello, FBUSI_CTL_HELLO);
+	hello.hello.version = FBUSI_CTL_VERSION;
+	hello.hello.depth = 1;
+
+	raw_expect_drop(uri, junk, 100, 0);            /* garbage */
+	raw_expect_drop(uri, &hello, 10, 0);           /* truncated */
+	raw_expect_drop(uri, junk, sizeof junk, 0);    /* oversized */
+	raw_expect_drop(uri, &hello, sizeof hello.hello, 1); /* with an fd */
+	hello.hello.version = 7;
+	raw_expect_drop(uri, &hello, sizeof hello.hello, 0); /* version */
+	hello.hello.version = FBUSI_CTL_VERSION;
+	hello.hello.depth = 100000;
+	raw_expect_drop(uri, &hello, sizeof hello.hello, 0); /* range */
+	hello.hello.depth = 1;
+	{
+		/* valid HELLO, then chatter: dropped after admission */
+		int fd = raw_connect(uri);
+		char buf[FBUSI_CTL_MAX];
+		T_ASSERT(send(fd, &hello, sizeof hello.hello, 0) > 0);
+		T_ASSERT(recv(fd, buf, sizeof buf, 0) > 0); /* WELCOME + fds */
+		T_ASSERT(send(fd, junk, 50, MSG_NOSIGNAL) == 50);
+		/* hung up: EOF, or ECONNRESET since our junk stays unread */
+		T_ASSERT(recv(fd, buf, sizeof buf, 0) <= 0);
+		close(fd);
+	}
+	/* the good subscriber never noticed */
+	for (int i = 0; i < 20; i++) {
+		T_ASSERT(test_publish(p, &vga, ++seq) > 0);
+		T_PASS(next_ok(good, &f, 2000));
+		T_ASSERT(f.seq == seq);
+	}
+	T_PASS(fbus_pub_stats(p, &st));
+	errs_before = st.peer_errors;
+	fbus_sub_close(good);
+	fbus_pub_close(p);
+
+	fflush(stdout);
+	dup2(saved_stdout, 1);
+	close(saved_stdout);
+	printed = read(devnull_pipe[0], junk, sizeof junk);
+	close(devnull_pipe[0]);
+	close(devnull_pipe[1]);
+	T_ASSERT(printed <= 0);
+	T_ASSERT(errs_before >= 7);
+	T_ASSERT(log_calls >= 7);
+	printf("ok garbage_control (%llu peer errors recorded, %d logged)\n",
+	       (unsigned long long)errs_before, log_calls);
+}
+
+static void
+case_other_uid(void)
+{
+	char uri[96], dir[200], tmpl[] = "/tmp/fbus-uid-XXXXXX";
+	const uint32_t allow[] = { 65534 };
+	struct fbus_pub_opts po = { .allow_uids = allow, .n_allow_uids = 1 };
+	struct fbus_pub *p;
+	char *old = getenv("XDG_RUNTIME_DIR");
+	char *saved = old ? strdup(old) : NULL;
+
+	if (getuid() != 0) {
+		printf("skip other_uid (needs root)\n");
+		return;
+	}
+	/* a runtime dir both uids resolve the same way */
+	T_ASSERT(mkdtemp(tmpl));
+	chmod(tmpl, 0755);
+	setenv("XDG_RUNTIME_DIR", tmpl, 1);
+	bus_uri(uri, sizeof uri, "uid");
+	for (int round = 0; round < 2; round++) {
+		pid_t child;
+
+		T_PASS(fbus_pub_open(&p, uri, round ? &po : NULL));
+		/* open the path so that only SO_PEERCRED can refuse */
+		T_PASS(fbus_runtime_dir(dir, sizeof dir));
+		chmod(dir, 0711);
+		{
+			char sock[300];
+			snprintf(sock, sizeof sock, "%s/%s.sock", dir, uri + 4);
+			chmod(sock, 0777);
+		}
+		child = fork();
+		if (child == 0) {
+			struct fbus_sub *s;
+			int rc;
+			if (setgroups(0, NULL) || setgid(65534) ||
+			    setuid(65534))
+				_exit(5);
+			rc = fbus_sub_open(&s, uri, NULL);
+			printf("  uid 65534, round %d: %s\n", round,
+			       rc ? fbus_open_error() : "admitted");
+			fflush(stdout);
+			if (round == 0)
+				_exit(rc == FBUS_EACCES &&
+				              strstr(fbus_open_error(),
+				                     "uid 65534")
+				          ? 0
+				          : 1);
+			if (rc)
+				_exit(2);
+			fbus_sub_close(s);
+			_exit(0);
+		}
+		T_ASSERT(reap(child) == 0);
+		fbus_pub_close(p);
+	}
+	T_PASS(fbus_runtime_dir(dir, sizeof dir));
+	rmdir(dir);
+	rmdir(tmpl);
+	if (saved) {
+		setenv("XDG_RUNTIME_DIR", saved, 1);
+		free(saved);
+	} else {
+		unsetenv("XDG_RUNTIME_DIR");
+	}
+	printf("ok other_uid\n");
+}
+
+static void
+case_pollable_fd(void)
+{
+	struct fbus_pub *p;
+	struct fbus_sub *s;
+	struct fbus_frame f;
+	struct pollfd pfd;
+	char uri[96];
+	pid_t prod;
+
+	bus_uri(uri, sizeof uri, "poll");
+	T_PASS(fbus_pub_open(&p, uri, NULL));
+	s = open_sub(uri, FBUS_MODE_EVERY, 0);
+	pfd.fd = fbus_sub_fd(s);
+	pfd.events = POLLIN;
+	T_PASS(pfd.fd);
+	T_ASSERT(poll(&pfd, 1, 50) == 0);
+	T_ASSERT(test_publish(p, &vga, 1) > 0);
+	T_ASSERT(test_publish(p, &vga, 2) > 0);
+	/* level-triggered: readable while frames are queued */
+	for (uint64_t want = 1; want <= 2; want++) {
+		T_ASSERT(poll(&pfd, 1, 2000) == 1);
+		T_PASS(next_ok(s, &f, 0));
+		T_ASSERT(f.seq == want);
+	}
+	T_FAIL(fbus_sub_next(s, &f, 0), FBUS_ETIMEDOUT);
+	T_ASSERT(poll(&pfd, 1, 50) == 0);
+	/* a producer's death makes the fd readable too */
+	fbus_pub_close(p);
+	T_ASSERT(poll(&pfd, 1, 2000) == 1);
+	T_FAIL(fbus_sub_next(s, &f, 0), FBUS_EDISCONNECTED);
+	fbus_sub_close(s);
+
+	/* and with a producer killed -9 */
+	bus_uri(uri, sizeof uri, "poll9");
+	prod = spawn_producer(uri, 20, 0);
+	s = open_sub(uri, FBUS_MODE_LATEST, FBUS_SUB_RECONNECT);
+	pfd.fd = fbus_sub_fd(s);
+	while (next_ok(s, &f, 2000) != 0)
+		;
+	kill(prod, SIGKILL);
+	reap(prod);
+	for (;;) {
+		T_ASSERT(poll(&pfd, 1, 2000) == 1);
+		if (fbus_sub_next(s, &f, 0) == FBUS_EDISCONNECTED)
+			break;
+	}
+	fbus_sub_close(s);
+	reclaim(uri);
+	printf("ok pollable_fd\n");
+}
+
+int
+main(void)
+{
+	int fds_before;
+	char dir[200];
+
+	t_watchdog(170);
+	signal(SIGPIPE, SIG_IGN);
+	setvbuf(stdout, NULL, _IOLBF, 0);
+	fds_before = t_count_fds();
+	case_sub_before_producer();
+	case_producer_kill9_and_restart();
+	case_sub_kill9_frees_slots();
+	case_sigstop_sub();
+	case_format_change();
+	case_second_producer();
+	case_garbage_control();
+	case_other_uid();
+	case_pollable_fd();
+	/* every case cleaned up after itself, kill -9 ones included */
+	T_PASS(fbus_runtime_dir(dir, sizeof dir));
+	T_ASSERT(t_runtime_files("lv-") == 0);
+	T_ASSERT(t_count_fds() == fds_before);
+	printf("ok all (fds %d)\n", fds_before);
+	return 0;
+}
