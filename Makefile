@@ -6,7 +6,7 @@ TSAN_BUILD ?= build-tsan
 JOBS       ?= 2
 CMAKE_FLAGS ?= -DFBUS_WERROR=ON
 
-.PHONY: all deps build test test-asan test-tsan demo install clean
+.PHONY: all deps build test test-asan test-tsan fuzz demo install clean
 
 all: build
 
@@ -18,10 +18,11 @@ build: deps
 	cmake --build $(BUILD) -j$(JOBS)
 
 # The whole suite, then again under ASan+UBSan, then the threaded tests
-# under TSan.
+# under TSan, then each libFuzzer target for FUZZ_SECONDS.
+FUZZ_SECONDS ?= 60
 test: build
 	ctest --test-dir $(BUILD) --output-on-failure -j$(JOBS)
-	$(MAKE) --no-print-directory test-asan test-tsan
+	$(MAKE) --no-print-directory test-asan test-tsan fuzz
 
 test-asan: deps
 	cmake -S . -B $(ASAN_BUILD) -DCMAKE_BUILD_TYPE=Debug -DFBUS_SANITIZER=address $(CMAKE_FLAGS)
@@ -34,6 +35,9 @@ test-tsan: deps
 	cmake --build $(TSAN_BUILD) -j$(JOBS)
 	TSAN_OPTIONS=halt_on_error=1 ctest --test-dir $(TSAN_BUILD) --output-on-failure -j$(JOBS) -L tsan
 
+fuzz: deps
+	FUZZ_SECONDS=$(FUZZ_SECONDS) bash tests/fuzz/run.sh build-fuzz
+
 demo: build
 	./$(BUILD)/framebus demo
 
@@ -41,4 +45,4 @@ install: build
 	cmake --install $(BUILD)
 
 clean:
-	rm -rf $(BUILD) $(ASAN_BUILD) $(TSAN_BUILD)
+	rm -rf $(BUILD) $(ASAN_BUILD) $(TSAN_BUILD) build-fuzz

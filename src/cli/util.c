@@ -43,6 +43,7 @@ cli_warn(const char *fmt, ...)
 void
 cli_parse_size(const char *s, uint32_t *w, uint32_t *h)
 {
+	const char *p;
 	unsigned long a, b;
 	char *end;
 
@@ -50,9 +51,9 @@ cli_parse_size(const char *s, uint32_t *w, uint32_t *h)
 	a = strtoul(s, &end, 10);
 	if (end == s || (*end != 'x' && *end != 'X'))
 		goto bad;
-	s = end + 1;
-	b = strtoul(s, &end, 10);
-	if (end == s || *end || errno || a == 0 || b == 0 || a > 16384 ||
+	p = end + 1;
+	b = strtoul(p, &end, 10);
+	if (end == p || *end || errno || a == 0 || b == 0 || a > 16384 ||
 	    b > 16384)
 		goto bad;
 	*w = (uint32_t)a;

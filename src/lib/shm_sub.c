@@ -56,6 +56,7 @@ struct shm_sub {
 	int holding;
 	uint64_t last_seq;
 	int disconnect_reported;
+	int gone; /* producer gone, every-mode frames still queued for us */
 	int ever_connected;
 	int epfd, tfd; /* fbus_sub_fd(), created on first use */
 	uint64_t frames, skipped;
@@ -182,8 +183,23 @@ disconnect(struct shm_sub *s)
 	unmap_ring(&s->cur);
 	unmap_ring(&s->prev);
 	s->disconnect_reported = 0;
+	s->gone = 0;
 	if (s->opts.flags & FBUS_SUB_RECONNECT)
 		retry_timer(s, 1);
+}
+
+/* The producer is gone (HUP, CLOSED, a broken message).  Every mode is
+ * lossless: frames queued before that stay readable in our own mappings,
+ * so hand them out first and report the disconnect after the last one. */
+static void
+lost(struct shm_sub *s)
+{
+	if (s->opts.mode == FBUS_MODE_EVERY && s->page &&
+	    atomic_load(&s->page->head) != s->tail) {
+		s->gone = 1;
+		return;
+	}
+	disconnect(s);
 }
 
 static int
@@ -320,7 +336,7 @@ on_socket(struct shm_sub *s, int wait_ms)
 		             "unexpected control message type %d", t);
 	}
 	/* t < 0: the error text is in base.err already */
-	disconnect(s);
+	lost(s);
 	return FBUS_EDISCONNECTED;
 }
 
@@ -352,7 +368,7 @@ check_ring(struct shm_sub *s, int wait_ms)
 		return rc;
 	default:
 		fbusi_errorf(s->base.err, "producer closed the bus");
-		disconnect(s);
+		lost(s);
 		return FBUS_EDISCONNECTED;
 	}
 }
@@ -545,6 +561,15 @@ shm_next(struct fbus_sub *base, struct fbus_frame *f, int timeout_ms)
 			if (left_ms == 0)
 				return FBUS_EDISCONNECTED;
 			fbusi_poll1(-1, 0, left_ms < RETRY_MS ? left_ms : RETRY_MS);
+			continue;
+		}
+		if (s->gone) {
+			rc = take_entry(s, f);
+			if (rc == 0) {
+				s->frames++;
+				return 0;
+			}
+			disconnect(s); /* queue drained: now report */
 			continue;
 		}
 		if (s->epfd >= 0) {

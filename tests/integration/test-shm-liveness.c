@@ -361,6 +361,68 @@ case_format_change(void)
 	printf("ok format_change\n");
 }
 
+/* Every mode is lossless even when the producer goes away: frames queued
+ * before a close or a kill -9 are handed out, then the disconnect. */
+static void
+case_every_drains_after_producer_loss(void)
+{
+	for (int killed = 0; killed < 2; killed++) {
+		struct fbus_sub *s;
+		struct fbus_frame f;
+		char uri[96];
+		pid_t prod;
+		int pipefd[2];
+		char c;
+
+		bus_uri(uri, sizeof uri, "drain");
+		T_PASS(pipe(pipefd));
+		prod = fork();
+		if (prod == 0) {
+			struct fbus_pub *p;
+			struct fbus_pub_stats st;
+			struct fbus_format fmt = { .pixfmt = FBUS_PIXFMT_GRAY8,
+				                   .width = 64, .height = 48 };
+			if (fbus_pub_open(&p, uri, NULL))
+				_exit(3);
+			do {
+				fbus_pub_stats(p, &st);
+				t_sleep_ms(5);
+			} while (st.subscribers == 0);
+			for (uint64_t seq = 1; seq <= 3; seq++)
+				if (test_publish(p, &fmt, seq) < 0)
+					_exit(4);
+			if (write(pipefd[1], "x", 1) != 1)
+				_exit(5);
+			if (killed)
+				pause(); /* the parent kills us */
+			fbus_pub_close(p);
+			_exit(0);
+		}
+		{
+			/* attach before the producer publishes: retry until
+			 * it is up (RECONNECT would attach only in next()) */
+			struct fbus_sub_opts o = { .mode = FBUS_MODE_EVERY };
+			while (fbus_sub_open(&s, uri, &o) != 0)
+				t_sleep_ms(5);
+		}
+		T_ASSERT(read(pipefd[0], &c, 1) == 1);
+		if (killed)
+			kill(prod, SIGKILL);
+		reap(prod);
+		for (uint64_t want = 1; want <= 3; want++) {
+			T_PASS(next_ok(s, &f, 2000));
+			T_ASSERT(f.seq == want);
+		}
+		T_FAIL(fbus_sub_next(s, &f, 2000), FBUS_EDISCONNECTED);
+		fbus_sub_close(s);
+		close(pipefd[0]);
+		close(pipefd[1]);
+		if (killed)
+			reclaim(uri);
+	}
+	printf("ok every_drains_after_producer_loss\n");
+}
+
 static void
 case_second_producer(void)
 {
@@ -651,6 +713,7 @@ main(void)
 	case_sub_kill9_frees_slots();
 	case_sigstop_sub();
 	case_format_change();
+	case_every_drains_after_producer_loss();
 	case_second_producer();
 	case_garbage_control();
 	case_other_uid();
