@@ -188,14 +188,16 @@ disconnect(struct shm_sub *s)
 		retry_timer(s, 1);
 }
 
-/* The producer is gone (HUP, CLOSED, a broken message).  Every mode is
- * lossless: frames queued before that stay readable in our own mappings,
- * so hand them out first and report the disconnect after the last one. */
+static int available(struct shm_sub *s);
+
+/* The producer is gone (HUP, CLOSED, a broken message).  What it
+ * published before stays readable in our own mappings: every mode hands
+ * out its whole queue (lossless), latest mode the newest frame it has not
+ * seen; then the disconnect is reported. */
 static void
 lost(struct shm_sub *s)
 {
-	if (s->opts.mode == FBUS_MODE_EVERY && s->page &&
-	    atomic_load(&s->page->head) != s->tail) {
+	if (s->page && available(s)) {
 		s->gone = 1;
 		return;
 	}
@@ -564,7 +566,8 @@ shm_next(struct fbus_sub *base, struct fbus_frame *f, int timeout_ms)
 			continue;
 		}
 		if (s->gone) {
-			rc = take_entry(s, f);
+			rc = s->opts.mode == FBUS_MODE_EVERY ? take_entry(s, f)
+			                                     : take_latest(s, f);
 			if (rc == 0) {
 				s->frames++;
 				return 0;

@@ -1,0 +1,44 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * stream_int.h — what the stream transport files (stream.c, stream_pub.c,
+ * stream_sub.c) share: socket set-up for unix: and tcp:// and a few time
+ * helpers.  The byte layout lives in frame_wire.h.
+ */
+#ifndef FBUS_STREAM_INT_H
+#define FBUS_STREAM_INT_H
+
+#include "private.h"
+
+#include <sys/types.h>
+
+/* A peer that started a message must finish it within this much time plus
+ * one second per MiB of payload: a slowloris peer is dropped, a slow but
+ * honest link is not. */
+#define FBUSI_STREAM_STALL_MS 3000
+/* A subscriber must send its hello within this time after connecting. */
+#define FBUSI_STREAM_HELLO_MS 2000
+/* Reconnect attempts are spaced by this much. */
+#define FBUSI_STREAM_RETRY_MS 100
+
+/* Listening socket for uri (non-blocking, close-on-exec).  For unix: it
+ * reclaims a stale socket file and refuses with FBUS_EADDRINUSE if a producer
+ * listens; the file is 0600, or 0666 with open_mode (an allow-list is
+ * checked per peer); dev and ino identify the file so close removes only
+ * its own. */
+int fbusi_stream_listen(const struct fbusi_uri *uri, bool open_mode, int *fd,
+                        dev_t *dev, ino_t *ino, char *err);
+
+/* Connect to uri within timeout_ms; returns a non-blocking, close-on-exec
+ * socket in *fd, or FBUS_ENOENT / FBUS_ECONNREFUSED / FBUS_ETIMEDOUT. */
+int fbusi_stream_connect(const struct fbusi_uri *uri, int timeout_ms, int *fd,
+                         char *err);
+
+/* TCP_NODELAY and keep-alive on a tcp socket; nothing for unix. */
+void fbusi_stream_tune(int fd, int scheme);
+
+/* "unix:/path" / "tcp://host:port" for messages. */
+void fbusi_stream_describe(const struct fbusi_uri *uri, char *buf, size_t n);
+
+int64_t fbusi_stream_now_ms(void);
+
+#endif
