@@ -271,6 +271,10 @@ run_case(const struct bench_case *c, int json)
 	}
 	pub_cpu /= c->frames;
 	usleep(20000);
+	/* the memcpy baseline right before the fill phase, under the same
+	 * conditions (same moment, subscriber alive and asleep) */
+	if (c->fill)
+		mfps = memcpy_fps(src, fmt.size, c->frames);
 	/* throughput phase: at least `frames` frames and 0.5 s, so that the
 	 * subscriber's delivered rate is measured over a real interval */
 	t0 = fbus_now_mono_ns();
@@ -286,8 +290,6 @@ run_case(const struct bench_case *c, int json)
 		memset(&rep, 0, sizeof rep);
 	close(pfd[0]);
 	waitpid(child, &status, 0);
-	if (c->fill)
-		mfps = memcpy_fps(src, fmt.size, c->frames);
 	free(src);
 
 	if (json) {

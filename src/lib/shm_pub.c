@@ -95,7 +95,7 @@ struct shm_pub {
 	_Atomic uint64_t dropped;
 	_Atomic uint64_t peer_errors;
 	struct fbus_format last_fmt;
-	double fps;
+	double avg_dt; /* seconds between commits, moving average */
 	int64_t last_commit_ns;
 
 	struct pending pend[MAX_PENDING];
@@ -427,12 +427,11 @@ info_update(struct shm_pub *p, const struct fbus_format *fmt, int64_t now)
 	if (pthread_mutex_trylock(&p->lock) != 0)
 		return;
 	p->last_fmt = *fmt;
-	if (p->last_commit_ns) {
+	/* Average the intervals, not the rates: a producer catching up in
+	 * a burst has dt near 0, and 1/dt would dominate a mean of rates. */
+	if (p->last_commit_ns && now > p->last_commit_ns) {
 		double dt = (double)(now - p->last_commit_ns) / 1e9;
-		if (dt > 0) {
-			double inst = 1.0 / dt;
-			p->fps = p->fps ? p->fps * 0.9 + inst * 0.1 : inst;
-		}
+		p->avg_dt = p->avg_dt > 0 ? p->avg_dt * 0.95 + dt * 0.05 : dt;
 	}
 	p->last_commit_ns = now;
 	pthread_mutex_unlock(&p->lock);
@@ -558,7 +557,8 @@ shm_commit(struct fbus_pub *base, struct fbus_slot *slot)
 		                 INT_MAX);
 
 	atomic_fetch_add_explicit(&p->frames, 1, memory_order_relaxed);
-	info_update(p, &slot->fmt, slot->t_mono_ns);
+	/* the commit time, not the capture stamp the caller may have set */
+	info_update(p, &slot->fmt, fbus_now_mono_ns());
 	return (int64_t)seq;
 }
 
@@ -664,8 +664,10 @@ send_info(struct shm_pub *p, int fd)
 	m.frames = atomic_load(&p->frames);
 	/* p->lock is held by our caller: last_fmt/fps are consistent */
 	/* a rate from frames long ago is not "the" rate: decay to 0 */
-	m.fps = fbus_now_mono_ns() - p->last_commit_ns < 3000000000LL ? p->fps
-	                                                             : 0.0;
+	m.fps = fbus_now_mono_ns() - p->last_commit_ns < 3000000000LL &&
+	                p->avg_dt > 0
+	        ? 1.0 / p->avg_dt
+	        : 0.0;
 	m.fmt = p->last_fmt;
 	fbusi_send_fds(fd, &m, sizeof m, NULL, 0, MSG_DONTWAIT);
 }

@@ -701,13 +701,14 @@ case_pollable_fd(void)
 int
 main(void)
 {
-	int fds_before;
+	int fds_before, shm_before;
 	char dir[200];
 
 	t_watchdog(170);
 	signal(SIGPIPE, SIG_IGN);
 	setvbuf(stdout, NULL, _IOLBF, 0);
 	fds_before = t_count_fds();
+	shm_before = t_devshm_count();
 	case_sub_before_producer();
 	case_producer_kill9_and_restart();
 	case_sub_kill9_frees_slots();
@@ -722,6 +723,10 @@ main(void)
 	T_PASS(fbus_runtime_dir(dir, sizeof dir));
 	T_ASSERT(t_runtime_files("lv-") == 0);
 	T_ASSERT(t_count_fds() == fds_before);
-	printf("ok all (fds %d)\n", fds_before);
+	/* memfds never appear in /dev/shm; check nothing else did either
+	 * (other tests running in parallel do not use /dev/shm) */
+	T_ASSERT(t_devshm_count() == shm_before);
+	printf("ok all (fds %d, /dev/shm entries %d)\n", fds_before,
+	       shm_before);
 	return 0;
 }
