@@ -39,8 +39,9 @@ test-tsan: deps
 fuzz: deps
 	FUZZ_SECONDS=$(FUZZ_SECONDS) bash tests/fuzz/run.sh build-fuzz
 
+# `make demo DEMO_ARGS="--duration 20"` passes options through.
 demo: build
-	./$(BUILD)/framebus demo
+	./$(BUILD)/framebus demo $(DEMO_ARGS)
 
 install: build
 	cmake --install $(BUILD)

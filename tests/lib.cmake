@@ -37,3 +37,8 @@ fbus_target_warnings(bus_helper)
 fbus_add_test(NAME test-cli-ls-bench
   COMMAND bash ${FBUS_TEST_DIR}/integration/cli_ls_bench.sh ${FBUS_CLI_PATH} $<TARGET_FILE:bus_helper>
   LABELS lib cli)
+
+# Not a test: the platform's floor for a cross-process futex wake-up, quoted
+# in docs/PERFORMANCE.md beside `framebus bench` (build/tests/futex_floor).
+add_executable(futex_floor ${FBUS_TEST_DIR}/integration/futex_floor.c)
+fbus_target_warnings(futex_floor)

@@ -1,11 +1,1110 @@
 /* SPDX-License-Identifier: MIT */
-/* infer.c — TEMPORARY scaffolding until its issue's work replaces this file. */
+/*
+ * infer.c — `framebus infer`, program B: subscribe to a bus, run YOLO on
+ * each frame in place (no copy of the frame before pre-processing), and
+ * report: a window, JSON lines on stdout, a recorded video, and a latency
+ * summary per stage at exit.  It survives the producer going away: it says
+ * "waiting for source" and carries on when a producer comes back.  Frames
+ * that carry ground truth (the synthetic source's metadata, groundtruth.h)
+ * are also scored: precision, recall and mAP@0.5 over the run (eval.c).
+ */
+#define _GNU_SOURCE
 #include "cli.h"
+#include "framebus.h"
+
+#include "detector.h"
+#include "display_sdl.h"
+#include "eval.h"
+#include "groundtruth.h"
+#include "overlay.h"
+#include "record.h"
+
+#include <fcntl.h>
+#include <getopt.h>
+#include <libgen.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#define BUNDLED_NAME "framebus-shapes"
+
+static void
+usage(FILE *f)
+{
+	fprintf(f,
+	        "usage: framebus infer [options]\n"
+	        "\n"
+	        "Run YOLO object detection on the frames of a bus.\n"
+	        "\n"
+	        "input:\n"
+	        "  --from URI          bus to read (default shm:cam0); also\n"
+	        "                      unix:/path.sock, tcp://host:port\n"
+	        "  --every             every frame in order (default: always\n"
+	        "                      the newest, skipped frames counted)\n"
+	        "  --frames N          stop after N processed frames\n"
+	        "  --duration S        stop after S seconds\n"
+	        "model:\n"
+	        "  --model PATH        .onnx (YOLOv5/v8/11 export) or Darknet\n"
+	        "                      .cfg; default: the bundled demo model\n"
+	        "                      (models/" BUNDLED_NAME ".onnx;\n"
+	        "                      $FBUS_MODELS_DIR sets the directory)\n"
+	        "  --weights PATH      Darknet .weights for a .cfg model\n"
+	        "  --names PATH        class names, one a line (default: COCO\n"
+	        "                      for 80-class models)\n"
+	        "  --conf X            score threshold (default 0.25)\n"
+	        "  --nms X             NMS IoU threshold (default 0.45)\n"
+	        "  --input-size N|WxH  network input (default: the cfg's, the\n"
+	        "                      ONNX file's fixed input shape, or 640)\n"
+	        "  --threads N         OpenCV threads (default: all cores)\n"
+	        "output:\n"
+	        "  --json              one JSON object per frame on stdout\n"
+	        "  --record FILE.mp4   write the annotated video\n"
+	        "  --headless          no window even if a display exists\n"
+	        "  --stats             live status line on a TTY\n"
+	        "  --quiet             no summary at exit\n"
+	        "  -h, --help          this text\n"
+	        "\n"
+	        "Frames carrying ground truth (framebus source synthetic)\n"
+	        "are scored: precision, recall and mAP@0.5 over the run, in\n"
+	        "the summary and, with --json, in a last line\n"
+	        "{\"summary\": ...}.\n"
+	        "\n"
+	        "Exit status: 0 done, 1 runtime error, 2 usage error.\n");
+}
+
+/* ---- latency statistics ------------------------------------------------ */
+
+/* ST_AGE is how old the frame already was when we got it (in latest mode
+ * with a network slower than the camera, up to one frame interval): it is
+ * part of capture->result but no work of ours. */
+enum stage { ST_WAIT, ST_AGE, ST_PRE, ST_INFER, ST_POST, ST_DISPLAY, ST_E2E,
+	     ST_N };
+
+static const char *const stage_names[ST_N] = {
+	"transport wait", "capture->pickup", "pre-process", "inference",
+	"post-process", "display/record", "capture->result",
+};
+
+struct series {
+	double *v;
+	size_t n, cap;
+};
+
+static void
+series_add(struct series *s, double x)
+{
+	if (s->n == s->cap) {
+		size_t cap = s->cap ? s->cap * 2 : 1024;
+		double *p = realloc(s->v, cap * sizeof *p);
+
+		if (!p)
+			return; /* statistics are best effort */
+		s->v = p;
+		s->cap = cap;
+	}
+	s->v[s->n++] = x;
+}
+
+static int
+cmp_double(const void *a, const void *b)
+{
+	double x = *(const double *)a, y = *(const double *)b;
+
+	return x < y ? -1 : x > y;
+}
+
+/* Nearest-rank percentile of a sorted series. */
+static double
+pct(const struct series *s, double p)
+{
+	size_t k;
+
+	if (!s->n)
+		return 0;
+	k = (size_t)(p / 100.0 * (double)s->n + 0.999999);
+	if (k < 1)
+		k = 1;
+	if (k > s->n)
+		k = s->n;
+	return s->v[k - 1];
+}
+
+/* ---- the bundled demo model ------------------------------------------ */
+
+static int
+readable(const char *path)
+{
+	return access(path, R_OK) == 0;
+}
+
+/*
+ * The demo model: in $FBUS_MODELS_DIR if set (and only there), else next
+ * to the sources (a build tree) or installed under
+ * <prefix>/share/framebus/models (found from /proc/self/exe).  ONNX first;
+ * a Darknet .cfg + .weights pair of the same name also works.  On success
+ * model (and weights, "" for ONNX) and names are set; on failure `looked`
+ * says where it looked.
+ */
+static int
+find_bundled(char *model, char *weights, char *names, size_t n,
+             char *looked, size_t looked_n)
+{
+	char exe[PATH_MAX], dirs[2][PATH_MAX + 64];
+	const char *env = getenv("FBUS_MODELS_DIR");
+	ssize_t len;
+
+	dirs[1][0] = '\0';
+	if (env && *env) {
+		snprintf(dirs[0], sizeof dirs[0], "%s", env);
+	} else {
+		snprintf(dirs[0], sizeof dirs[0], "%s/models",
+		         FBUS_SOURCE_DIR);
+		len = readlink("/proc/self/exe", exe, sizeof exe - 1);
+		if (len > 0) {
+			exe[len] = '\0';
+			snprintf(dirs[1], sizeof dirs[1],
+			         "%s/../share/framebus/models", dirname(exe));
+		}
+	}
+	snprintf(looked, looked_n, "%s/" BUNDLED_NAME ".onnx%s%s", dirs[0],
+	         dirs[1][0] ? " and " : "", dirs[1]);
+	for (int i = 0; i < 2; i++) {
+		if (!dirs[i][0])
+			continue;
+		if (snprintf(names, n, "%s/" BUNDLED_NAME ".names", dirs[i]) >=
+		    (int)n)
+			continue;
+		weights[0] = '\0';
+		if (snprintf(model, n, "%s/" BUNDLED_NAME ".onnx", dirs[i]) <
+		            (int)n &&
+		    readable(model))
+			return 1;
+		if (snprintf(model, n, "%s/" BUNDLED_NAME ".cfg", dirs[i]) <
+		            (int)n &&
+		    snprintf(weights, n, "%s/" BUNDLED_NAME ".weights",
+		             dirs[i]) < (int)n &&
+		    readable(model) && readable(weights))
+			return 1;
+	}
+	return 0;
+}
+
+/* ---- the input shape an ONNX model declares ----------------------------- */
+
+/*
+ * OpenCV 4.6 has no API for the input shape an ONNX file declares, and
+ * running a fixed-shape export (the bundled model is 1x3xHxW with a
+ * non-square H x W) at any other size fails in its Reshape nodes.  So read
+ * it from the file: ModelProto.graph (7) -> GraphProto.input (11, the first
+ * is the image) -> ValueInfoProto.type (2) -> TypeProto.tensor_type (1) ->
+ * .shape (2) -> TensorShapeProto.dim (1, repeated) -> .dim_value (1).
+ * Field numbers from onnx/onnx.proto3.  Only protobuf's wire format is
+ * needed: https://protobuf.dev/programming-guides/encoding/
+ */
+struct pb {
+	const uint8_t *p, *end;
+};
+
+static int
+pb_varint(struct pb *b, uint64_t *v)
+{
+	*v = 0;
+	for (int shift = 0; shift < 64 && b->p < b->end; shift += 7) {
+		uint8_t c = *b->p++;
+
+		*v |= (uint64_t)(c & 0x7f) << shift;
+		if (!(c & 0x80))
+			return 0;
+	}
+	return -1;
+}
+
+/* Next field of b: 1 and its number (and value or sub-message), 0 at the
+ * end, -1 when malformed. */
+static int
+pb_next(struct pb *b, uint32_t *field, uint64_t *val, struct pb *sub)
+{
+	uint64_t key, len;
+
+	if (b->p >= b->end)
+		return 0;
+	if (pb_varint(b, &key) || key >> 3 == 0 || key >> 3 > UINT32_MAX)
+		return -1;
+	*field = (uint32_t)(key >> 3);
+	*val = 0;
+	sub->p = sub->end = NULL;
+	switch (key & 7) {
+	case 0:
+		return pb_varint(b, val) ? -1 : 1;
+	case 1:
+		len = 8;
+		break;
+	case 5:
+		len = 4;
+		break;
+	case 2:
+		if (pb_varint(b, &len))
+			return -1;
+		sub->p = b->p;
+		sub->end = b->p + (len <= (uint64_t)(b->end - b->p) ? len : 0);
+		break;
+	default: /* groups (3, 4) are not in ONNX */
+		return -1;
+	}
+	if (len > (uint64_t)(b->end - b->p))
+		return -1;
+	b->p += len;
+	return 1;
+}
+
+/* The first sub-message numbered `want` in b, as *out; 1 found, else 0. */
+static int
+pb_find(struct pb b, uint32_t want, struct pb *out)
+{
+	uint32_t f;
+	uint64_t v;
+	struct pb sub;
+	int rc;
+
+	while ((rc = pb_next(&b, &f, &v, &sub)) == 1) {
+		if (f == want && sub.p) {
+			*out = sub;
+			return 1;
+		}
+	}
+	return 0;
+}
+
+/* W x H of the model's first input if it is a fixed 1x{1,3}xHxW; else 0. */
+static int
+onnx_input_size(const char *path, uint32_t *w, uint32_t *h)
+{
+	struct pb b, g, in, ty, tt, shape, dim;
+	struct stat st;
+	int64_t d[4];
+	int nd = 0, fd, ok = 0;
+	void *map;
+	uint32_t f;
+	uint64_t v;
+
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return 0;
+	if (fstat(fd, &st) != 0 || st.st_size < 16 ||
+	    (map = mmap(NULL, (size_t)st.st_size, PROT_READ, MAP_PRIVATE, fd,
+	                0)) == MAP_FAILED) {
+		close(fd);
+		return 0;
+	}
+	close(fd);
+	b.p = map;
+	b.end = b.p + st.st_size;
+	if (pb_find(b, 7, &g) && pb_find(g, 11, &in) && pb_find(in, 2, &ty) &&
+	    pb_find(ty, 1, &tt) && pb_find(tt, 2, &shape)) {
+		struct pb sub;
+
+		while (pb_next(&shape, &f, &v, &sub) == 1) {
+			if (f != 1 || !sub.p)
+				continue;
+			if (nd == 4) {
+				nd = 5;
+				break;
+			}
+			d[nd] = -1;
+			dim = sub;
+			while (pb_next(&dim, &f, &v, &sub) == 1)
+				if (f == 1 && !sub.p && v <= 65536)
+					d[nd] = (int64_t)v;
+			nd++;
+		}
+		if (nd == 4 && (d[0] == 1 || d[0] == -1) &&
+		    (d[1] == 3 || d[1] == 1) && d[2] >= 32 && d[2] <= 4096 &&
+		    d[3] >= 32 && d[3] <= 4096) {
+			*h = (uint32_t)d[2];
+			*w = (uint32_t)d[3];
+			ok = 1;
+		}
+	}
+	munmap(map, (size_t)st.st_size);
+	return ok;
+}
+
+/* ---- output ------------------------------------------------------------ */
+
+static void
+json_string(FILE *f, const char *s)
+{
+	fputc('"', f);
+	for (; *s; s++) {
+		unsigned char c = (unsigned char)*s;
+
+		if (c == '"' || c == '\\')
+			fprintf(f, "\\%c", c);
+		else if (c < 0x20)
+			fprintf(f, "\\u%04x", c);
+		else
+			fputc(c, f);
+	}
+	fputc('"', f);
+}
+
+static void
+print_json(const struct fbus_frame *fr, const double *lat,
+           const struct fbus_det_box *b, size_t n,
+           const struct fbus_detector *det, const struct fbus_det_box *truth,
+           size_t ntruth)
+{
+	printf("{\"seq\":%llu,\"t_capture_mono_ns\":%lld,"
+	       "\"t_capture_real_ns\":%lld,\"width\":%u,\"height\":%u,"
+	       "\"format\":\"%s\",\"skipped\":%llu,\"latency_ms\":{"
+	       "\"wait\":%.3f,\"age\":%.3f,\"pre\":%.3f,\"infer\":%.3f,"
+	       "\"post\":%.3f,\"display\":%.3f,\"e2e\":%.3f},"
+	       "\"boxes\":[",
+	       (unsigned long long)fr->seq, (long long)fr->t_mono_ns,
+	       (long long)fr->t_real_ns, fr->fmt.width, fr->fmt.height,
+	       fbus_pixfmt_name(fr->fmt.pixfmt) ? fbus_pixfmt_name(fr->fmt.pixfmt)
+	                                        : "unknown",
+	       (unsigned long long)fr->skipped,
+	       lat[ST_WAIT], lat[ST_AGE], lat[ST_PRE], lat[ST_INFER],
+	       lat[ST_POST], lat[ST_DISPLAY], lat[ST_E2E]);
+	for (size_t i = 0; i < n; i++) {
+		printf("%s{\"class\":", i ? "," : "");
+		json_string(stdout, fbus_detector_class_name(det, b[i].cls));
+		/* %.9g: the exact float, so a reader can redo the score
+		 * binning of the accuracy summary bit for bit. */
+		printf(",\"class_id\":%d,\"score\":%.9g,\"x\":%.1f,\"y\":%.1f,"
+		       "\"w\":%.1f,\"h\":%.1f}",
+		       b[i].cls, (double)b[i].score, (double)b[i].x,
+		       (double)b[i].y, (double)b[i].w, (double)b[i].h);
+	}
+	printf("]");
+	if (truth) {
+		/* Ground truth in the same frame pixels, classes by name. */
+		printf(",\"truth\":[");
+		for (size_t i = 0; i < ntruth; i++)
+			printf("%s{\"class\":\"%s\",\"class_id\":%d,\"x\":%.1f,"
+			       "\"y\":%.1f,\"w\":%.1f,\"h\":%.1f}",
+			       i ? "," : "",
+			       fbus_gt_class_name((unsigned)truth[i].cls),
+			       truth[i].cls, (double)truth[i].x,
+			       (double)truth[i].y, (double)truth[i].w,
+			       (double)truth[i].h);
+		printf("]");
+	}
+	printf("}\n");
+	fflush(stdout);
+}
+
+static void
+status_text(struct overlay_img *img, const char *line1, const char *line2)
+{
+	static const uint8_t white[3] = { 255, 255, 255 };
+	static const uint8_t shade[3] = { 32, 32, 32 };
+	int s = overlay_text_scale(img);
+	int y = img->h - 2 * OVERLAY_GLYPH_H * s - 2;
+
+	if (line1)
+		overlay_text(img, 0, y, s, line1, white, shade);
+	if (line2)
+		overlay_text(img, 0, y + OVERLAY_GLYPH_H * s + 1, s, line2,
+		             white, shade);
+}
+
+/* ---- main loop --------------------------------------------------------- */
+
+struct infer {
+	const char *from;
+	int every, json, headless, quiet, stats;
+	long long max_frames;
+	double duration;
+	const char *record_path;
+	struct fbus_detector_opts dopts;
+
+	struct fbus_detector *det;
+	struct fbus_sub *sub;
+	struct fbus_display *win;
+	int win_failed;
+	struct fbus_recorder *rec;
+	int rec_failed;
+	struct overlay_img img; /* last annotated picture */
+	int have_img;
+
+	struct series lat[ST_N];
+	unsigned long long frames, skipped;
+	double fps;
+	int64_t last_done_ns;
+
+	/* accuracy: detector class -> ground-truth class (-1: none) */
+	int *cls_map;
+	int cls_mapped;          /* detector classes with a GT counterpart */
+	struct fbus_eval *eval;  /* created at the first frame with GT */
+	int eval_failed;
+	struct fbus_gt gt;
+	struct fbus_det_box truth[FBUS_GT_MAX_BOXES];
+	struct fbus_det_box *mapped;
+	size_t mapped_cap;
+	double last_e2e_ms;
+	int64_t last_status_ns;
+	int status_shown;        /* a live status line is on the terminal */
+};
+
+static void
+show(struct infer *in, const char *status)
+{
+	char err[256];
+
+	if (!in->have_img || in->headless)
+		return;
+	if (!in->win && !in->win_failed) {
+		if (fbus_display_open(&in->win, "framebus infer", in->img.w,
+		                      in->img.h, err, sizeof err) != 0) {
+			cli_warn("no window: %s", err);
+			in->win_failed = 1;
+			return;
+		}
+	}
+	if (!in->win)
+		return;
+	if (status) {
+		/* Draw on a copy so the next frame's picture stays clean. */
+		struct overlay_img tmp = { 0 };
+
+		tmp.bgr = malloc(in->img.cap);
+		if (!tmp.bgr)
+			return;
+		memcpy(tmp.bgr, in->img.bgr, (size_t)in->img.w * in->img.h * 3);
+		tmp.w = in->img.w;
+		tmp.h = in->img.h;
+		tmp.cap = in->img.cap;
+		status_text(&tmp, status, NULL);
+		fbus_display_show(in->win, tmp.bgr, tmp.w, tmp.h);
+		overlay_free(&tmp);
+	} else {
+		fbus_display_show(in->win, in->img.bgr, in->img.w, in->img.h);
+	}
+}
+
+/* Picture, boxes and overlay; then window and recording. */
+static void
+output_picture(struct infer *in, const struct fbus_frame *fr,
+               const struct fbus_det_box *b, size_t n, const double *lat)
+{
+	char line1[128], line2[128], err[256];
+
+	overlay_detections(&in->img, b, n, in->det);
+	snprintf(line1, sizeof line1, "%.1f fps  latency %.1f ms", in->fps,
+	         lat[ST_E2E]);
+	if (in->eval) {
+		struct fbus_eval_result r;
+
+		fbus_eval_result(in->eval, &r);
+		snprintf(line2, sizeof line2,
+		         "seq %llu  skipped %llu  mAP %.2f",
+		         (unsigned long long)fr->seq, in->skipped, r.map);
+	} else {
+		snprintf(line2, sizeof line2, "seq %llu  skipped %llu",
+		         (unsigned long long)fr->seq, in->skipped);
+	}
+	status_text(&in->img, line1, line2);
+	in->have_img = 1;
+	show(in, NULL);
+	if (in->record_path && !in->rec && !in->rec_failed) {
+		const char *codec = "?";
+
+		if (fbus_record_open(&in->rec, in->record_path, in->img.w,
+		                     in->img.h, &codec, err, sizeof err) != 0) {
+			cli_warn("cannot record to %s: %s", in->record_path,
+			         err);
+			in->rec_failed = 1;
+		} else if (!in->quiet) {
+			cli_warn("recording to %s (%s)", in->record_path, codec);
+		}
+	}
+	if (in->rec && fbus_record_frame(in->rec, in->img.bgr, in->img.w,
+	                                 in->img.h, fr->t_mono_ns, err,
+	                                 sizeof err) != 0) {
+		cli_warn("recording stopped: %s", err);
+		fbus_record_close(in->rec, err, sizeof err);
+		in->rec = NULL;
+		in->rec_failed = 1;
+	}
+}
+
+static double
+ms_since(int64_t t0)
+{
+	return (double)(fbus_now_mono_ns() - t0) / 1e6;
+}
+
+/* Which detector classes are ground-truth classes, matched by name, so a
+ * model whose names file orders them differently is still scored right. */
+static int
+map_classes(struct infer *in)
+{
+	int nc = fbus_detector_num_classes(in->det);
+
+	in->cls_map = calloc(nc > 0 ? (size_t)nc : 1, sizeof *in->cls_map);
+	if (!in->cls_map)
+		return -1;
+	for (int i = 0; i < nc; i++) {
+		const char *name = fbus_detector_class_name(in->det, i);
+
+		in->cls_map[i] = -1;
+		for (unsigned k = 0; k < FBUS_GT_NCLASSES; k++) {
+			if (!strcasecmp(name, fbus_gt_class_name(k))) {
+				in->cls_map[i] = (int)k;
+				in->cls_mapped++;
+				break;
+			}
+		}
+	}
+	return 0;
+}
+
+/*
+ * Decode the frame's ground truth, if it has any, into in->truth (scaled to
+ * the frame's pixels, should the source have resized after drawing), and
+ * score the detections against it.  Returns the number of truth boxes, or
+ * -1 when the frame carries none.  Must run before the frame is released.
+ */
+static int
+score_frame(struct infer *in, const struct fbus_frame *fr,
+            const struct fbus_det_box *b, size_t n)
+{
+	double sx, sy;
+	size_t nm = 0;
+	int nc = fbus_detector_num_classes(in->det);
+
+	if (!fr->meta || !fr->meta_bytes ||
+	    fbus_gt_decode(fr->meta, fr->meta_bytes, &in->gt) != 0)
+		return -1;
+	sx = fr->fmt.width ? (double)fr->fmt.width / in->gt.width : 1;
+	sy = fr->fmt.height ? (double)fr->fmt.height / in->gt.height : 1;
+	for (uint32_t i = 0; i < in->gt.count; i++) {
+		const struct fbus_gt_box *g = &in->gt.box[i];
+
+		in->truth[i].x = (float)(g->x * sx);
+		in->truth[i].y = (float)(g->y * sy);
+		in->truth[i].w = (float)(g->w * sx);
+		in->truth[i].h = (float)(g->h * sy);
+		in->truth[i].score = 0;
+		in->truth[i].cls = g->cls;
+	}
+	if (in->eval_failed)
+		return (int)in->gt.count;
+	if (!in->cls_mapped) {
+		if (!in->quiet)
+			cli_warn("frames carry ground truth, but the model has "
+			         "none of its classes (circle, square, "
+			         "triangle, cross): no accuracy figures");
+		in->eval_failed = 1;
+		return (int)in->gt.count;
+	}
+	if (!in->eval && fbus_eval_create(&in->eval, FBUS_GT_NCLASSES)) {
+		cli_warn("no accuracy figures: out of memory");
+		in->eval_failed = 1;
+		return (int)in->gt.count;
+	}
+	if (n > in->mapped_cap) {
+		struct fbus_det_box *p = realloc(in->mapped, n * sizeof *p);
+
+		if (!p) {
+			cli_warn("no accuracy figures: out of memory");
+			in->eval_failed = 1;
+			return (int)in->gt.count;
+		}
+		in->mapped = p;
+		in->mapped_cap = n;
+	}
+	for (size_t i = 0; i < n; i++) {
+		if (b[i].cls < 0 || b[i].cls >= nc || in->cls_map[b[i].cls] < 0)
+			continue;
+		in->mapped[nm] = b[i];
+		in->mapped[nm].cls = in->cls_map[b[i].cls];
+		nm++;
+	}
+	if (fbus_eval_add(in->eval, in->truth, in->gt.count, in->mapped, nm)) {
+		cli_warn("no accuracy figures: out of memory");
+		in->eval_failed = 1;
+	}
+	return (int)in->gt.count;
+}
+
+/* Process one frame; returns 0, or 1 if the frame could not be used. */
+static int
+process(struct infer *in, struct fbus_frame *fr, double wait_ms,
+        int64_t t_pick)
+{
+	const struct fbus_det_box *boxes;
+	struct fbus_det_timing t;
+	double lat[ST_N] = { 0 };
+	size_t n;
+	int64_t t_out;
+	int rc, ntruth;
+	struct fbus_frame info = *fr; /* fields kept past the release */
+
+	rc = fbus_detector_run(in->det, &fr->fmt, fr->data, &boxes, &n, &t);
+	if (rc) {
+		fbus_sub_release(in->sub, fr);
+		cli_warn("frame %llu: %s", (unsigned long long)fr->seq,
+		         fbus_detector_error(in->det));
+		return 1;
+	}
+	lat[ST_WAIT] = wait_ms;
+	lat[ST_AGE] = (double)(t_pick - fr->t_mono_ns) / 1e6;
+	lat[ST_PRE] = t.pre_ms;
+	lat[ST_INFER] = t.infer_ms;
+	lat[ST_POST] = t.post_ms;
+	/* Capture → result on the shared monotonic clock; a producer on
+	 * another machine (tcp) has its own, so fall back to wall clocks. */
+	lat[ST_E2E] = (double)(fbus_now_mono_ns() - fr->t_mono_ns) / 1e6;
+	if (fr->t_mono_ns <= 0 || lat[ST_E2E] < 0 || lat[ST_E2E] > 3.6e6) {
+		double shift = lat[ST_E2E];
+
+		lat[ST_E2E] = (double)(fbus_now_real_ns() - fr->t_real_ns) /
+		              1e6;
+		lat[ST_AGE] += lat[ST_E2E] - shift;
+	}
+	in->frames++;
+	in->skipped += fr->skipped;
+	in->last_e2e_ms = lat[ST_E2E];
+	/* Scoring is bookkeeping, not part of the result's latency. */
+	ntruth = score_frame(in, fr, boxes, n);
+
+	t_out = fbus_now_mono_ns();
+	if (in->last_done_ns) {
+		double dt = (double)(t_out - in->last_done_ns) / 1e9;
+
+		if (dt > 0)
+			in->fps = in->fps ? 0.9 * in->fps + 0.1 / dt : 1 / dt;
+	}
+	in->last_done_ns = t_out;
+
+	if ((!in->headless && !in->win_failed) ||
+	    (in->record_path && !in->rec_failed)) {
+		rc = overlay_from_frame(&in->img, &fr->fmt, fr->data);
+		fbus_sub_release(in->sub, fr);
+		if (rc == 0)
+			output_picture(in, &info, boxes, n, lat);
+		lat[ST_DISPLAY] = ms_since(t_out);
+		series_add(&in->lat[ST_DISPLAY], lat[ST_DISPLAY]);
+	} else {
+		fbus_sub_release(in->sub, fr);
+	}
+	for (int s = 0; s < ST_N; s++)
+		if (s != ST_DISPLAY)
+			series_add(&in->lat[s], lat[s]);
+	if (in->json)
+		print_json(&info, lat, boxes, n, in->det,
+		           ntruth >= 0 ? in->truth : NULL,
+		           ntruth >= 0 ? (size_t)ntruth : 0);
+	return 0;
+}
+
+/* The score threshold the detector applies (detector.h: 0 = 0.25). */
+static double
+conf_threshold(const struct infer *in)
+{
+	return in->dopts.conf > 0 ? in->dopts.conf : 0.25;
+}
+
+/* Before a message: wipe the live status line so they do not mix. */
+static void
+clear_status(struct infer *in)
+{
+	if (in->status_shown)
+		fprintf(stderr, "\r\033[K");
+	in->status_shown = 0;
+	in->last_status_ns = 0;
+}
+
+/* One line, rewritten in place, on a terminal (--stats). */
+static void
+live_status(struct infer *in)
+{
+	int64_t now = fbus_now_mono_ns();
+	char acc[64] = "";
+
+	if (!in->stats || now - in->last_status_ns < 500000000)
+		return;
+	in->last_status_ns = now;
+	if (in->eval) {
+		struct fbus_eval_result r;
+
+		fbus_eval_result(in->eval, &r);
+		snprintf(acc, sizeof acc, "  mAP@0.5 %.3f", r.map);
+	}
+	fprintf(stderr, "\r%llu frames  %.1f fps  latency %.1f ms  "
+	        "skipped %llu%s\033[K",
+	        in->frames, in->fps, in->last_e2e_ms, in->skipped, acc);
+	in->status_shown = 1;
+}
+
+static void
+summary_accuracy(const struct infer *in)
+{
+	struct fbus_eval_result r;
+
+	if (!in->eval)
+		return;
+	fbus_eval_result(in->eval, &r);
+	fprintf(stderr,
+	        "  accuracy over %llu frames with ground truth (IoU 0.5, "
+	        "conf %.2f):\n"
+	        "    mAP@0.5 %.3f  precision %.3f  recall %.3f  "
+	        "(%llu true / %llu false positives, %llu truth boxes)\n"
+	        "    AP@0.5 ",
+	        (unsigned long long)r.frames, conf_threshold(in), r.map,
+	        r.precision, r.recall, (unsigned long long)r.tp,
+	        (unsigned long long)r.fp, (unsigned long long)r.n_gt);
+	for (int k = 0; k < FBUS_GT_NCLASSES; k++) {
+		struct fbus_eval_class c;
+
+		fbus_eval_class(in->eval, k, &c);
+		if (c.ap >= 0)
+			fprintf(stderr, " %s %.3f",
+			        fbus_gt_class_name((unsigned)k), c.ap);
+		else
+			fprintf(stderr, " %s -",
+			        fbus_gt_class_name((unsigned)k));
+	}
+	fputc('\n', stderr);
+}
+
+/* The summary as one JSON line on stdout (--json), after the frames'. */
+static void
+summary_json(const struct infer *in, const struct fbus_sub_stats *st,
+             double elapsed_s)
+{
+	static const char *const keys[ST_N] = {
+		"wait", "age", "pre", "infer", "post", "display", "e2e",
+	};
+	int first = 1;
+
+	printf("{\"summary\":{\"frames\":%llu,\"skipped\":%llu,"
+	       "\"dropped\":%llu,\"reconnects\":%u,\"elapsed_s\":%.3f,"
+	       "\"fps\":%.3f,\"latency_ms\":{",
+	       in->frames, (unsigned long long)st->skipped,
+	       (unsigned long long)st->dropped, st->reconnects, elapsed_s,
+	       elapsed_s > 0 ? (double)in->frames / elapsed_s : 0.0);
+	for (int s = 0; s < ST_N; s++) {
+		const struct series *v = &in->lat[s];
+
+		if (!v->n)
+			continue;
+		printf("%s\"%s\":{\"p50\":%.3f,\"p95\":%.3f,\"p99\":%.3f,"
+		       "\"max\":%.3f}",
+		       first ? "" : ",", keys[s], pct(v, 50), pct(v, 95),
+		       pct(v, 99), v->v[v->n - 1]);
+		first = 0;
+	}
+	printf("},\"accuracy\":");
+	if (!in->eval) {
+		printf("null");
+	} else {
+		struct fbus_eval_result r;
+
+		fbus_eval_result(in->eval, &r);
+		printf("{\"frames\":%llu,\"iou\":%.2f,\"conf\":%.4f,"
+		       "\"map50\":%.6f,\"precision\":%.6f,\"recall\":%.6f,"
+		       "\"truth\":%llu,\"tp\":%llu,\"fp\":%llu,\"classes\":{",
+		       (unsigned long long)r.frames, FBUS_EVAL_IOU,
+		       conf_threshold(in), r.map, r.precision, r.recall,
+		       (unsigned long long)r.n_gt, (unsigned long long)r.tp,
+		       (unsigned long long)r.fp);
+		for (int k = 0; k < FBUS_GT_NCLASSES; k++) {
+			struct fbus_eval_class c;
+
+			fbus_eval_class(in->eval, k, &c);
+			printf("%s\"%s\":{\"ap50\":", k ? "," : "",
+			       fbus_gt_class_name((unsigned)k));
+			if (c.ap >= 0)
+				printf("%.6f", c.ap);
+			else
+				printf("null");
+			printf(",\"truth\":%llu,\"tp\":%llu,\"fp\":%llu}",
+			       (unsigned long long)c.n_gt,
+			       (unsigned long long)c.tp,
+			       (unsigned long long)c.fp);
+		}
+		printf("}}");
+	}
+	printf("}}\n");
+	fflush(stdout);
+}
+
+static void
+summary(struct infer *in, double elapsed_s)
+{
+	struct fbus_sub_stats st = { 0 };
+
+	fbus_sub_stats(in->sub, &st);
+	for (int s = 0; s < ST_N; s++)
+		if (in->lat[s].n)
+			qsort(in->lat[s].v, in->lat[s].n, sizeof *in->lat[s].v,
+			      cmp_double);
+	clear_status(in);
+	if (in->json)
+		summary_json(in, &st, elapsed_s);
+	if (in->quiet)
+		return;
+	fprintf(stderr,
+	        "framebus infer: %llu frames processed, %llu skipped, "
+	        "%llu dropped, %u reconnects in %.1f s (%.1f fps)\n",
+	        in->frames, (unsigned long long)st.skipped,
+	        (unsigned long long)st.dropped, st.reconnects, elapsed_s,
+	        elapsed_s > 0 ? (double)in->frames / elapsed_s : 0.0);
+	if (!in->frames)
+		return;
+	fprintf(stderr, "  %-16s %9s %9s %9s %9s\n", "latency [ms]", "p50",
+	        "p95", "p99", "max");
+	for (int s = 0; s < ST_N; s++) {
+		struct series *v = &in->lat[s];
+
+		if (!v->n)
+			continue;
+		fprintf(stderr, "  %-16s %9.3f %9.3f %9.3f %9.3f\n",
+		        stage_names[s], pct(v, 50), pct(v, 95), pct(v, 99),
+		        v->v[v->n - 1]);
+	}
+	summary_accuracy(in);
+}
+
+static void
+parse_input_size(const char *s, uint32_t *w, uint32_t *h)
+{
+	if (strchr(s, 'x') || strchr(s, 'X')) {
+		cli_parse_size(s, w, h);
+	} else {
+		*w = *h = (uint32_t)cli_parse_int("--input-size", s, 32, 4096);
+	}
+	if (*w % 32 || *h % 32 || *w < 32 || *h < 32 || *w > 4096 ||
+	    *h > 4096)
+		cli_die(2, "--input-size %s: width and height must be "
+		           "multiples of 32 between 32 and 4096",
+		        s);
+}
 
 int
 cmd_infer(int argc, char **argv)
 {
-	(void)argc;
-	(void)argv;
-	cli_die(1, "not implemented yet");
+	enum { O_EVERY = 256, O_MODEL, O_WEIGHTS, O_NAMES, O_FRAMES,
+	       O_DURATION, O_CONF, O_NMS, O_INSIZE, O_THREADS, O_HEADLESS,
+	       O_JSON, O_RECORD, O_FROM, O_QUIET, O_STATS };
+	static const struct option longopts[] = {
+		{ "from", required_argument, NULL, O_FROM },
+		{ "every", no_argument, NULL, O_EVERY },
+		{ "model", required_argument, NULL, O_MODEL },
+		{ "weights", required_argument, NULL, O_WEIGHTS },
+		{ "names", required_argument, NULL, O_NAMES },
+		{ "frames", required_argument, NULL, O_FRAMES },
+		{ "duration", required_argument, NULL, O_DURATION },
+		{ "conf", required_argument, NULL, O_CONF },
+		{ "nms", required_argument, NULL, O_NMS },
+		{ "input-size", required_argument, NULL, O_INSIZE },
+		{ "threads", required_argument, NULL, O_THREADS },
+		{ "headless", no_argument, NULL, O_HEADLESS },
+		{ "json", no_argument, NULL, O_JSON },
+		{ "record", required_argument, NULL, O_RECORD },
+		{ "quiet", no_argument, NULL, O_QUIET },
+		{ "stats", no_argument, NULL, O_STATS },
+		{ "help", no_argument, NULL, 'h' },
+		{ NULL, 0, NULL, 0 },
+	};
+	static char model[PATH_MAX + 128], weights[PATH_MAX + 128],
+		names[PATH_MAX + 128], looked[2 * PATH_MAX + 256];
+	struct infer in = { .from = "shm:cam0" };
+	struct fbus_sub_opts sopts = { .size = sizeof sopts };
+	char err[512];
+	int c, rc, waiting = 0, status = 0;
+	int64_t t_start, t_wait0;
+
+	optind = 1;
+	opterr = 0;
+	while ((c = getopt_long(argc, argv, ":h", longopts, NULL)) != -1) {
+		switch (c) {
+		case O_FROM: in.from = optarg; break;
+		case O_EVERY: in.every = 1; break;
+		case O_MODEL: in.dopts.model = optarg; break;
+		case O_WEIGHTS: in.dopts.weights = optarg; break;
+		case O_NAMES: in.dopts.names = optarg; break;
+		case O_FRAMES:
+			in.max_frames = cli_parse_int("--frames", optarg, 1,
+			                              LLONG_MAX);
+			break;
+		case O_DURATION:
+			in.duration = cli_parse_double("--duration", optarg,
+			                               0.001, 1e9);
+			break;
+		case O_CONF:
+			in.dopts.conf = (float)cli_parse_double("--conf", optarg,
+			                                        0.0001, 1);
+			break;
+		case O_NMS:
+			in.dopts.nms = (float)cli_parse_double("--nms", optarg,
+			                                       0.0001, 1);
+			break;
+		case O_INSIZE:
+			parse_input_size(optarg, &in.dopts.input_w,
+			                 &in.dopts.input_h);
+			break;
+		case O_THREADS:
+			in.dopts.threads = (int)cli_parse_int("--threads",
+			                                      optarg, 1, 1024);
+			break;
+		case O_HEADLESS: in.headless = 1; break;
+		case O_JSON: in.json = 1; break;
+		case O_RECORD: in.record_path = optarg; break;
+		case O_QUIET: in.quiet = 1; break;
+		case O_STATS: in.stats = 1; break;
+		case 'h': usage(stdout); return 0;
+		case ':':
+			cli_die(2, "option %s needs a value (see --help)",
+			        argv[optind - 1]);
+		default:
+			cli_die(2, "unknown option %s (see --help)",
+			        argv[optind - 1]);
+		}
+	}
+	if (optind < argc)
+		cli_die(2, "unexpected argument '%s' (see --help)",
+		        argv[optind]);
+	if (in.dopts.weights && !in.dopts.model)
+		cli_die(2, "--weights needs --model (the Darknet .cfg)");
+
+	if (!in.dopts.model) {
+		if (!find_bundled(model, weights, names, sizeof model, looked,
+		                  sizeof looked))
+			cli_die(1, "no model given and the bundled demo model "
+			           "is missing: looked for %s.  It ships in "
+			           "models/ of the source tree (models/README.md "
+			           "says how to retrain it); or pass --model "
+			           "yolo.onnx, or --model yolo.cfg --weights "
+			           "yolo.weights",
+			        looked);
+		in.dopts.model = model;
+		in.dopts.weights = weights[0] ? weights : NULL;
+		if (!in.dopts.names && readable(names))
+			in.dopts.names = names;
+	}
+	if (!in.dopts.input_w) {
+		size_t len = strlen(in.dopts.model);
+
+		if (len > 5 && !strcasecmp(in.dopts.model + len - 5, ".onnx"))
+			onnx_input_size(in.dopts.model, &in.dopts.input_w,
+			                &in.dopts.input_h);
+	}
+	if (!in.headless && !fbus_display_available())
+		in.headless = 1;
+	in.stats = in.stats && !in.quiet && isatty(STDERR_FILENO);
+
+	rc = fbus_detector_open(&in.det, &in.dopts, err, sizeof err);
+	if (rc)
+		cli_die(1, "%s", err);
+	if (map_classes(&in) != 0) {
+		fbus_detector_close(in.det);
+		cli_die(1, "out of memory");
+	}
+	if (!in.quiet) {
+		uint32_t w, h;
+
+		fbus_detector_input_size(in.det, &w, &h);
+		cli_warn("model %s: %s layout, %d classes, input %ux%u",
+		         in.dopts.model, fbus_detector_layout_name(in.det),
+		         fbus_detector_num_classes(in.det), w, h);
+	}
+
+	sopts.mode = in.every ? FBUS_MODE_EVERY : FBUS_MODE_LATEST;
+	sopts.flags = FBUS_SUB_RECONNECT;
+	/* JPEG streams are decoded by the library into what YOLO eats. */
+	sopts.pixfmt = FBUS_PIXFMT_BGR24;
+	rc = fbus_sub_open(&in.sub, in.from, &sopts);
+	if (rc) {
+		fbus_detector_close(in.det);
+		cli_die(rc == FBUS_EINVAL || rc == FBUS_ENAMETOOLONG ? 2 : 1,
+		        "%s", fbus_open_error());
+	}
+
+	cli_install_stop_handlers();
+	t_start = fbus_now_mono_ns();
+	t_wait0 = t_start;
+	while (!cli_stop) {
+		struct fbus_frame fr;
+		struct fbus_sub_stats st;
+
+		if (in.max_frames && (long long)in.frames >= in.max_frames)
+			break;
+		if (in.duration > 0 && ms_since(t_start) >= in.duration * 1e3)
+			break;
+		if (in.win && fbus_display_poll(in.win))
+			break;
+
+		rc = fbus_sub_next(in.sub, &fr, 100);
+		/* Before any frame, "disconnected" only means that no producer
+		 * is there yet (the shm subscriber reports its initial,
+		 * unconnected state so): nothing went away. */
+		if (rc == FBUS_EDISCONNECTED && !in.frames && !waiting)
+			rc = FBUS_ETIMEDOUT;
+		if (rc == FBUS_ETIMEDOUT || rc == FBUS_EAGAIN) {
+			/* Not connected yet (start order does not matter) is
+			 * the same wait as a producer that went away. */
+			if (!waiting && fbus_sub_stats(in.sub, &st) == 0 &&
+			    !st.connected && ms_since(t_start) > 500) {
+				waiting = 1;
+				clear_status(&in);
+				cli_warn("waiting for source %s", in.from);
+			}
+			if (waiting)
+				show(&in, "waiting for source");
+			continue;
+		}
+		if (rc == FBUS_EDISCONNECTED) {
+			clear_status(&in);
+			if (!waiting)
+				cli_warn("source %s went away; waiting for "
+				         "source",
+				         in.from);
+			waiting = 1;
+			show(&in, "waiting for source");
+			continue;
+		}
+		if (rc < 0) {
+			cli_warn("%s: %s", in.from,
+			         fbus_sub_last_error(in.sub)[0]
+			                 ? fbus_sub_last_error(in.sub)
+			                 : fbus_strerror(rc));
+			status = 1;
+			break;
+		}
+		if (waiting) {
+			clear_status(&in);
+			cli_warn("source %s is %s", in.from,
+			         in.frames ? "back" : "up");
+			waiting = 0;
+		}
+		process(&in, &fr, ms_since(t_wait0), fbus_now_mono_ns());
+		t_wait0 = fbus_now_mono_ns();
+		live_status(&in);
+	}
+
+	summary(&in, ms_since(t_start) / 1e3);
+	if (in.rec && fbus_record_close(in.rec, err, sizeof err) != 0) {
+		cli_warn("recording %s: %s", in.record_path, err);
+		status = 1;
+	}
+	fbus_display_close(in.win);
+	overlay_free(&in.img);
+	fbus_sub_close(in.sub);
+	fbus_detector_close(in.det);
+	fbus_eval_destroy(in.eval);
+	free(in.cls_map);
+	free(in.mapped);
+	for (int s = 0; s < ST_N; s++)
+		free(in.lat[s].v);
+	return status;
 }

@@ -1,0 +1,301 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * yolo_post.c — layout detection, box decoding, NMS and letterbox geometry
+ * for YOLO outputs (see yolo_post.h for the three layouts understood).
+ */
+#include "yolo_post.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+static void
+shape_str(const struct fbus_det_tensor *t, char *buf, size_t n)
+{
+	size_t off = 0;
+
+	buf[0] = '\0';
+	for (int i = 0; i < t->ndims && off < n; i++)
+		off += (size_t)snprintf(buf + off, n - off, "%s%d",
+		                        i ? "x" : "", t->dims[i]);
+}
+
+int
+yolo_detect_layout(const struct fbus_det_tensor *outs, int nouts,
+                   int from_darknet, int *layout, int *nclasses, char *err,
+                   size_t errlen)
+{
+	char shape[64] = "none";
+
+	*layout = YOLO_LAYOUT_NONE;
+	*nclasses = 0;
+	if (nouts > 0)
+		shape_str(&outs[0], shape, sizeof shape);
+
+	if (from_darknet) {
+		/* Every yolo/region output has the same width 5+C. */
+		int cols = 0;
+
+		for (int i = 0; i < nouts; i++) {
+			const struct fbus_det_tensor *t = &outs[i];
+
+			if (t->ndims != 2 || t->dims[1] < 6 ||
+			    (cols && t->dims[1] != cols)) {
+				shape_str(t, shape, sizeof shape);
+				goto unsupported;
+			}
+			cols = t->dims[1];
+		}
+		if (!cols)
+			goto unsupported;
+		*layout = YOLO_LAYOUT_DARKNET;
+		*nclasses = cols - 5;
+		return 0;
+	}
+
+	/* ONNX: the first 3-D output decides.  N (boxes) is in the thousands,
+	 * 4+C or 5+C is small, so the longer axis is the box axis. */
+	for (int i = 0; i < nouts; i++) {
+		const struct fbus_det_tensor *t = &outs[i];
+
+		if (t->ndims != 3 || t->dims[0] != 1)
+			continue;
+		shape_str(t, shape, sizeof shape);
+		if (t->dims[1] > t->dims[2] && t->dims[2] >= 6) {
+			*layout = YOLO_LAYOUT_V5;
+			*nclasses = t->dims[2] - 5;
+			return 0;
+		}
+		if (t->dims[2] > t->dims[1] && t->dims[1] >= 5) {
+			*layout = YOLO_LAYOUT_V8;
+			*nclasses = t->dims[1] - 4;
+			return 0;
+		}
+		break;
+	}
+
+unsupported:
+	snprintf(err, errlen,
+	         "unsupported output layout %s: expected Darknet yolo/region "
+	         "outputs (rows x 5+C), YOLOv5 (1 x N x 5+C) or YOLOv8/11 "
+	         "(1 x 4+C x N); models exported with NMS built in are not "
+	         "supported",
+	         shape);
+	return FBUS_ENOTSUP;
+}
+
+const char *
+yolo_layout_name(int layout)
+{
+	switch (layout) {
+	case YOLO_LAYOUT_DARKNET: return "darknet";
+	case YOLO_LAYOUT_V5: return "yolov5";
+	case YOLO_LAYOUT_V8: return "yolov8";
+	default: return "none";
+	}
+}
+
+size_t
+yolo_rows(int layout, const struct fbus_det_tensor *t)
+{
+	switch (layout) {
+	case YOLO_LAYOUT_DARKNET: return (size_t)t->dims[0];
+	case YOLO_LAYOUT_V5: return (size_t)t->dims[1];
+	case YOLO_LAYOUT_V8: return (size_t)t->dims[2];
+	default: return 0;
+	}
+}
+
+static int
+push(struct fbus_det_box *out, size_t *n, size_t cap, float cx, float cy,
+     float w, float h, float score, int cls)
+{
+	if (*n >= cap)
+		return -1;
+	out[*n] = (struct fbus_det_box){
+		.x = cx - w / 2, .y = cy - h / 2, .w = w, .h = h,
+		.score = score, .cls = cls,
+	};
+	(*n)++;
+	return 0;
+}
+
+size_t
+yolo_decode(int layout, const struct fbus_det_tensor *t, int nclasses,
+            int in_w, int in_h, float conf, struct fbus_det_box *out,
+            size_t cap)
+{
+	size_t n = 0, rows = yolo_rows(layout, t);
+
+	if (layout == YOLO_LAYOUT_DARKNET || layout == YOLO_LAYOUT_V5) {
+		size_t stride = (size_t)(nclasses + 5);
+
+		for (size_t r = 0; r < rows; r++) {
+			const float *p = t->data + r * stride;
+			int best = 0;
+			float score;
+
+			for (int c = 1; c < nclasses; c++)
+				if (p[5 + c] > p[5 + best])
+					best = c;
+			/* OpenCV already folded the objectness into
+			 * Darknet's class scores; v5 leaves it to us. */
+			score = p[5 + best];
+			if (layout == YOLO_LAYOUT_V5)
+				score *= p[4];
+			if (!(score >= conf))
+				continue;
+			if (layout == YOLO_LAYOUT_DARKNET) {
+				if (push(out, &n, cap, p[0] * (float)in_w,
+				         p[1] * (float)in_h, p[2] * (float)in_w,
+				         p[3] * (float)in_h, score, best))
+					break;
+			} else if (push(out, &n, cap, p[0], p[1], p[2], p[3],
+			                score, best)) {
+				break;
+			}
+		}
+	} else if (layout == YOLO_LAYOUT_V8) {
+		const float *p = t->data;
+
+		for (size_t r = 0; r < rows; r++) {
+			int best = 0;
+			float score = p[4 * rows + r];
+
+			for (int c = 1; c < nclasses; c++) {
+				float s = p[(size_t)(4 + c) * rows + r];
+
+				if (s > score) {
+					score = s;
+					best = c;
+				}
+			}
+			if (!(score >= conf))
+				continue;
+			if (push(out, &n, cap, p[r], p[rows + r], p[2 * rows + r],
+			         p[3 * rows + r], score, best))
+				break;
+		}
+	}
+	return n;
+}
+
+float
+yolo_iou(const struct fbus_det_box *a, const struct fbus_det_box *b)
+{
+	float x0 = a->x > b->x ? a->x : b->x;
+	float y0 = a->y > b->y ? a->y : b->y;
+	float x1 = a->x + a->w < b->x + b->w ? a->x + a->w : b->x + b->w;
+	float y1 = a->y + a->h < b->y + b->h ? a->y + a->h : b->y + b->h;
+	float inter, uni;
+
+	if (x1 <= x0 || y1 <= y0)
+		return 0;
+	inter = (x1 - x0) * (y1 - y0);
+	uni = a->w * a->h + b->w * b->h - inter;
+	return uni > 0 ? inter / uni : 0;
+}
+
+struct ranked {
+	struct fbus_det_box box;
+	size_t index;
+};
+
+static int
+by_score(const void *pa, const void *pb)
+{
+	const struct ranked *a = pa, *b = pb;
+
+	if (a->box.score != b->box.score)
+		return a->box.score > b->box.score ? -1 : 1;
+	/* qsort is not stable; the index keeps equal scores in input
+	 * order so results do not depend on the libc. */
+	return a->index < b->index ? -1 : a->index > b->index;
+}
+
+size_t
+yolo_nms(struct fbus_det_box *boxes, size_t n, float iou)
+{
+	struct ranked *r;
+	size_t kept = 0;
+
+	if (n == 0)
+		return 0;
+	r = malloc(n * sizeof *r);
+	if (!r) {
+		/* Without memory for sorting, keep the input unfiltered
+		 * rather than dropping detections. */
+		return n;
+	}
+	for (size_t i = 0; i < n; i++)
+		r[i] = (struct ranked){ .box = boxes[i], .index = i };
+	qsort(r, n, sizeof *r, by_score);
+	for (size_t i = 0; i < n; i++) {
+		int drop = 0;
+
+		for (size_t k = 0; k < kept; k++) {
+			if (boxes[k].cls == r[i].box.cls &&
+			    yolo_iou(&boxes[k], &r[i].box) > iou) {
+				drop = 1;
+				break;
+			}
+		}
+		if (!drop)
+			boxes[kept++] = r[i].box;
+	}
+	free(r);
+	return kept;
+}
+
+void
+letterbox_geometry(struct letterbox *lb, int src_w, int src_h, int dst_w,
+                   int dst_h)
+{
+	lb->src_w = src_w;
+	lb->src_h = src_h;
+	lb->dst_w = dst_w;
+	lb->dst_h = dst_h;
+	/* dst_w/src_w < dst_h/src_h, in integers: width is the limit. */
+	if ((long long)dst_w * src_h < (long long)dst_h * src_w) {
+		lb->new_w = dst_w;
+		lb->new_h = (int)((long long)src_h * dst_w / src_w);
+	} else {
+		lb->new_h = dst_h;
+		lb->new_w = (int)((long long)src_w * dst_h / src_h);
+	}
+	if (lb->new_w < 1)
+		lb->new_w = 1;
+	if (lb->new_h < 1)
+		lb->new_h = 1;
+	lb->pad_x = (dst_w - lb->new_w) / 2;
+	lb->pad_y = (dst_h - lb->new_h) / 2;
+}
+
+static float
+clampf(float v, float lo, float hi)
+{
+	return v < lo ? lo : v > hi ? hi : v;
+}
+
+void
+letterbox_unmap(const struct letterbox *lb, struct fbus_det_box *b, size_t n)
+{
+	float sx = (float)lb->src_w / (float)lb->new_w;
+	float sy = (float)lb->src_h / (float)lb->new_h;
+
+	for (size_t i = 0; i < n; i++) {
+		float x0 = (b[i].x - (float)lb->pad_x) * sx;
+		float y0 = (b[i].y - (float)lb->pad_y) * sy;
+		float x1 = (b[i].x + b[i].w - (float)lb->pad_x) * sx;
+		float y1 = (b[i].y + b[i].h - (float)lb->pad_y) * sy;
+
+		x0 = clampf(x0, 0, (float)lb->src_w);
+		x1 = clampf(x1, 0, (float)lb->src_w);
+		y0 = clampf(y0, 0, (float)lb->src_h);
+		y1 = clampf(y1, 0, (float)lb->src_h);
+		b[i].x = x0;
+		b[i].y = y0;
+		b[i].w = x1 > x0 ? x1 - x0 : 0;
+		b[i].h = y1 > y0 ? y1 - y0 : 0;
+	}
+}

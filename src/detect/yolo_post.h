@@ -1,0 +1,83 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * yolo_post.h — YOLO post-processing in plain C: which output layout a
+ * network has, decoding its rows into boxes, per-class NMS, and the
+ * letterbox geometry that maps network pixels back to source pixels.
+ * Everything here is pure computation, unit-tested by test-yolo-post.c.
+ */
+#ifndef FBUS_YOLO_POST_H
+#define FBUS_YOLO_POST_H
+
+#include "detector.h"
+
+#include <stddef.h>
+
+enum yolo_layout {
+	YOLO_LAYOUT_NONE = 0,
+	/* OpenCV's Darknet region/yolo layers: one [rows, 5+C] matrix per
+	 * output, cx cy w h normalised to the network input, objectness,
+	 * then class scores already multiplied by the objectness. */
+	YOLO_LAYOUT_DARKNET,
+	/* YOLOv5 exports: [1, N, 5+C], cx cy w h in input pixels,
+	 * objectness, raw class probabilities. */
+	YOLO_LAYOUT_V5,
+	/* YOLOv8/YOLO11 exports: [1, 4+C, N] (column per box), cx cy w h in
+	 * input pixels, class scores, no objectness. */
+	YOLO_LAYOUT_V8,
+};
+
+/*
+ * Work out the layout and class count from the network's outputs.
+ * from_darknet says the model came from a .cfg (its outputs are
+ * normalised).  Returns 0, or FBUS_ENOTSUP with a sentence in err naming
+ * the shapes seen and the ones understood.
+ */
+int yolo_detect_layout(const struct fbus_det_tensor *outs, int nouts,
+                       int from_darknet, int *layout, int *nclasses,
+                       char *err, size_t errlen);
+
+const char *yolo_layout_name(int layout);
+
+/* Rows (candidate boxes) a tensor of that layout holds. */
+size_t yolo_rows(int layout, const struct fbus_det_tensor *t);
+
+/*
+ * Append the rows of t scoring at least conf to out (at most cap), as boxes
+ * in network-input pixels (top-left x, y, w, h).  Returns how many were
+ * appended.
+ */
+size_t yolo_decode(int layout, const struct fbus_det_tensor *t, int nclasses,
+                   int in_w, int in_h, float conf, struct fbus_det_box *out,
+                   size_t cap);
+
+/* Intersection over union; 0 for empty boxes. */
+float yolo_iou(const struct fbus_det_box *a, const struct fbus_det_box *b);
+
+/*
+ * Per-class greedy non-maximum suppression: sort by score (highest first,
+ * ties by original order), drop every box whose IoU with a kept box of the
+ * same class exceeds iou.  Compacts boxes in place; returns the count kept.
+ */
+size_t yolo_nms(struct fbus_det_box *boxes, size_t n, float iou);
+
+/*
+ * Letterbox: the source scaled by one factor to fit the network input,
+ * centred, the rest padded.  The rounding is Darknet's (integer new size,
+ * padding split with the odd pixel on the right/bottom).
+ */
+struct letterbox {
+	int src_w, src_h; /* source frame */
+	int dst_w, dst_h; /* network input */
+	int new_w, new_h; /* scaled source inside the input */
+	int pad_x, pad_y; /* where it starts */
+};
+
+void letterbox_geometry(struct letterbox *lb, int src_w, int src_h,
+                        int dst_w, int dst_h);
+
+/* Map boxes from network-input pixels to source pixels, clipped to the
+ * frame.  Boxes left with no area get w = h = 0. */
+void letterbox_unmap(const struct letterbox *lb, struct fbus_det_box *b,
+                     size_t n);
+
+#endif /* FBUS_YOLO_POST_H */
