@@ -27,9 +27,7 @@ function(fbus_add_demo_test name script)
   endif()
   fbus_add_test(NAME ${name}
     COMMAND bash ${FBUS_TEST_DIR}/integration/${script}
-    TIMEOUT ${T_TIMEOUT} LABELS ${T_LABELS})
-  get_test_property(${name} ENVIRONMENT env)
-  set_tests_properties(${name} PROPERTIES ENVIRONMENT "${env};${FBUS_DEMO_ENV}")
+    TIMEOUT ${T_TIMEOUT} LABELS ${T_LABELS} ENV ${FBUS_DEMO_ENV})
 endfunction()
 
 # Accuracy plumbing with the tiny generated net: infer's mAP is recomputed

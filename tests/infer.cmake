@@ -31,10 +31,7 @@ function(fbus_add_infer_test name script)
   endif()
   fbus_add_test(NAME ${name}
     COMMAND bash ${FBUS_TEST_DIR}/integration/${script}
-    TIMEOUT ${T_TIMEOUT} LABELS ${T_LABELS})
-  # fbus_add_test sets ENVIRONMENT; add ours to it.
-  get_test_property(${name} ENVIRONMENT env)
-  set_tests_properties(${name} PROPERTIES ENVIRONMENT "${env};${FBUS_INFER_ENV}")
+    TIMEOUT ${T_TIMEOUT} LABELS ${T_LABELS} ENV ${FBUS_INFER_ENV})
 endfunction()
 
 fbus_add_infer_test(infer-cli infer_cli.sh TIMEOUT 60)

@@ -30,6 +30,9 @@ void cli_warn(const char *fmt, ...) CLI_PRINTF(1, 2);
 extern const char *cli_cmd_name;
 
 /* Argument parsing helpers; each dies with exit 2 and a clear message. */
+/* For getopt_long's ':' (missing value) and '?' returns, with optstring
+ * starting with ':'.  Names the offending option. */
+void cli_getopt_error(int opt, char **argv) CLI_NORETURN;
 void cli_parse_size(const char *s, uint32_t *w, uint32_t *h); /* "WxH" */
 double cli_parse_double(const char *opt, const char *s, double lo, double hi);
 long long cli_parse_int(const char *opt, const char *s, long long lo,

@@ -963,12 +963,8 @@ cmd_infer(int argc, char **argv)
 		case O_QUIET: in.quiet = 1; break;
 		case O_STATS: in.stats = 1; break;
 		case 'h': usage(stdout); return 0;
-		case ':':
-			cli_die(2, "option %s needs a value (see --help)",
-			        argv[optind - 1]);
 		default:
-			cli_die(2, "unknown option %s (see --help)",
-			        argv[optind - 1]);
+			cli_getopt_error(c, argv);
 		}
 	}
 	if (optind < argc)

@@ -41,6 +41,17 @@ cli_warn(const char *fmt, ...)
 }
 
 void
+cli_getopt_error(int opt, char **argv)
+{
+	extern int optind;
+
+	if (opt == ':')
+		cli_die(2, "option %s needs a value (see --help)",
+		        argv[optind - 1]);
+	cli_die(2, "unknown option %s (see --help)", argv[optind - 1]);
+}
+
+void
 cli_parse_size(const char *s, uint32_t *w, uint32_t *h)
 {
 	const char *p;
