@@ -5,12 +5,23 @@
 set -euo pipefail
 fb=$1 helper=$2
 name="clitest-$$"
-"$helper" "$name" 50 4 &
+fail() { echo "FAIL: $*" >&2; exit 1; }
+# 30 s at most: an ASan build of the tool starts slowly; we stop it early
+"$helper" "$name" 50 30 &
 hp=$!
 trap 'kill $hp 2>/dev/null || true' EXIT
-for i in $(seq 50); do "$fb" ls | grep -q "$name" && break; sleep 0.1; done
+listed=0
+# Capture, then grep: `ls | grep -q` under pipefail fails when grep exits
+# early and ls, with more buses to print (other tests'), gets SIGPIPE.
+for _ in $(seq 100); do
+	out=$("$fb" ls)
+	if grep -q "$name" <<<"$out"; then listed=1; break; fi
+	sleep 0.1
+done
+[ $listed = 1 ] || fail "framebus ls never showed $name"
 sleep 1.5 # let the rate estimate settle
-line=$("$fb" ls --json | grep "\"$name\"")
+out=$("$fb" ls --json)
+line=$(grep "\"$name\"" <<<"$out") || fail "ls --json lacks $name"
 echo "ls: $line"
 python3 - "$line" <<'PY'
 import json, sys
@@ -19,10 +30,12 @@ assert b["format"] == "bgr24" and b["width"] == 320 and b["height"] == 240, b
 assert 40 <= b["fps"] <= 60, b["fps"]
 assert b["subscribers"] == 0 and b["frames"] > 0, b
 PY
-"$fb" ls | grep -E "^$name +[0-9]+ +bgr24 +320x240"
-wait $hp
+"$fb" ls | grep -E "^$name +[0-9]+ +bgr24 +320x240" || fail "ls table row"
+kill -TERM $hp
+wait $hp || fail "bus_helper did not close cleanly"
 trap - EXIT
-! "$fb" ls | grep -q "$name"
+out=$("$fb" ls)
+if grep -q "$name" <<<"$out"; then fail "$name still listed after close"; fi
 
 out=$("$fb" bench --size 320x240 --frames 200 --json)
 echo "$out"
