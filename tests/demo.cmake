@@ -19,16 +19,10 @@ set(FBUS_DEMO_ENV
   "INFER_TINY_CFG=${FBUS_TEST_DIR}/integration/infer_tiny.cfg"
   "FBUS_SOURCE_DIR=${PROJECT_SOURCE_DIR}")
 
-# fbus_add_demo_test(name script [TIMEOUT s] [LABELS ...])
-function(fbus_add_demo_test name script)
-  cmake_parse_arguments(T "" "TIMEOUT" "LABELS" ${ARGN})
-  if(NOT T_TIMEOUT)
-    set(T_TIMEOUT 60)
-  endif()
-  fbus_add_test(NAME ${name}
-    COMMAND bash ${FBUS_TEST_DIR}/integration/${script}
-    TIMEOUT ${T_TIMEOUT} LABELS ${T_LABELS} ENV ${FBUS_DEMO_ENV})
-endfunction()
+# fbus_add_demo_test(name script [TIMEOUT s] [LABELS ...]): a script test with FBUS_DEMO_ENV.
+macro(fbus_add_demo_test name script)
+  fbus_add_script_test(${name} ${script} ${ARGN} ENV ${FBUS_DEMO_ENV})
+endmacro()
 
 # Accuracy plumbing with the tiny generated net: infer's mAP is recomputed
 # independently from its JSON lines.

@@ -23,16 +23,10 @@ set(FBUS_INFER_ENV
   "INFER_TESTPUB=$<TARGET_FILE:infer-testpub>"
   "INFER_TINY_CFG=${FBUS_TEST_DIR}/integration/infer_tiny.cfg")
 
-# fbus_add_infer_test(name script [TIMEOUT s] [LABELS ...])
-function(fbus_add_infer_test name script)
-  cmake_parse_arguments(T "" "TIMEOUT" "LABELS" ${ARGN})
-  if(NOT T_TIMEOUT)
-    set(T_TIMEOUT 60)
-  endif()
-  fbus_add_test(NAME ${name}
-    COMMAND bash ${FBUS_TEST_DIR}/integration/${script}
-    TIMEOUT ${T_TIMEOUT} LABELS ${T_LABELS} ENV ${FBUS_INFER_ENV})
-endfunction()
+# fbus_add_infer_test(name script [TIMEOUT s] [LABELS ...]): a script test with FBUS_INFER_ENV.
+macro(fbus_add_infer_test name script)
+  fbus_add_script_test(${name} ${script} ${ARGN} ENV ${FBUS_INFER_ENV})
+endmacro()
 
 fbus_add_infer_test(infer-cli infer_cli.sh TIMEOUT 60)
 fbus_add_infer_test(infer-e2e infer_e2e.sh TIMEOUT 90)

@@ -5,6 +5,7 @@
  * font for ASCII 32..126: five column bytes per glyph, bit 0 at the top.
  */
 #include "overlay.h"
+#include "letterbox.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -99,18 +100,9 @@ overlay_from_frame(struct overlay_img *img, const struct fbus_format *fmt,
 	const int w = (int)fmt->width, h = (int)fmt->height;
 	size_t need = (size_t)w * h * 3;
 
-	switch (fmt->pixfmt) {
-	case FBUS_PIXFMT_BGR24:
-	case FBUS_PIXFMT_RGB24:
-	case FBUS_PIXFMT_BGRA:
-	case FBUS_PIXFMT_GRAY8:
-	case FBUS_PIXFMT_NV12:
-	case FBUS_PIXFMT_I420:
-	case FBUS_PIXFMT_YUYV:
-		break;
-	default:
+	/* the overlay converts exactly what the detector reads */
+	if (!letterbox_supported(fmt->pixfmt))
 		return FBUS_ENOTSUP;
-	}
 	if (img->cap < need) {
 		uint8_t *p = realloc(img->bgr, need);
 

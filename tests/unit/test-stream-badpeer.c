@@ -29,14 +29,7 @@
 #include "frame_wire.h"
 #include "jpeg_codec.h"
 #include "testutil.h"
-
-#define CHECK(expr)                                                           \
-	do {                                                                  \
-		long long rc_ = (long long)(expr);                            \
-		if (rc_ < 0)                                                  \
-			fail_msg("%s: %lld (%s) %s", #expr, rc_,              \
-			         fbus_strerror((int)rc_), fbus_open_error()); \
-	} while (0)
+#include "cmocka_check.h"
 
 static void
 make_path(char *buf, size_t n)
