@@ -279,8 +279,12 @@ struct fbus_frame {
  * caller until fbus_sub_release(); a subscriber holds one frame at a time, so
  * calling next again first releases the previous frame.  Returns 0,
  * FBUS_ETIMEDOUT, or FBUS_EDISCONNECTED when the producer is gone (reported
- * within 100 ms).  With FBUS_SUB_RECONNECT later calls wait for a new
- * producer and carry on; without it the handle stays disconnected.
+ * within 100 ms).  What it published before going stays deliverable: every
+ * mode hands out its whole queue, latest mode the newest unseen frame, and
+ * only then reports the disconnect.  With FBUS_SUB_RECONNECT later calls
+ * wait for a new producer and carry on (while none has appeared yet, a call
+ * returns FBUS_EDISCONNECTED after timeout_ms); without it the handle stays
+ * disconnected.
  * Blocks (futex) up to timeout_ms. Never allocates on the shm path.
  */
 FBUS_API int fbus_sub_next(struct fbus_sub *sub, struct fbus_frame *frame,
