@@ -1,31 +1,25 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * error.c — fbus_strerror(), the per-handle error text helpers, version and
- * clock helpers.  Nothing here prints: text goes into the handle's buffer.
+ * error.c — fbus_strerror(), the one error formatter, the thread-local
+ * detail of a failed open, and the log hook.  Nothing here prints: text
+ * goes into the caller's buffer or the user's log callback.
  */
 #define _GNU_SOURCE
 #include "private.h"
 
 #include <stdio.h>
 #include <string.h>
-#include <time.h>
 
-uint32_t
-fbus_version(void)
-{
-	return (FBUS_VERSION_MAJOR << 16) | (FBUS_VERSION_MINOR << 8) |
-	       FBUS_VERSION_PATCH;
-}
-
-const char *
-fbus_strerror(int err)
+/* Codes whose meaning in framebus is narrower than the OS's words for
+ * them.  Any other errno keeps the OS's own text (EPERM, EROFS, EMFILE...). */
+static const char *
+framebus_text(int err)
 {
 	switch (err) {
 	case FBUS_OK: return "success";
 	case FBUS_EINVAL: return "invalid argument, URI or format";
-	case FBUS_ENOMEM: return "out of memory";
 	case FBUS_EAGAIN: return "nothing available now, try again";
-	case FBUS_ETIMEDOUT: return "timed out waiting for a frame";
+	case FBUS_ETIMEDOUT: return "timed out";
 	case FBUS_ENOENT: return "no producer on this bus";
 	case FBUS_EADDRINUSE: return "the bus already has a producer";
 	case FBUS_EACCES: return "permission denied (peer uid not allowed)";
@@ -35,62 +29,87 @@ fbus_strerror(int err)
 	case FBUS_EMSGSIZE: return "frame or message larger than allowed";
 	case FBUS_ENOTSUP: return "not supported here";
 	case FBUS_EBUSY: return "busy: no free slot or a loan is outstanding";
-	case FBUS_ENAMETOOLONG: return "name or path too long";
-	case FBUS_EIO: return "input/output error";
 	case FBUS_ECONNREFUSED: return "connection refused: nobody listens";
 	case -EPIPE: return "broken pipe: peer closed the connection";
-	case -ECONNRESET: return "connection reset by peer";
 	case -EBADMSG: return "bad message (checksum mismatch)";
-	case -EMFILE: return "too many open files";
-	case -ENOSPC: return "no space left (subscriber limit reached)";
-	case -EHOSTUNREACH: return "host unreachable";
-	case -EADDRNOTAVAIL: return "address not available";
-	default: return err < 0 ? "system error" : "unknown error";
+	case -ENOSPC: return "no room (subscriber or slot limit reached)";
+	default: return NULL;
 	}
 }
 
-void
-fbusi_errorf(char *buf, const char *fmt, ...)
+const char *
+fbus_strerror(int err)
 {
-	va_list ap;
+	const char *t = framebus_text(err);
 
-	if (!buf)
-		return;
-	va_start(ap, fmt);
-	vsnprintf(buf, FBUSI_ERRLEN, fmt, ap);
-	va_end(ap);
+	if (t)
+		return t;
+	if (err > 0)
+		return "unknown error (not a negative FBUS_E* code)";
+	/* glibc's strerrordesc_np: a static string, thread-safe, NULL for
+	 * an unknown errno (strerror would format into a shared buffer). */
+	t = strerrordesc_np(-err);
+	return t ? t : "unknown system error";
 }
 
 int
-fbusi_fail(char *buf, int code, const char *fmt, ...)
+fbusi_vfail(struct fbusi_err *err, int code, const char *fmt, va_list ap)
 {
-	va_list ap;
-
-	if (buf) {
-		va_start(ap, fmt);
-		vsnprintf(buf, FBUSI_ERRLEN, fmt, ap);
-		va_end(ap);
-	}
+	if (err)
+		vsnprintf(err->msg, sizeof err->msg, fmt, ap);
 	return code;
 }
 
-static int64_t
-now_ns(clockid_t id)
+int
+fbusi_fail(struct fbusi_err *err, int code, const char *fmt, ...)
 {
-	struct timespec ts;
+	va_list ap;
 
-	clock_gettime(id, &ts);
-	return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
+	va_start(ap, fmt);
+	fbusi_vfail(err, code, fmt, ap);
+	va_end(ap);
+	return code;
 }
 
-int64_t
-fbus_now_mono_ns(void)
+void
+fbusi_err_prefix(struct fbusi_err *err, const char *prefix)
 {
-	return now_ns(CLOCK_MONOTONIC);
+	struct fbusi_err tmp = *err;
+
+	fbusi_fail(err, 0, "%s: %s", prefix, tmp.msg);
 }
 
-int64_t
-fbus_now_real_ns(void)
+static _Thread_local struct fbusi_err open_err;
+
+const char *
+fbus_open_error(void)
 {
-	return now_ns(CLOCK_REALTIME);
+	return open_err.msg;
+}
+
+void
+fbusi_clear_open_error(void)
+{
+	open_err.msg[0] = '\0';
+}
+
+void
+fbusi_set_open_error(const char *uri, int rc, const struct fbusi_err *detail)
+{
+	fbusi_fail(&open_err, rc, "%s: %s", uri ? uri : "?",
+	           detail && detail->msg[0] ? detail->msg : fbus_strerror(rc));
+}
+
+void
+fbusi_log(const struct fbus_pub_opts *opts, int level, const char *fmt, ...)
+{
+	struct fbusi_err msg;
+	va_list ap;
+
+	if (!opts->log)
+		return;
+	va_start(ap, fmt);
+	fbusi_vfail(&msg, 0, fmt, ap);
+	va_end(ap);
+	opts->log(opts->log_user, level, msg.msg);
 }

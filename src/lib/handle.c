@@ -13,9 +13,9 @@
 struct scheme {
 	int scheme;
 	int (*pub_open)(struct fbus_pub **, const struct fbusi_uri *,
-	                const struct fbus_pub_opts *, char *);
+	                const struct fbus_pub_opts *, struct fbusi_err *);
 	int (*sub_open)(struct fbus_sub **, const struct fbusi_uri *,
-	                const struct fbus_sub_opts *, char *);
+	                const struct fbus_sub_opts *, struct fbusi_err *);
 };
 
 static const struct scheme schemes[] = {
@@ -23,25 +23,6 @@ static const struct scheme schemes[] = {
 	{ FBUSI_SCHEME_UNIX, fbusi_stream_pub_open, fbusi_stream_sub_open },
 	{ FBUSI_SCHEME_TCP, fbusi_stream_pub_open, fbusi_stream_sub_open },
 };
-
-static _Thread_local char open_err[FBUSI_ERRLEN];
-
-const char *
-fbus_open_error(void)
-{
-	return open_err;
-}
-
-void
-fbusi_set_open_error(const char *uri, int rc, const char *detail)
-{
-	if (detail && *detail)
-		snprintf(open_err, sizeof open_err, "%s: %s", uri ? uri : "?",
-		         detail);
-	else
-		snprintf(open_err, sizeof open_err, "%s: %s", uri ? uri : "?",
-		         fbus_strerror(rc));
-}
 
 static const struct scheme *
 find_scheme(int s)
@@ -52,59 +33,6 @@ find_scheme(int s)
 	return NULL;
 }
 
-/* Copy only the bytes of opts the caller's version of the struct has. */
-static void
-copy_sized(void *out, size_t out_size, const void *in)
-{
-	uint32_t in_size;
-
-	memset(out, 0, out_size);
-	if (!in)
-		return;
-	memcpy(&in_size, in, sizeof in_size);
-	if (in_size == 0 || in_size > out_size)
-		in_size = (uint32_t)out_size;
-	memcpy(out, in, in_size);
-}
-
-void
-fbusi_pub_opts_defaults(struct fbus_pub_opts *o, const struct fbus_pub_opts *in)
-{
-	copy_sized(o, sizeof *o, in);
-	o->size = sizeof *o;
-	if (!o->slots)
-		o->slots = 32;
-	if (!o->max_subscribers)
-		o->max_subscribers = 16;
-	if (!o->max_block_ms)
-		o->max_block_ms = 2000;
-}
-
-void
-fbusi_sub_opts_defaults(struct fbus_sub_opts *o, const struct fbus_sub_opts *in)
-{
-	copy_sized(o, sizeof *o, in);
-	o->size = sizeof *o;
-	if (!o->depth)
-		o->depth = 4;
-	if (!o->block_ms)
-		o->block_ms = 1000;
-}
-
-void
-fbusi_pub_log(struct fbus_pub *pub, int level, const char *fmt, ...)
-{
-	char msg[FBUSI_ERRLEN];
-	va_list ap;
-
-	if (!pub->log)
-		return;
-	va_start(ap, fmt);
-	vsnprintf(msg, sizeof msg, fmt, ap);
-	va_end(ap);
-	pub->log(pub->log_user, level, msg);
-}
-
 int
 fbus_pub_open(struct fbus_pub **pub, const char *text,
               const struct fbus_pub_opts *in)
@@ -112,27 +40,23 @@ fbus_pub_open(struct fbus_pub **pub, const char *text,
 	struct fbus_pub_opts opts;
 	struct fbusi_uri uri;
 	const struct scheme *s;
-	char err[FBUSI_ERRLEN];
+	struct fbusi_err err;
 	int rc;
 
 	if (!pub)
 		return FBUS_EINVAL;
 	*pub = NULL;
-	open_err[0] = '\0';
+	fbusi_clear_open_error();
 	fbusi_pub_opts_defaults(&opts, in);
-	err[0] = '\0';
-	rc = fbusi_uri_parse(text, &uri, err, sizeof err);
+	err.msg[0] = '\0';
+	rc = fbusi_uri_parse(text, &uri, &err);
 	if (rc == 0) {
 		s = find_scheme(uri.scheme);
-		rc = s->pub_open(pub, &uri, &opts, err);
+		rc = s->pub_open(pub, &uri, &opts, &err);
 	}
-	if (rc) {
-		fbusi_set_open_error(text, rc, err);
-		return rc;
-	}
-	(*pub)->log = opts.log;
-	(*pub)->log_user = opts.log_user;
-	return 0;
+	if (rc)
+		fbusi_set_open_error(text, rc, &err);
+	return rc;
 }
 
 int
@@ -171,7 +95,7 @@ fbus_pub_send(struct fbus_pub *pub, const struct fbus_format *fmt,
 	if (!pub || !fmt || (!data && size) || (!meta && meta_bytes))
 		return FBUS_EINVAL;
 	if (meta_bytes > FBUS_META_MAX)
-		return fbusi_fail(pub->err, FBUS_EMSGSIZE,
+		return fbusi_fail(&pub->err, FBUS_EMSGSIZE,
 		                  "metadata of %zu bytes exceeds %u", meta_bytes,
 		                  FBUS_META_MAX);
 	f = *fmt;
@@ -179,9 +103,9 @@ fbus_pub_send(struct fbus_pub *pub, const struct fbus_format *fmt,
 		f.size = (uint32_t)size;
 	rc = fbus_format_layout(&f);
 	if (rc)
-		return fbusi_fail(pub->err, rc, "invalid frame format");
+		return fbusi_fail(&pub->err, rc, "invalid frame format");
 	if (size != f.size)
-		return fbusi_fail(pub->err, FBUS_EINVAL,
+		return fbusi_fail(&pub->err, FBUS_EINVAL,
 		                  "send: %zu bytes given, format needs %u", size,
 		                  f.size);
 	rc = pub->ops->loan(pub, &f, &slot);
@@ -206,7 +130,7 @@ fbus_pub_stats(struct fbus_pub *pub, struct fbus_pub_stats *st)
 const char *
 fbus_pub_last_error(struct fbus_pub *pub)
 {
-	return pub ? pub->err : "no handle";
+	return pub ? pub->err.msg : "no handle";
 }
 
 void
@@ -223,25 +147,25 @@ fbus_sub_open(struct fbus_sub **sub, const char *text,
 	struct fbus_sub_opts opts;
 	struct fbusi_uri uri;
 	const struct scheme *s;
-	char err[FBUSI_ERRLEN];
+	struct fbusi_err err;
 	int rc;
 
 	if (!sub)
 		return FBUS_EINVAL;
 	*sub = NULL;
-	open_err[0] = '\0';
+	fbusi_clear_open_error();
 	fbusi_sub_opts_defaults(&opts, in);
-	err[0] = '\0';
+	err.msg[0] = '\0';
 	if (opts.mode > FBUS_MODE_EVERY || opts.full_policy > FBUS_FULL_BLOCK)
-		rc = fbusi_fail(err, FBUS_EINVAL, "unknown mode or full policy");
+		rc = fbusi_fail(&err, FBUS_EINVAL, "unknown mode or full policy");
 	else
-		rc = fbusi_uri_parse(text, &uri, err, sizeof err);
+		rc = fbusi_uri_parse(text, &uri, &err);
 	if (rc == 0) {
 		s = find_scheme(uri.scheme);
-		rc = s->sub_open(sub, &uri, &opts, err);
+		rc = s->sub_open(sub, &uri, &opts, &err);
 	}
 	if (rc)
-		fbusi_set_open_error(text, rc, err);
+		fbusi_set_open_error(text, rc, &err);
 	return rc;
 }
 
@@ -277,7 +201,7 @@ fbus_sub_stats(struct fbus_sub *sub, struct fbus_sub_stats *st)
 const char *
 fbus_sub_last_error(struct fbus_sub *sub)
 {
-	return sub ? sub->err : "no handle";
+	return sub ? sub->err.msg : "no handle";
 }
 
 void

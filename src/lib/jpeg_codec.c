@@ -38,7 +38,7 @@ static struct {
 
 static pthread_once_t load_once = PTHREAD_ONCE_INIT;
 static int load_rc;
-static char load_err[FBUSI_ERRLEN];
+static struct fbusi_err load_err;
 static const char *soname = "libturbojpeg.so.0";
 
 struct fbusi_jpeg {
@@ -58,7 +58,7 @@ load(void)
 	void *lib = dlopen(soname, RTLD_NOW | RTLD_LOCAL);
 
 	if (!lib) {
-		load_rc = fbusi_fail(load_err, FBUS_ENOTSUP,
+		load_rc = fbusi_fail(&load_err, FBUS_ENOTSUP,
 		                     "codec=jpeg needs %s (install the Debian "
 		                     "package libturbojpeg0): %s",
 		                     soname, dlerror());
@@ -78,7 +78,7 @@ load(void)
 	if (!tj.init_compress || !tj.init_decompress || !tj.destroy ||
 	    !tj.buf_size || !tj.compress2 || !tj.decompress_header3 ||
 	    !tj.decompress2 || (!tj.error_str2 && !tj.error_str)) {
-		load_rc = fbusi_fail(load_err, FBUS_ENOTSUP,
+		load_rc = fbusi_fail(&load_err, FBUS_ENOTSUP,
 		                     "%s lacks the TurboJPEG 1.4+ API (install "
 		                     "libturbojpeg0)",
 		                     soname);
@@ -88,11 +88,11 @@ load(void)
 }
 
 int
-fbusi_jpeg_load(char *err)
+fbusi_jpeg_load(struct fbusi_err *err)
 {
 	pthread_once(&load_once, load);
 	if (load_rc && err)
-		memcpy(err, load_err, FBUSI_ERRLEN);
+		*err = load_err;
 	return load_rc;
 }
 
@@ -104,7 +104,7 @@ tj_error(struct fbusi_jpeg *j)
 }
 
 int
-fbusi_jpeg_open(struct fbusi_jpeg **out, int compress, char *err)
+fbusi_jpeg_open(struct fbusi_jpeg **out, int compress, struct fbusi_err *err)
 {
 	struct fbusi_jpeg *j;
 	int rc = fbusi_jpeg_load(err);
@@ -181,7 +181,7 @@ fbusi_jpeg_bound(const struct fbus_format *fmt)
 int
 fbusi_jpeg_encode(struct fbusi_jpeg *j, const struct fbus_format *fmt,
                   const uint8_t *pixels, int quality, uint8_t *out, size_t cap,
-                  uint32_t *out_len, char *err)
+                  uint32_t *out_len, struct fbusi_err *err)
 {
 	unsigned char *buf = out;
 	unsigned long size = cap;
@@ -207,7 +207,7 @@ fbusi_jpeg_encode(struct fbusi_jpeg *j, const struct fbus_format *fmt,
 
 int
 fbusi_jpeg_size(struct fbusi_jpeg *j, const uint8_t *jpg, size_t n,
-                uint32_t *w, uint32_t *h, char *err)
+                uint32_t *w, uint32_t *h, struct fbusi_err *err)
 {
 	int iw, ih, ss, cs;
 
@@ -223,7 +223,7 @@ fbusi_jpeg_size(struct fbusi_jpeg *j, const uint8_t *jpg, size_t n,
 
 int
 fbusi_jpeg_decode(struct fbusi_jpeg *j, const uint8_t *jpg, size_t n,
-                  const struct fbus_format *fmt, uint8_t *out, char *err)
+                  const struct fbus_format *fmt, uint8_t *out, struct fbusi_err *err)
 {
 	int pf = tj_pixfmt(fmt->pixfmt);
 

@@ -13,10 +13,10 @@ struct fbusi_jpeg;
 
 /* Load libturbojpeg once per process.  Returns 0, or FBUS_ENOTSUP with a
  * sentence naming the Debian package in err.  Thread-safe. */
-int fbusi_jpeg_load(char *err);
+int fbusi_jpeg_load(struct fbusi_err *err);
 
 /* A compressor (compress != 0) or decompressor.  Allocates. */
-int fbusi_jpeg_open(struct fbusi_jpeg **j, int compress, char *err);
+int fbusi_jpeg_open(struct fbusi_jpeg **j, int compress, struct fbusi_err *err);
 void fbusi_jpeg_close(struct fbusi_jpeg *j);
 
 /* True for the formats the encoder takes: BGR24, RGB24, GRAY8. */
@@ -31,15 +31,15 @@ size_t fbusi_jpeg_bound(const struct fbus_format *fmt);
  * fbusi_jpeg_bound()).  Never allocates. */
 int fbusi_jpeg_encode(struct fbusi_jpeg *j, const struct fbus_format *fmt,
                       const uint8_t *pixels, int quality, uint8_t *out,
-                      size_t cap, uint32_t *out_len, char *err);
+                      size_t cap, uint32_t *out_len, struct fbusi_err *err);
 
 /* Read the image size from a JPEG header; FBUS_EPROTO if it is no JPEG. */
 int fbusi_jpeg_size(struct fbusi_jpeg *j, const uint8_t *jpg, size_t n,
-                    uint32_t *w, uint32_t *h, char *err);
+                    uint32_t *w, uint32_t *h, struct fbusi_err *err);
 
 /* Decode into out, laid out as fmt (whose size must match the JPEG). */
 int fbusi_jpeg_decode(struct fbusi_jpeg *j, const uint8_t *jpg, size_t n,
-                      const struct fbus_format *fmt, uint8_t *out, char *err);
+                      const struct fbus_format *fmt, uint8_t *out, struct fbusi_err *err);
 
 /* Tests only: load this soname instead, before the first fbusi_jpeg_load. */
 void fbusi_jpeg_set_soname(const char *soname);

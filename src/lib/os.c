@@ -1,11 +1,12 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * os.c — Linux syscall wrappers for the shm transport.  Every fd is
- * close-on-exec from birth (MFD_CLOEXEC, MSG_CMSG_CLOEXEC); sends use
- * MSG_NOSIGNAL so a dead peer is an error code, not a SIGPIPE.
+ * os.c — Linux syscall wrappers for every transport.  Every fd is
+ * close-on-exec from birth (SOCK_CLOEXEC, MFD_CLOEXEC, MSG_CMSG_CLOEXEC);
+ * sends use MSG_NOSIGNAL so a dead peer is an error code, not a SIGPIPE.
  */
 #define _GNU_SOURCE
 #include "os.h"
+#include "private.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -18,6 +19,7 @@
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
+#include <sys/un.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -192,4 +194,201 @@ fbusi_close(int fd)
 {
 	if (fd >= 0)
 		close(fd);
+}
+
+static int
+unix_addr(const char *path, struct sockaddr_un *sa, struct fbusi_err *err)
+{
+	memset(sa, 0, sizeof *sa);
+	sa->sun_family = AF_UNIX;
+	if (strlen(path) >= sizeof sa->sun_path)
+		return fbusi_fail(err, FBUS_ENAMETOOLONG,
+		                  "socket path longer than %zu bytes: %s",
+		                  sizeof sa->sun_path - 1, path);
+	memcpy(sa->sun_path, path, strlen(path) + 1);
+	return 0;
+}
+
+/* Wait for a non-blocking connect in progress to finish. */
+static int
+finish_connect(int fd, int64_t deadline_ns)
+{
+	struct pollfd p = { .fd = fd, .events = POLLOUT };
+	socklen_t len = sizeof(int);
+	int rc, soerr = 0;
+
+	for (;;) {
+		int64_t left = (deadline_ns - fbus_now_mono_ns()) / 1000000;
+
+		rc = poll(&p, 1, left < 0 ? 0 : (int)left);
+		if (rc > 0)
+			break;
+		if (rc == 0)
+			return -ETIMEDOUT;
+		if (errno != EINTR)
+			return -errno;
+	}
+	if (getsockopt(fd, SOL_SOCKET, SO_ERROR, &soerr, &len) < 0)
+		return -errno;
+	return -soerr;
+}
+
+int
+fbusi_sock_connect(int family, int type, int proto, const struct sockaddr *sa,
+                   socklen_t len, int timeout_ms, int *out)
+{
+	int64_t deadline = fbus_now_mono_ns() + (int64_t)timeout_ms * 1000000;
+	int fd = socket(family, type | SOCK_CLOEXEC | SOCK_NONBLOCK, proto);
+	int rc;
+
+	if (fd < 0)
+		return -errno;
+	for (;;) {
+		rc = connect(fd, sa, len) < 0 ? -errno : 0;
+		if (rc == -EINTR)
+			continue;
+		/* A Unix listener with a full backlog says EAGAIN and the
+		 * connect is NOT in progress (man 7 unix): try again. */
+		if (rc == -EAGAIN && family == AF_UNIX &&
+		    fbus_now_mono_ns() < deadline) {
+			nanosleep(&(struct timespec){ 0, 5000000L }, NULL);
+			continue;
+		}
+		break;
+	}
+	if (rc == -EINPROGRESS)
+		rc = finish_connect(fd, deadline);
+	if (rc == -EAGAIN)
+		rc = -ETIMEDOUT;
+	if (rc) {
+		close(fd);
+		return rc;
+	}
+	*out = fd;
+	return 0;
+}
+
+int
+fbusi_unix_connect(const char *path, int type, int timeout_ms, int *out,
+                   struct fbusi_err *err)
+{
+	struct sockaddr_un sa;
+	int rc = unix_addr(path, &sa, err);
+
+	if (rc)
+		return rc;
+	rc = fbusi_sock_connect(AF_UNIX, type, 0, (struct sockaddr *)&sa,
+	                        sizeof sa, timeout_ms, out);
+	switch (rc) {
+	case 0:
+		return 0;
+	case -ENOENT:
+		return fbusi_fail(err, FBUS_ENOENT,
+		                  "no producer (%s: no such socket)", path);
+	case -ECONNREFUSED:
+		return fbusi_fail(err, FBUS_ECONNREFUSED,
+		                  "no producer (%s: nobody listens)", path);
+	default:
+		return fbusi_fail(err, rc, "connect %s: %s", path,
+		                  fbus_strerror(rc));
+	}
+}
+
+void
+fbusi_unix_unlink(const char *path, dev_t dev, ino_t ino)
+{
+	struct stat st;
+
+	if (lstat(path, &st) == 0 && st.st_dev == dev && st.st_ino == ino)
+		(void)unlink(path);
+}
+
+int
+fbusi_unix_listen(const char *path, int type, unsigned mode, int *out,
+                  dev_t *dev, ino_t *ino, struct fbusi_err *err)
+{
+	struct sockaddr_un sa;
+	struct stat st;
+	int fd, rc, probe;
+
+	rc = unix_addr(path, &sa, err);
+	if (rc)
+		return rc;
+	fd = socket(AF_UNIX, type | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+	if (fd < 0)
+		return fbusi_fail(err, -errno, "socket: %s",
+		                  fbus_strerror(-errno));
+	for (int attempt = 0;; attempt++) {
+		if (bind(fd, (struct sockaddr *)&sa, sizeof sa) == 0)
+			break;
+		rc = -errno;
+		if (rc != -EADDRINUSE || attempt > 0) {
+			fbusi_fail(err, rc, "bind %s: %s", path,
+			           fbus_strerror(rc));
+			goto err_close;
+		}
+		/* never unlink what is not a socket */
+		if (lstat(path, &st) == 0 && !S_ISSOCK(st.st_mode)) {
+			rc = fbusi_fail(err, FBUS_EADDRINUSE,
+			                "%s exists and is not a socket", path);
+			goto err_close;
+		}
+		/* ECONNREFUSED: nobody listens, a dead producer's file */
+		rc = fbusi_unix_connect(path, type, 100, &probe, NULL);
+		if (rc != FBUS_ECONNREFUSED) {
+			if (rc == 0)
+				close(probe);
+			rc = fbusi_fail(err, FBUS_EADDRINUSE,
+			                "%s: another producer listens there",
+			                path);
+			goto err_close;
+		}
+		(void)unlink(path);
+	}
+	/* bind() made the file with mode & ~umask; set exactly what was
+	 * asked.  fchmod on a socket fd does not reach the file. */
+	if (chmod(path, mode) < 0 || lstat(path, &st) < 0) {
+		rc = fbusi_fail(err, -errno, "chmod %s: %s", path,
+		                fbus_strerror(-errno));
+		goto err_unlink;
+	}
+	if (listen(fd, 64) < 0) {
+		rc = fbusi_fail(err, -errno, "listen %s: %s", path,
+		                fbus_strerror(-errno));
+		goto err_unlink;
+	}
+	*dev = st.st_dev;
+	*ino = st.st_ino;
+	*out = fd;
+	return 0;
+
+err_unlink:
+	(void)unlink(path);
+err_close:
+	close(fd);
+	return rc;
+}
+
+bool
+fbusi_peer_allowed(int fd, const struct fbus_pub_opts *opts,
+                   struct ucred *cred)
+{
+	socklen_t len = sizeof *cred;
+
+	memset(cred, 0, sizeof *cred);
+	if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, cred, &len) < 0) {
+		memset(cred, 0, sizeof *cred);
+		return false;
+	}
+	/* effective ids: those the kernel checked when it let the peer
+	 * connect, and those this process created the socket with */
+	if (cred->uid == geteuid())
+		return true;
+	for (uint32_t i = 0; i < opts->n_allow_uids; i++)
+		if (opts->allow_uids[i] == cred->uid)
+			return true;
+	for (uint32_t i = 0; i < opts->n_allow_gids; i++)
+		if (opts->allow_gids[i] == cred->gid)
+			return true;
+	return false;
 }

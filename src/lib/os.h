@@ -1,13 +1,22 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * os.h — the one place that knows Linux syscall quirks: close-on-exec from
- * birth, EINTR loops, fd passing, sealed memfds, shared futexes.
+ * birth, EINTR loops, fd passing, sealed memfds, shared futexes, and the
+ * one Unix-socket connect, listen (with stale-socket reclaim) and
+ * peer-credentials check that every transport uses.
  */
 #ifndef FBUS_OS_H
 #define FBUS_OS_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/socket.h>
+#include <sys/types.h>
+
+#include "framebus.h"
+
+struct fbusi_err;
 
 #define FBUSI_MAX_FDS 4
 
@@ -34,6 +43,38 @@ int64_t fbusi_memfd_check(int fd, uint64_t min_size);
  * processes.  wait returns 0, -EAGAIN (value changed), -ETIMEDOUT, -EINTR. */
 int fbusi_futex_wait(const uint32_t *addr, uint32_t val, int timeout_ms);
 int fbusi_futex_wake(const uint32_t *addr, int n);
+
+/* Non-blocking, close-on-exec socket connected to sa within timeout_ms.
+ * Returns 0 or -errno (-ETIMEDOUT). */
+int fbusi_sock_connect(int family, int type, int proto,
+                       const struct sockaddr *sa, socklen_t len,
+                       int timeout_ms, int *fd);
+
+/* Connect to the Unix socket at path (type SOCK_STREAM or SOCK_SEQPACKET)
+ * within timeout_ms; the fd is non-blocking and close-on-exec.  Returns 0,
+ * FBUS_ENOENT (no socket file), FBUS_ECONNREFUSED (nobody listens),
+ * FBUS_ENAMETOOLONG, FBUS_ETIMEDOUT or another -errno, with err saying
+ * which (err may be NULL). */
+int fbusi_unix_connect(const char *path, int type, int timeout_ms, int *fd,
+                       struct fbusi_err *err);
+
+/* Listen on a Unix socket at path with the given file mode.  A socket file
+ * nobody listens on (connect says ECONNREFUSED) is a dead producer's and is
+ * replaced; a live one gives FBUS_EADDRINUSE, and so does a file that is
+ * not a socket.  dev/ino identify the file, so that its owner removes only
+ * its own (fbusi_unix_unlink). */
+int fbusi_unix_listen(const char *path, int type, unsigned mode, int *fd,
+                      dev_t *dev, ino_t *ino, struct fbusi_err *err);
+/* Remove path if it is still the socket file dev/ino. */
+void fbusi_unix_unlink(const char *path, dev_t dev, ino_t ino);
+
+/* Whether the peer on a connected Unix socket may subscribe: the
+ * producer's own effective uid, or a uid or primary gid in the allow-lists
+ * of opts.  Fills *cred for messages; false also when SO_PEERCRED fails
+ * (then cred->pid is 0). */
+struct ucred;
+bool fbusi_peer_allowed(int fd, const struct fbus_pub_opts *opts,
+                        struct ucred *cred);
 
 int fbusi_poll1(int fd, short events, int timeout_ms);
 void fbusi_close(int fd);

@@ -15,6 +15,12 @@
 
 #define FBUSI_ERRLEN 256
 
+/* The detail of a failure, for *_last_error() and fbus_open_error().  A
+ * struct, not a bare char *, so that every writer knows its size. */
+struct fbusi_err {
+	char msg[FBUSI_ERRLEN];
+};
+
 #if defined(__GNUC__)
 #define FBUSI_PRINTF(a, b) __attribute__((format(printf, a, b)))
 #else
@@ -44,15 +50,23 @@ struct fbusi_uri {
 
 /* Parse `text`; on failure returns FBUS_EINVAL/FBUS_ENAMETOOLONG and writes
  * a sentence saying why into err. */
-int fbusi_uri_parse(const char *text, struct fbusi_uri *uri, char *err,
-                    size_t errlen);
+int fbusi_uri_parse(const char *text, struct fbusi_uri *uri,
+                    struct fbusi_err *err);
 
 /* ---- errors and logging ---------------------------------------------------- */
 
-void fbusi_errorf(char *buf, const char *fmt, ...) FBUSI_PRINTF(2, 3);
-int fbusi_fail(char *buf, int code, const char *fmt, ...) FBUSI_PRINTF(3, 4);
-/* Record why an open/query failed, for fbus_open_error(). */
-void fbusi_set_open_error(const char *uri, int rc, const char *detail);
+/* The one formatter: write the sentence into err (NULL: nowhere) and
+ * return code, so that a failure is `return fbusi_fail(err, code, ...)`. */
+int fbusi_fail(struct fbusi_err *err, int code, const char *fmt, ...)
+	FBUSI_PRINTF(3, 4);
+int fbusi_vfail(struct fbusi_err *err, int code, const char *fmt, va_list ap);
+/* Put "prefix: " before what err says already. */
+void fbusi_err_prefix(struct fbusi_err *err, const char *prefix);
+/* Record why an open/query failed, for fbus_open_error(): "uri: detail",
+ * or "uri: strerror(rc)" when the detail is empty. */
+void fbusi_set_open_error(const char *uri, int rc,
+                          const struct fbusi_err *detail);
+void fbusi_clear_open_error(void);
 
 /* ---- handles --------------------------------------------------------------- */
 
@@ -67,9 +81,7 @@ struct fbusi_pub_ops {
 
 struct fbus_pub {
 	const struct fbusi_pub_ops *ops;
-	char err[FBUSI_ERRLEN];
-	fbus_log_fn *log;
-	void *log_user;
+	struct fbusi_err err;
 };
 
 struct fbusi_sub_ops {
@@ -82,27 +94,28 @@ struct fbusi_sub_ops {
 
 struct fbus_sub {
 	const struct fbusi_sub_ops *ops;
-	char err[FBUSI_ERRLEN];
+	struct fbusi_err err;
 };
 
-/* Options with defaults applied (opts may be NULL). */
+/* opts.c: options with defaults applied (in may be NULL, or an older,
+ * smaller version of the struct). */
 void fbusi_pub_opts_defaults(struct fbus_pub_opts *out,
                              const struct fbus_pub_opts *in);
 void fbusi_sub_opts_defaults(struct fbus_sub_opts *out,
                              const struct fbus_sub_opts *in);
 
-/* Log through the handle's callback, if any.  Never prints. */
-void fbusi_pub_log(struct fbus_pub *pub, int level, const char *fmt, ...)
-	FBUSI_PRINTF(3, 4);
+/* error.c: log through the callback in opts, if any.  Never prints. */
+void fbusi_log(const struct fbus_pub_opts *opts, int level, const char *fmt,
+               ...) FBUSI_PRINTF(3, 4);
 
 /* Transport constructors: they return the embedded base on success. */
 int fbusi_shm_pub_open(struct fbus_pub **pub, const struct fbusi_uri *uri,
-                       const struct fbus_pub_opts *opts, char *err);
+                       const struct fbus_pub_opts *opts, struct fbusi_err *err);
 int fbusi_shm_sub_open(struct fbus_sub **sub, const struct fbusi_uri *uri,
-                       const struct fbus_sub_opts *opts, char *err);
+                       const struct fbus_sub_opts *opts, struct fbusi_err *err);
 int fbusi_stream_pub_open(struct fbus_pub **pub, const struct fbusi_uri *uri,
-                          const struct fbus_pub_opts *opts, char *err);
+                          const struct fbus_pub_opts *opts, struct fbusi_err *err);
 int fbusi_stream_sub_open(struct fbus_sub **sub, const struct fbusi_uri *uri,
-                          const struct fbus_sub_opts *opts, char *err);
+                          const struct fbus_sub_opts *opts, struct fbusi_err *err);
 
 #endif /* FBUS_PRIVATE_H */

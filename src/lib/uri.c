@@ -30,7 +30,7 @@ parse_u64(const char *s, uint64_t *out)
 }
 
 static int
-parse_query(char *q, struct fbusi_uri *u, char *err, size_t errlen)
+parse_query(char *q, struct fbusi_uri *u, struct fbusi_err *err)
 {
 	char *save = NULL;
 
@@ -40,7 +40,7 @@ parse_query(char *q, struct fbusi_uri *u, char *err, size_t errlen)
 		uint64_t n;
 
 		if (!val) {
-			snprintf(err, errlen, "option '%s' has no value", kv);
+			fbusi_fail(err, 0, "option '%s' has no value", kv);
 			return FBUS_EINVAL;
 		}
 		*val++ = '\0';
@@ -50,39 +50,37 @@ parse_query(char *q, struct fbusi_uri *u, char *err, size_t errlen)
 			else if (strcmp(val, "jpeg") == 0)
 				u->codec = FBUSI_CODEC_JPEG;
 			else {
-				snprintf(err, errlen,
-				         "unknown codec '%s' (raw, jpeg)", val);
+				fbusi_fail(err, 0, "unknown codec '%s' (raw, jpeg)", val);
 				return FBUS_EINVAL;
 			}
 		} else if (strcmp(kv, "quality") == 0) {
 			if (parse_u64(val, &n) || n < 1 || n > 100) {
-				snprintf(err, errlen,
-				         "quality must be 1..100, not '%s'", val);
+				fbusi_fail(err, 0, "quality must be 1..100, not '%s'", val);
 				return FBUS_EINVAL;
 			}
 			u->quality = (int)n;
 		} else if (strcmp(kv, "format") == 0) {
 			u->pixfmt = fbus_pixfmt_parse(val);
 			if (u->pixfmt == FBUS_PIXFMT_NONE) {
-				snprintf(err, errlen, "unknown format '%s'", val);
+				fbusi_fail(err, 0, "unknown format '%s'", val);
 				return FBUS_EINVAL;
 			}
 		} else if (strcmp(kv, "max") == 0) {
 			if (parse_u64(val, &n) || n == 0 ||
 			    n > FBUS_MAX_FRAME_BYTES) {
-				snprintf(err, errlen, "max must be 1..%u bytes",
+				fbusi_fail(err, 0, "max must be 1..%u bytes",
 				         FBUS_MAX_FRAME_BYTES);
 				return FBUS_EINVAL;
 			}
 			u->max_bytes = n;
 		} else if (strcmp(kv, "bind") == 0) {
 			if (strlen(val) >= sizeof u->bind) {
-				snprintf(err, errlen, "bind address too long");
+				fbusi_fail(err, 0, "bind address too long");
 				return FBUS_ENAMETOOLONG;
 			}
 			strcpy(u->bind, val);
 		} else {
-			snprintf(err, errlen, "unknown option '%s'", kv);
+			fbusi_fail(err, 0, "unknown option '%s'", kv);
 			return FBUS_EINVAL;
 		}
 	}
@@ -106,7 +104,7 @@ valid_name(const char *s)
 }
 
 static int
-parse_hostport(char *hp, struct fbusi_uri *u, char *err, size_t errlen)
+parse_hostport(char *hp, struct fbusi_uri *u, struct fbusi_err *err)
 {
 	char *port;
 	uint64_t n;
@@ -114,7 +112,7 @@ parse_hostport(char *hp, struct fbusi_uri *u, char *err, size_t errlen)
 	if (*hp == '[') {
 		char *close = strchr(hp, ']');
 		if (!close || close[1] != ':') {
-			snprintf(err, errlen, "bad [v6]:port in tcp URI");
+			fbusi_fail(err, 0, "bad [v6]:port in tcp URI");
 			return FBUS_EINVAL;
 		}
 		*close = '\0';
@@ -123,17 +121,17 @@ parse_hostport(char *hp, struct fbusi_uri *u, char *err, size_t errlen)
 	} else {
 		port = strrchr(hp, ':');
 		if (!port) {
-			snprintf(err, errlen, "tcp URI needs HOST:PORT");
+			fbusi_fail(err, 0, "tcp URI needs HOST:PORT");
 			return FBUS_EINVAL;
 		}
 		*port++ = '\0';
 	}
 	if (!*hp || strlen(hp) >= sizeof u->host) {
-		snprintf(err, errlen, "tcp URI: empty or too long host");
+		fbusi_fail(err, 0, "tcp URI: empty or too long host");
 		return FBUS_EINVAL;
 	}
 	if (parse_u64(port, &n) || n > 65535) {
-		snprintf(err, errlen, "tcp URI: bad port '%s'", port);
+		fbusi_fail(err, 0, "tcp URI: bad port '%s'", port);
 		return FBUS_EINVAL;
 	}
 	strcpy(u->host, hp);
@@ -142,8 +140,8 @@ parse_hostport(char *hp, struct fbusi_uri *u, char *err, size_t errlen)
 }
 
 int
-fbusi_uri_parse(const char *text, struct fbusi_uri *u, char *err,
-                size_t errlen)
+fbusi_uri_parse(const char *text, struct fbusi_uri *u,
+                struct fbusi_err *err)
 {
 	char buf[1024];
 	char *q;
@@ -151,11 +149,11 @@ fbusi_uri_parse(const char *text, struct fbusi_uri *u, char *err,
 
 	memset(u, 0, sizeof *u);
 	if (!text || !*text) {
-		snprintf(err, errlen, "empty URI");
+		fbusi_fail(err, 0, "empty URI");
 		return FBUS_EINVAL;
 	}
 	if (strlen(text) >= sizeof buf) {
-		snprintf(err, errlen, "URI too long");
+		fbusi_fail(err, 0, "URI too long");
 		return FBUS_ENAMETOOLONG;
 	}
 	strcpy(buf, text);
@@ -168,14 +166,13 @@ fbusi_uri_parse(const char *text, struct fbusi_uri *u, char *err,
 		if (strncmp(name, "//", 2) == 0)
 			name += 2;
 		if (!valid_name(name)) {
-			snprintf(err, errlen,
-			         "bad shm bus name '%s': use 1-%d of "
+			fbusi_fail(err, 0, "bad shm bus name '%s': use 1-%d of "
 			         "[A-Za-z0-9._-]",
 			         name, FBUSI_NAME_MAX);
 			return FBUS_EINVAL;
 		}
 		if (q) {
-			snprintf(err, errlen, "shm: URIs take no options");
+			fbusi_fail(err, 0, "shm: URIs take no options");
 			return FBUS_EINVAL;
 		}
 		u->scheme = FBUSI_SCHEME_SHM;
@@ -187,12 +184,11 @@ fbusi_uri_parse(const char *text, struct fbusi_uri *u, char *err,
 		if (strncmp(path, "//", 2) == 0)
 			path += 2;
 		if (!*path) {
-			snprintf(err, errlen, "unix: URI needs a socket path");
+			fbusi_fail(err, 0, "unix: URI needs a socket path");
 			return FBUS_EINVAL;
 		}
 		if (strlen(path) >= sizeof u->path) {
-			snprintf(err, errlen,
-			         "unix socket path longer than %zu bytes",
+			fbusi_fail(err, 0, "unix socket path longer than %zu bytes",
 			         sizeof u->path - 1);
 			return FBUS_ENAMETOOLONG;
 		}
@@ -200,15 +196,14 @@ fbusi_uri_parse(const char *text, struct fbusi_uri *u, char *err,
 		strcpy(u->path, path);
 	} else if (strncmp(buf, "tcp://", 6) == 0) {
 		u->scheme = FBUSI_SCHEME_TCP;
-		rc = parse_hostport(buf + 6, u, err, errlen);
+		rc = parse_hostport(buf + 6, u, err);
 		if (rc)
 			return rc;
 	} else {
-		snprintf(err, errlen,
-		         "unknown transport in '%s' (shm:NAME, unix:/path, "
+		fbusi_fail(err, 0, "unknown transport in '%s' (shm:NAME, unix:/path, "
 		         "tcp://HOST:PORT)",
 		         text);
 		return FBUS_EINVAL;
 	}
-	return q ? parse_query(q, u, err, errlen) : 0;
+	return q ? parse_query(q, u, err) : 0;
 }

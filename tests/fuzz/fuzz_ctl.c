@@ -1,18 +1,18 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * fuzz_ctl.c — libFuzzer target for the shm control-message parser
- * (ctl.c), which sees everything a raw client or a hostile producer can
+ * (shm/proto.c), which sees everything a raw client or a hostile producer can
  * send.  Byte 0 (low 3 bits) is the number of fds "received" with the
  * message; the rest is the datagram.  Besides "no crash, no UB": whatever
  * parses must have the exact size of its type, a known type, and a
  * NUL-terminated text; and the parse must not depend on bytes past n.
  *
- * fuzz-sources: ctl.c error.c
+ * fuzz-sources: shm/proto.c error.c
  */
 #include <stdlib.h>
 #include <string.h>
 
-#include "ctl.h"
+#include "shm/proto.h"
 #include "private.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
@@ -21,7 +21,7 @@ int
 LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	union fbusi_ctl out, out2;
-	char err[FBUSI_ERRLEN];
+	struct fbusi_err err;
 	uint8_t *copy;
 	int nfds, t, t2;
 
@@ -34,7 +34,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	if (!copy)
 		return 0;
 	memcpy(copy, data, size);
-	t = fbusi_ctl_parse(copy, (long)size, nfds, &out, err);
+	t = fbusi_ctl_parse(copy, (long)size, nfds, &out, &err);
 	if (t > 0) {
 		if (t < FBUSI_CTL_HELLO || t > FBUSI_CTL_REFUSE)
 			abort();
@@ -46,7 +46,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		     out.refuse.code >= 0))
 			abort();
 		/* a parsed message parses again the same way */
-		t2 = fbusi_ctl_parse(&out, (long)size, nfds, &out2, err);
+		t2 = fbusi_ctl_parse(&out, (long)size, nfds, &out2, &err);
 		if (t == FBUSI_CTL_REFUSE || t == FBUSI_CTL_INFO) {
 			if (t2 != t)
 				abort();
@@ -55,7 +55,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		}
 	} else if (t != FBUS_EPROTO && t != FBUS_EPROTONOSUPPORT) {
 		abort();
-	} else if (strlen(err) == 0) {
+	} else if (strlen(err.msg) == 0) {
 		abort(); /* every refusal says why */
 	}
 	free(copy);

@@ -1,20 +1,20 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * fuzz_frame.c — libFuzzer target for the stream wire parser (frame_wire.c):
+ * fuzz_frame.c — libFuzzer target for the stream wire parser (stream/wire.c):
  * the input is byte 0 (bits 0-4 pick the subscriber's size limit; bit 7 says
  * "fix up each CRC first", so mutations reach the field checks behind the
  * checksum) followed by what a producer would send — a welcome, then frames — walked the way
- * stream_sub.c walks it.  Besides "no crash, no UB", it checks that whatever
+ * stream/sub.c walks it.  Besides "no crash, no UB", it checks that whatever
  * parses re-encodes to the same bytes, and that the prefix check never
  * refuses a prefix of a message the full parser accepts.
  *
- * fuzz-sources: frame_wire.c crc32c.c format.c error.c
+ * fuzz-sources: stream/wire.c crc32c.c format.c error.c
  */
 #include <stdlib.h>
 #include <string.h>
 
 #include "crc32c.h"
-#include "frame_wire.h"
+#include "stream/wire.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
@@ -46,7 +46,7 @@ int
 LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	uint8_t buf[FBUSI_WIRE_HDR_LEN];
-	char err[FBUSI_ERRLEN];
+	struct fbusi_err err;
 	uint64_t max;
 	size_t off = 1;
 	int fix;
@@ -61,7 +61,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		struct fbusi_wire_hello h;
 		uint8_t again[FBUSI_WIRE_HELLO_LEN];
 		const uint8_t *m = message(data + 1, sizeof again, fix, buf);
-		if (fbusi_wire_hello_parse(m, &h, err) == 0) {
+		if (fbusi_wire_hello_parse(m, &h, &err) == 0) {
 			fbusi_wire_hello_encode(again, &h);
 			if (memcmp(again, m, sizeof again))
 				abort();
@@ -76,7 +76,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		struct fbusi_wire_welcome w;
 		uint8_t again[FBUSI_WIRE_WELCOME_LEN];
 		const uint8_t *m = message(data + off, sizeof again, fix, buf);
-		if (fbusi_wire_welcome_parse(m, &w, err))
+		if (fbusi_wire_welcome_parse(m, &w, &err))
 			return 0;
 		fbusi_wire_welcome_encode(again, &w);
 		if (memcmp(again, m, sizeof again))
@@ -92,7 +92,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		const uint8_t *m = message(data + off, sizeof again, fix, buf);
 		size_t body;
 
-		if (fbusi_wire_hdr_parse(m, max, &h, &f, err))
+		if (fbusi_wire_hdr_parse(m, max, &h, &f, &err))
 			return 0;
 		/* what the subscriber relies on before it allocates */
 		if (h.payload_len > max || h.meta_len > FBUS_META_MAX ||

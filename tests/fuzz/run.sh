@@ -28,7 +28,7 @@ for src in "$root"/tests/fuzz/fuzz_*.c; do
 	if [ -n "$list" ]; then
 		for f in $list; do libs+=("$root/src/lib/$f"); done
 	else
-		libs=("$root"/src/lib/*.c)
+		libs=("$root"/src/lib/*.c "$root"/src/lib/shm/*.c "$root"/src/lib/stream/*.c)
 	fi
 	echo "== fuzz_$name: build"
 	"$cc" -g -O1 -std=c11 -fsanitize=fuzzer,address,undefined \

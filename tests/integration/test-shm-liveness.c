@@ -7,7 +7,7 @@
  * Each case forks the processes it needs and uses its own bus name.
  */
 #define _GNU_SOURCE
-#include "ctl.h"
+#include "shm/proto.h"
 #include "shm_test_frames.h"
 #include "testutil.h"
 

@@ -11,9 +11,9 @@
 
 #include <cmocka.h>
 
-#include "ctl.h"
+#include "shm/proto.h"
 #include "private.h"
-#include "shm_layout.h"
+#include "shm/layout.h"
 
 static void
 test_layout_packed(void **state)
@@ -81,50 +81,48 @@ static void
 test_uri(void **state)
 {
 	struct fbusi_uri u;
-	char err[FBUSI_ERRLEN];
+	struct fbusi_err err;
 	char longpath[200];
 	(void)state;
 
-	assert_int_equal(fbusi_uri_parse("shm:cam0", &u, err, sizeof err), 0);
+	assert_int_equal(fbusi_uri_parse("shm:cam0", &u, &err), 0);
 	assert_int_equal(u.scheme, FBUSI_SCHEME_SHM);
 	assert_string_equal(u.name, "cam0");
 	assert_int_equal(fbusi_uri_parse("unix:/tmp/x.sock?codec=jpeg&quality=80",
-	                                 &u, err, sizeof err),
+	                                 &u, &err),
 	                 0);
 	assert_int_equal(u.scheme, FBUSI_SCHEME_UNIX);
 	assert_string_equal(u.path, "/tmp/x.sock");
 	assert_int_equal(u.codec, FBUSI_CODEC_JPEG);
 	assert_int_equal(u.quality, 80);
 	assert_int_equal(fbusi_uri_parse("tcp://[::1]:7000?format=gray8", &u,
-	                                 err, sizeof err),
+	                                 &err),
 	                 0);
 	assert_string_equal(u.host, "::1");
 	assert_string_equal(u.port, "7000");
 	assert_int_equal(u.pixfmt, FBUS_PIXFMT_GRAY8);
 
-	assert_int_equal(fbusi_uri_parse("shm:", &u, err, sizeof err),
+	assert_int_equal(fbusi_uri_parse("shm:", &u, &err),
 	                 FBUS_EINVAL);
-	assert_int_equal(fbusi_uri_parse("shm:../etc", &u, err, sizeof err),
+	assert_int_equal(fbusi_uri_parse("shm:../etc", &u, &err),
 	                 FBUS_EINVAL);
-	assert_int_equal(fbusi_uri_parse("shm:a/b", &u, err, sizeof err),
+	assert_int_equal(fbusi_uri_parse("shm:a/b", &u, &err),
 	                 FBUS_EINVAL);
-	assert_int_equal(fbusi_uri_parse("http://x", &u, err, sizeof err),
+	assert_int_equal(fbusi_uri_parse("http://x", &u, &err),
 	                 FBUS_EINVAL);
-	assert_non_null(strstr(err, "unknown transport"));
-	assert_int_equal(fbusi_uri_parse("tcp://host", &u, err, sizeof err),
+	assert_non_null(strstr(err.msg, "unknown transport"));
+	assert_int_equal(fbusi_uri_parse("tcp://host", &u, &err),
 	                 FBUS_EINVAL);
-	assert_int_equal(fbusi_uri_parse("tcp://h:70000", &u, err, sizeof err),
+	assert_int_equal(fbusi_uri_parse("tcp://h:70000", &u, &err),
 	                 FBUS_EINVAL);
-	assert_int_equal(fbusi_uri_parse("unix:/x?quality=0", &u, err,
-	                                 sizeof err),
+	assert_int_equal(fbusi_uri_parse("unix:/x?quality=0", &u, &err),
 	                 FBUS_EINVAL);
-	assert_int_equal(fbusi_uri_parse("unix:/x?bogus=1", &u, err,
-	                                 sizeof err),
+	assert_int_equal(fbusi_uri_parse("unix:/x?bogus=1", &u, &err),
 	                 FBUS_EINVAL);
 	memset(longpath, 'a', sizeof longpath);
 	memcpy(longpath, "unix:/", 6);
 	longpath[sizeof longpath - 1] = '\0';
-	assert_int_equal(fbusi_uri_parse(longpath, &u, err, sizeof err),
+	assert_int_equal(fbusi_uri_parse(longpath, &u, &err),
 	                 FBUS_ENAMETOOLONG);
 }
 
@@ -132,51 +130,51 @@ static void
 test_ctl_parse(void **state)
 {
 	union fbusi_ctl m, out;
-	char err[FBUSI_ERRLEN];
+	struct fbusi_err err;
 	(void)state;
 
 	fbusi_ctl_init(&m, FBUSI_CTL_HELLO);
 	m.hello.version = FBUSI_CTL_VERSION;
 	m.hello.depth = 4;
-	assert_int_equal(fbusi_ctl_parse(&m, sizeof m.hello, 0, &out, err),
+	assert_int_equal(fbusi_ctl_parse(&m, sizeof m.hello, 0, &out, &err),
 	                 FBUSI_CTL_HELLO);
 	/* truncated, oversized, with fds, bad magic, bad version, bad type */
-	assert_int_equal(fbusi_ctl_parse(&m, 3, 0, &out, err), FBUS_EPROTO);
-	assert_int_equal(fbusi_ctl_parse(&m, sizeof m.hello - 1, 0, &out, err),
+	assert_int_equal(fbusi_ctl_parse(&m, 3, 0, &out, &err), FBUS_EPROTO);
+	assert_int_equal(fbusi_ctl_parse(&m, sizeof m.hello - 1, 0, &out, &err),
 	                 FBUS_EPROTO);
-	assert_int_equal(fbusi_ctl_parse(&m, sizeof m.hello + 4, 0, &out, err),
+	assert_int_equal(fbusi_ctl_parse(&m, sizeof m.hello + 4, 0, &out, &err),
 	                 FBUS_EPROTO);
-	assert_int_equal(fbusi_ctl_parse(&m, sizeof m.hello, 1, &out, err),
+	assert_int_equal(fbusi_ctl_parse(&m, sizeof m.hello, 1, &out, &err),
 	                 FBUS_EPROTO);
 	m.hello.depth = 0;
-	assert_int_equal(fbusi_ctl_parse(&m, sizeof m.hello, 0, &out, err),
+	assert_int_equal(fbusi_ctl_parse(&m, sizeof m.hello, 0, &out, &err),
 	                 FBUS_EPROTO);
 	m.hello.depth = 4;
 	m.hello.version = 99;
-	assert_int_equal(fbusi_ctl_parse(&m, sizeof m.hello, 0, &out, err),
+	assert_int_equal(fbusi_ctl_parse(&m, sizeof m.hello, 0, &out, &err),
 	                 FBUS_EPROTONOSUPPORT);
 	m.h.magic = 0xdeadbeef;
-	assert_int_equal(fbusi_ctl_parse(&m, sizeof m.hello, 0, &out, err),
+	assert_int_equal(fbusi_ctl_parse(&m, sizeof m.hello, 0, &out, &err),
 	                 FBUS_EPROTO);
 	fbusi_ctl_init(&m, FBUSI_CTL_HELLO);
 	m.h.type = 77;
-	assert_int_equal(fbusi_ctl_parse(&m, sizeof m.hello, 0, &out, err),
+	assert_int_equal(fbusi_ctl_parse(&m, sizeof m.hello, 0, &out, &err),
 	                 FBUS_EPROTO);
 
 	/* WELCOME: fd count must match "ring present" */
 	fbusi_ctl_init(&m, FBUSI_CTL_WELCOME);
 	m.welcome.version = FBUSI_CTL_VERSION;
 	m.welcome.page_size = 4096;
-	assert_int_equal(fbusi_ctl_parse(&m, sizeof m.welcome, 2, &out, err),
+	assert_int_equal(fbusi_ctl_parse(&m, sizeof m.welcome, 2, &out, &err),
 	                 FBUSI_CTL_WELCOME);
-	assert_int_equal(fbusi_ctl_parse(&m, sizeof m.welcome, 3, &out, err),
+	assert_int_equal(fbusi_ctl_parse(&m, sizeof m.welcome, 3, &out, &err),
 	                 FBUS_EPROTO);
 
 	/* REFUSE text is always terminated and the code negative */
 	fbusi_ctl_init(&m, FBUSI_CTL_REFUSE);
 	memset(m.refuse.text, 'x', sizeof m.refuse.text);
 	m.refuse.code = 5;
-	assert_int_equal(fbusi_ctl_parse(&m, sizeof m.refuse, 0, &out, err),
+	assert_int_equal(fbusi_ctl_parse(&m, sizeof m.refuse, 0, &out, &err),
 	                 FBUSI_CTL_REFUSE);
 	assert_int_equal(strlen(out.refuse.text), sizeof m.refuse.text - 1);
 	assert_true(out.refuse.code < 0);

@@ -12,7 +12,7 @@
 #include <cmocka.h>
 
 #include "crc32c.h"
-#include "frame_wire.h"
+#include "stream/wire.h"
 
 static struct fbusi_wire_hdr
 raw_hdr(void)
@@ -79,12 +79,12 @@ test_hdr_roundtrip(void **state)
 	struct fbusi_wire_hdr h = raw_hdr(), out;
 	struct fbus_format f;
 	uint8_t buf[FBUSI_WIRE_HDR_LEN];
-	char err[FBUSI_ERRLEN];
+	struct fbusi_err err;
 
 	(void)state;
 	fbusi_wire_hdr_encode(buf, &h);
 	assert_memory_equal(buf, "FBSF", 4);
-	assert_int_equal(fbusi_wire_hdr_parse(buf, 1u << 20, &out, &f, err), 0);
+	assert_int_equal(fbusi_wire_hdr_parse(buf, 1u << 20, &out, &f, &err), 0);
 	assert_hdr_equal(&h, &out);
 	assert_int_equal(f.size, 64 * 3 * 48);
 	assert_int_equal(f.nplanes, 1);
@@ -102,7 +102,7 @@ test_hdr_roundtrip(void **state)
 		memcpy(h.stride, want.stride, sizeof h.stride);
 		h.payload_len = want.size;
 		fbusi_wire_hdr_encode(buf, &h);
-		if (fbusi_wire_hdr_parse(buf, 1u << 20, &out, &f, err))
+		if (fbusi_wire_hdr_parse(buf, 1u << 20, &out, &f, &err))
 			fail_msg("%s: %s", fbus_pixfmt_name(pf), err);
 		assert_memory_equal(&f, &want, sizeof f);
 	}
@@ -113,83 +113,83 @@ test_hdr_errors(void **state)
 {
 	struct fbusi_wire_hdr h = raw_hdr(), out;
 	uint8_t good[FBUSI_WIRE_HDR_LEN], buf[FBUSI_WIRE_HDR_LEN];
-	char err[FBUSI_ERRLEN];
+	struct fbusi_err err;
 
 	(void)state;
 	fbusi_wire_hdr_encode(good, &h);
 
 	memcpy(buf, good, sizeof buf);
 	buf[0] = 'X';
-	assert_int_equal(fbusi_wire_hdr_parse(buf, 1u << 20, &out, NULL, err),
+	assert_int_equal(fbusi_wire_hdr_parse(buf, 1u << 20, &out, NULL, &err),
 	                 FBUS_EPROTO);
-	assert_non_null(strstr(err, "bad magic"));
+	assert_non_null(strstr(err.msg, "bad magic"));
 	/* the prefix check refuses it from the first 4 bytes */
 	assert_int_equal(fbusi_wire_check_prefix(buf, 4, FBUSI_WIRE_MAGIC_FRAME,
-	                                         FBUSI_WIRE_HDR_LEN, err),
+	                                         FBUSI_WIRE_HDR_LEN, &err),
 	                 FBUS_EPROTO);
 	assert_int_equal(fbusi_wire_check_prefix(buf, 3, FBUSI_WIRE_MAGIC_FRAME,
-	                                         FBUSI_WIRE_HDR_LEN, err),
+	                                         FBUSI_WIRE_HDR_LEN, &err),
 	                 0);
 
 	memcpy(buf, good, sizeof buf);
 	buf[4] = 2;
-	assert_int_equal(fbusi_wire_hdr_parse(buf, 1u << 20, &out, NULL, err),
+	assert_int_equal(fbusi_wire_hdr_parse(buf, 1u << 20, &out, NULL, &err),
 	                 FBUS_EPROTONOSUPPORT);
-	assert_non_null(strstr(err, "version 2"));
+	assert_non_null(strstr(err.msg, "version 2"));
 
 	memcpy(buf, good, sizeof buf);
 	buf[6] = 200;
-	assert_int_equal(fbusi_wire_hdr_parse(buf, 1u << 20, &out, NULL, err),
+	assert_int_equal(fbusi_wire_hdr_parse(buf, 1u << 20, &out, NULL, &err),
 	                 FBUS_EPROTO);
-	assert_non_null(strstr(err, "header length 200"));
+	assert_non_null(strstr(err.msg, "header length 200"));
 
 	memcpy(buf, good, sizeof buf);
 	buf[20] ^= 1; /* a capture time bit: only the CRC notices */
-	assert_int_equal(fbusi_wire_hdr_parse(buf, 1u << 20, &out, NULL, err),
+	assert_int_equal(fbusi_wire_hdr_parse(buf, 1u << 20, &out, NULL, &err),
 	                 -EBADMSG);
-	assert_non_null(strstr(err, "checksum"));
+	assert_non_null(strstr(err.msg, "checksum"));
 
 	/* oversized payload: refused against the limit, before allocation */
 	memcpy(buf, good, sizeof buf);
 	patch32(buf, 64, 0xfffffff0u);
-	assert_int_equal(fbusi_wire_hdr_parse(buf, 1u << 20, &out, NULL, err),
+	assert_int_equal(fbusi_wire_hdr_parse(buf, 1u << 20, &out, NULL, &err),
 	                 FBUS_EMSGSIZE);
-	assert_non_null(strstr(err, "exceeds the limit"));
+	assert_non_null(strstr(err.msg, "exceeds the limit"));
 	/* a limit below the honest frame refuses it too */
-	assert_int_equal(fbusi_wire_hdr_parse(good, 1000, &out, NULL, err),
+	assert_int_equal(fbusi_wire_hdr_parse(good, 1000, &out, NULL, &err),
 	                 FBUS_EMSGSIZE);
 
 	memcpy(buf, good, sizeof buf);
 	patch32(buf, 60, FBUS_META_MAX + 1);
-	assert_int_equal(fbusi_wire_hdr_parse(buf, 1u << 20, &out, NULL, err),
+	assert_int_equal(fbusi_wire_hdr_parse(buf, 1u << 20, &out, NULL, &err),
 	                 FBUS_EMSGSIZE);
 
 	/* payload length disagreeing with the format */
 	memcpy(buf, good, sizeof buf);
 	patch32(buf, 64, 64 * 3 * 48 - 1);
-	assert_int_equal(fbusi_wire_hdr_parse(buf, 1u << 20, &out, NULL, err),
+	assert_int_equal(fbusi_wire_hdr_parse(buf, 1u << 20, &out, NULL, &err),
 	                 FBUS_EPROTO);
-	assert_non_null(strstr(err, "needs 9216 bytes"));
+	assert_non_null(strstr(err.msg, "needs 9216 bytes"));
 
 	memcpy(buf, good, sizeof buf);
 	patch32(buf, 32, 99); /* unknown pixfmt */
-	assert_int_equal(fbusi_wire_hdr_parse(buf, 1u << 20, &out, NULL, err),
+	assert_int_equal(fbusi_wire_hdr_parse(buf, 1u << 20, &out, NULL, &err),
 	                 FBUS_EPROTO);
 
 	memcpy(buf, good, sizeof buf);
 	patch32(buf, 36, 7); /* codec 7, flags 0 */
-	assert_int_equal(fbusi_wire_hdr_parse(buf, 1u << 20, &out, NULL, err),
+	assert_int_equal(fbusi_wire_hdr_parse(buf, 1u << 20, &out, NULL, &err),
 	                 FBUS_EPROTO);
-	assert_non_null(strstr(err, "codec"));
+	assert_non_null(strstr(err.msg, "codec"));
 
 	memcpy(buf, good, sizeof buf);
 	patch32(buf, 36, 1u << 16); /* flags */
-	assert_int_equal(fbusi_wire_hdr_parse(buf, 1u << 20, &out, NULL, err),
+	assert_int_equal(fbusi_wire_hdr_parse(buf, 1u << 20, &out, NULL, &err),
 	                 FBUS_EPROTO);
 
 	memcpy(buf, good, sizeof buf);
 	patch32(buf, 40, 0); /* width 0 */
-	assert_int_equal(fbusi_wire_hdr_parse(buf, 1u << 20, &out, NULL, err),
+	assert_int_equal(fbusi_wire_hdr_parse(buf, 1u << 20, &out, NULL, &err),
 	                 FBUS_EPROTO);
 }
 
@@ -198,22 +198,22 @@ test_jpeg_hdr(void **state)
 {
 	struct fbusi_wire_hdr h = raw_hdr(), out;
 	uint8_t buf[FBUSI_WIRE_HDR_LEN];
-	char err[FBUSI_ERRLEN];
+	struct fbusi_err err;
 
 	(void)state;
 	h.codec = FBUSI_CODEC_JPEG;
 	h.payload_len = 500;
 	memset(h.stride, 0, sizeof h.stride);
 	fbusi_wire_hdr_encode(buf, &h);
-	assert_int_equal(fbusi_wire_hdr_parse(buf, 1u << 20, &out, NULL, err), 0);
+	assert_int_equal(fbusi_wire_hdr_parse(buf, 1u << 20, &out, NULL, &err), 0);
 	h.pixfmt = FBUS_PIXFMT_NV12; /* the encoder never makes these */
 	fbusi_wire_hdr_encode(buf, &h);
-	assert_int_equal(fbusi_wire_hdr_parse(buf, 1u << 20, &out, NULL, err),
+	assert_int_equal(fbusi_wire_hdr_parse(buf, 1u << 20, &out, NULL, &err),
 	                 FBUS_EPROTO);
 	h.pixfmt = FBUS_PIXFMT_GRAY8;
 	h.width = FBUS_MAX_DIM + 1;
 	fbusi_wire_hdr_encode(buf, &h);
-	assert_int_equal(fbusi_wire_hdr_parse(buf, 1u << 20, &out, NULL, err),
+	assert_int_equal(fbusi_wire_hdr_parse(buf, 1u << 20, &out, NULL, &err),
 	                 FBUS_EPROTO);
 }
 
@@ -223,31 +223,31 @@ test_hello(void **state)
 	struct fbusi_wire_hello h = { FBUS_MODE_EVERY, FBUS_FULL_BLOCK, 8, 500 };
 	struct fbusi_wire_hello out;
 	uint8_t buf[FBUSI_WIRE_HELLO_LEN], bad[FBUSI_WIRE_HELLO_LEN];
-	char err[FBUSI_ERRLEN];
+	struct fbusi_err err;
 
 	(void)state;
 	fbusi_wire_hello_encode(buf, &h);
-	assert_int_equal(fbusi_wire_hello_parse(buf, &out, err), 0);
+	assert_int_equal(fbusi_wire_hello_parse(buf, &out, &err), 0);
 	assert_memory_equal(&h, &out, sizeof h);
 
 	memcpy(bad, buf, sizeof bad);
 	bad[1] = 'X';
-	assert_int_equal(fbusi_wire_hello_parse(bad, &out, err), FBUS_EPROTO);
+	assert_int_equal(fbusi_wire_hello_parse(bad, &out, &err), FBUS_EPROTO);
 	memcpy(bad, buf, sizeof bad);
 	bad[5] = 1;
-	assert_int_equal(fbusi_wire_hello_parse(bad, &out, err),
+	assert_int_equal(fbusi_wire_hello_parse(bad, &out, &err),
 	                 FBUS_EPROTONOSUPPORT);
 	memcpy(bad, buf, sizeof bad);
 	bad[13] ^= 0x40;
-	assert_int_equal(fbusi_wire_hello_parse(bad, &out, err), -EBADMSG);
+	assert_int_equal(fbusi_wire_hello_parse(bad, &out, &err), -EBADMSG);
 
 	h.depth = 0;
 	fbusi_wire_hello_encode(buf, &h);
-	assert_int_equal(fbusi_wire_hello_parse(buf, &out, err), FBUS_EPROTO);
+	assert_int_equal(fbusi_wire_hello_parse(buf, &out, &err), FBUS_EPROTO);
 	h.depth = 4;
 	h.mode = 3;
 	fbusi_wire_hello_encode(buf, &h);
-	assert_int_equal(fbusi_wire_hello_parse(buf, &out, err), FBUS_EPROTO);
+	assert_int_equal(fbusi_wire_hello_parse(buf, &out, &err), FBUS_EPROTO);
 }
 
 int

@@ -26,7 +26,7 @@
 #include <sys/un.h>
 #include <unistd.h>
 
-#include "frame_wire.h"
+#include "stream/wire.h"
 #include "jpeg_codec.h"
 #include "testutil.h"
 #include "cmocka_check.h"

@@ -277,10 +277,10 @@ roundtrip_jpeg(int scheme)
 	static const uint32_t out[] = { 0, FBUS_PIXFMT_BGR24, FBUS_PIXFMT_RGB24,
 		                        FBUS_PIXFMT_BGRA, FBUS_PIXFMT_GRAY8,
 		                        FBUS_PIXFMT_ENCODED };
-	char err[FBUSI_ERRLEN];
+	struct fbusi_err err;
 
-	if (fbusi_jpeg_load(err)) {
-		print_message("skipping jpeg: %s\n", err);
+	if (fbusi_jpeg_load(&err)) {
+		print_message("skipping jpeg: %s\n", err.msg);
 		skip();
 	}
 	for (size_t i = 0; i < sizeof in / sizeof in[0]; i++) {

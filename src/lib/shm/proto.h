@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * ctl.h — messages on the shm control socket (SOCK_SEQPACKET: one message
+ * shm/proto.h — messages on the shm control socket (SOCK_SEQPACKET: one message
  * per datagram, so a message is whole or absent).  Little-endian fixed
  * layout, parsed by fbusi_ctl_parse() which trusts nothing.
  *
@@ -19,6 +19,8 @@
 #include <stdint.h>
 
 #include "framebus.h"
+
+struct fbusi_err;
 
 #define FBUSI_CTL_MAGIC 0x31434246u /* "FBC1" */
 #define FBUSI_CTL_VERSION 1u
@@ -110,6 +112,6 @@ void fbusi_ctl_init(union fbusi_ctl *msg, int type);
  * FBUS_EPROTONOSUPPORT with a reason in err (FBUSI_ERRLEN bytes).
  */
 int fbusi_ctl_parse(const void *buf, long n, int nfds, union fbusi_ctl *out,
-                    char *err);
+                    struct fbusi_err *err);
 
 #endif

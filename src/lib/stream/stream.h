@@ -1,8 +1,8 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * stream_int.h — what the stream transport files (stream.c, stream_pub.c,
- * stream_sub.c) share: socket set-up for unix: and tcp:// and a few time
- * helpers.  The byte layout lives in frame_wire.h.
+ * stream/stream.h — what the stream transport files share: socket set-up
+ * for unix: and tcp://, receive buffers and a time helper.  The byte layout
+ * lives in stream/wire.h.
  */
 #ifndef FBUS_STREAM_INT_H
 #define FBUS_STREAM_INT_H
@@ -20,18 +20,16 @@
 /* Reconnect attempts are spaced by this much. */
 #define FBUSI_STREAM_RETRY_MS 100
 
-/* Listening socket for uri (non-blocking, close-on-exec).  For unix: it
- * reclaims a stale socket file and refuses with FBUS_EADDRINUSE if a producer
- * listens; the file is 0600, or 0666 with open_mode (an allow-list is
- * checked per peer); dev and ino identify the file so close removes only
- * its own. */
+/* Listening socket for uri (non-blocking, close-on-exec).  For unix: see
+ * fbusi_unix_listen(); the file is 0600, or 0666 with open_mode (an
+ * allow-list is checked per peer). */
 int fbusi_stream_listen(const struct fbusi_uri *uri, bool open_mode, int *fd,
-                        dev_t *dev, ino_t *ino, char *err);
+                        dev_t *dev, ino_t *ino, struct fbusi_err *err);
 
 /* Connect to uri within timeout_ms; returns a non-blocking, close-on-exec
  * socket in *fd, or FBUS_ENOENT / FBUS_ECONNREFUSED / FBUS_ETIMEDOUT. */
 int fbusi_stream_connect(const struct fbusi_uri *uri, int timeout_ms, int *fd,
-                         char *err);
+                         struct fbusi_err *err);
 
 /* TCP_NODELAY and keep-alive on a tcp socket; nothing for unix. */
 void fbusi_stream_tune(int fd, int scheme);
@@ -40,5 +38,8 @@ void fbusi_stream_tune(int fd, int scheme);
 void fbusi_stream_describe(const struct fbusi_uri *uri, char *buf, size_t n);
 
 int64_t fbusi_stream_now_ms(void);
+
+/* Make *buf (64-byte aligned, contents not kept) hold need bytes. */
+int fbusi_stream_grow(uint8_t **buf, size_t *cap, size_t need);
 
 #endif

@@ -1,9 +1,9 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * stream_sub.c — the subscriber side of unix: and tcp:// buses.  No thread:
+ * stream/sub.c — the subscriber side of unix: and tcp:// buses.  No thread:
  * fbus_sub_next() reads the non-blocking socket through a small state
  * machine (header, then metadata + payload with readv), validating each
- * header with frame_wire.c BEFORE it allocates anything, so a peer can never
+ * header with wire.c BEFORE it allocates anything, so a peer can never
  * make us allocate more than the configured maximum.  Two receive buffers:
  * `ready` (the newest complete frame, handed to the caller) and `rx` (being
  * filled); in latest mode every frame already in the socket is read and the
@@ -11,9 +11,9 @@
  * JPEG frames are decoded only when delivered, never when skipped.
  */
 #define _GNU_SOURCE
-#include "frame_wire.h"
 #include "jpeg_codec.h"
-#include "stream_int.h"
+#include "stream/stream.h"
+#include "stream/wire.h"
 
 #include <inttypes.h>
 #include <poll.h>
@@ -76,31 +76,12 @@ to_sub(struct fbus_sub *b)
 	return (struct stream_sub *)b;
 }
 
-static int
-grow(uint8_t **buf, size_t *cap, size_t need)
-{
-	uint8_t *n;
-
-	if (*cap >= need)
-		return 0;
-	n = aligned_alloc(64, (need + 63) & ~(size_t)63);
-	if (!n)
-		return FBUS_ENOMEM;
-	free(*buf);
-	*buf = n;
-	*cap = need;
-	return 0;
-}
-
 /* Put "unix:/path: " before a message written by a helper that does not
- * know the address (frame_wire.c, jpeg_codec.c). */
+ * know the address (wire.c, jpeg_codec.c). */
 static int
 where_err(struct stream_sub *s, int rc)
 {
-	char tmp[FBUSI_ERRLEN];
-
-	memcpy(tmp, s->base.err, sizeof tmp);
-	fbusi_errorf(s->base.err, "%s: %s", s->where, tmp);
+	fbusi_err_prefix(&s->base.err, s->where);
 	return rc;
 }
 
@@ -161,7 +142,7 @@ send_hello(struct stream_sub *s)
 	if (n < 0 && (errno == EPIPE || errno == ECONNRESET))
 		return 0;
 	if (n != (ssize_t)sizeof buf)
-		return fbusi_fail(s->base.err, FBUS_EIO, "%s: send hello: %s",
+		return fbusi_fail(&s->base.err, FBUS_EIO, "%s: send hello: %s",
 		                  s->where,
 		                  n < 0 ? strerror(errno) : "short write");
 	return 0;
@@ -188,18 +169,18 @@ await_welcome(struct stream_sub *s, int64_t deadline)
 			return 0;
 		left = (int)(deadline - fbusi_stream_now_ms());
 		if (left <= 0)
-			return fbusi_fail(s->base.err, FBUS_ETIMEDOUT,
+			return fbusi_fail(&s->base.err, FBUS_ETIMEDOUT,
 			                  "%s: no welcome from the producer "
 			                  "(is it a framebus stream?)",
 			                  s->where);
 		if (poll(&p, 1, left) < 0 && errno != EINTR)
-			return fbusi_fail(s->base.err, -errno, "poll: %s",
+			return fbusi_fail(&s->base.err, -errno, "poll: %s",
 			                  strerror(errno));
 	}
 }
 
 static int
-try_connect(struct stream_sub *s, int timeout_ms, int welcome_ms, char *err)
+try_connect(struct stream_sub *s, int timeout_ms, int welcome_ms, struct fbusi_err *err)
 {
 	int rc;
 
@@ -216,8 +197,8 @@ try_connect(struct stream_sub *s, int timeout_ms, int welcome_ms, char *err)
 	if (rc == 0)
 		rc = await_welcome(s, fbusi_stream_now_ms() + welcome_ms);
 	if (rc) {
-		if (err != s->base.err)
-			memcpy(err, s->base.err, FBUSI_ERRLEN);
+		if (err != &s->base.err)
+			*err = s->base.err;
 		close(s->fd);
 		s->fd = -1;
 		return rc;
@@ -285,7 +266,7 @@ pump(struct stream_sub *s)
 				continue;
 			if (errno == EAGAIN || errno == EWOULDBLOCK)
 				return 0;
-			return fbusi_fail(s->base.err, FBUS_EDISCONNECTED,
+			return fbusi_fail(&s->base.err, FBUS_EDISCONNECTED,
 			                  "%s: connection lost: %s", s->where,
 			                  strerror(errno));
 		}
@@ -293,13 +274,13 @@ pump(struct stream_sub *s)
 			/* the producer is gone either way (a closing
 			 * producer drops the frame it was writing) */
 			if (s->hdr_got || s->in_body)
-				return fbusi_fail(s->base.err,
+				return fbusi_fail(&s->base.err,
 				                  FBUS_EDISCONNECTED,
 				                  "%s: producer closed the "
 				                  "connection mid-frame (truncated "
 				                  "frame)",
 				                  s->where);
-			return fbusi_fail(s->base.err, FBUS_EDISCONNECTED,
+			return fbusi_fail(&s->base.err, FBUS_EDISCONNECTED,
 			                  "%s: producer closed the connection",
 			                  s->where);
 		}
@@ -314,16 +295,16 @@ pump(struct stream_sub *s)
 			rc = fbusi_wire_check_prefix(s->hdr, s->hdr_got,
 			                             FBUSI_WIRE_MAGIC_WELCOME,
 			                             FBUSI_WIRE_WELCOME_LEN,
-			                             s->base.err);
+			                             &s->base.err);
 			if (rc == 0 && s->hdr_got == FBUSI_WIRE_WELCOME_LEN)
 				rc = fbusi_wire_welcome_parse(s->hdr, &w,
-				                              s->base.err);
+				                              &s->base.err);
 			if (rc)
 				return where_err(s, rc);
 			if (s->hdr_got < FBUSI_WIRE_WELCOME_LEN)
 				continue;
 			if (w.status)
-				return fbusi_fail(s->base.err, w.status,
+				return fbusi_fail(&s->base.err, w.status,
 				                  "%s: the producer refused this "
 				                  "subscriber: %s",
 				                  s->where,
@@ -344,19 +325,19 @@ pump(struct stream_sub *s)
 			rc = fbusi_wire_check_prefix(s->hdr, s->hdr_got,
 			                             FBUSI_WIRE_MAGIC_FRAME,
 			                             FBUSI_WIRE_HDR_LEN,
-			                             s->base.err);
+			                             &s->base.err);
 			if (rc == 0 && s->hdr_got == sizeof s->hdr)
 				rc = fbusi_wire_hdr_parse(s->hdr, s->max_bytes,
 				                          &b->h, &b->fmt,
-				                          s->base.err);
+				                          &s->base.err);
 			if (rc)
 				return where_err(s, rc);
 			if (s->hdr_got < sizeof s->hdr)
 				continue;
 			/* validated against max_bytes above: only now
 			 * allocate */
-			if (grow(&b->data, &b->cap, b->h.payload_len))
-				return fbusi_fail(s->base.err, FBUS_ENOMEM,
+			if (fbusi_stream_grow(&b->data, &b->cap, b->h.payload_len))
+				return fbusi_fail(&s->base.err, FBUS_ENOMEM,
 				                  "out of memory for a %" PRIu32
 				                  " byte frame",
 				                  b->h.payload_len);
@@ -409,35 +390,35 @@ deliver(struct stream_sub *s, struct fbus_frame *fr)
 		uint32_t w, hh;
 
 		if (!s->jpeg) {
-			rc = fbusi_jpeg_open(&s->jpeg, 0, s->base.err);
+			rc = fbusi_jpeg_open(&s->jpeg, 0, &s->base.err);
 			if (rc)
 				return where_err(s, rc);
 		}
 		if (fbus_format_layout(&f))
-			return fbusi_fail(s->base.err, FBUS_EPROTO,
+			return fbusi_fail(&s->base.err, FBUS_EPROTO,
 			                  "%s: cannot decode a %" PRIu32
 			                  "x%" PRIu32 " jpeg into %s",
 			                  s->where, h->width, h->height,
 			                  fbus_pixfmt_name(want));
 		if (f.size > s->max_bytes)
-			return fbusi_fail(s->base.err, FBUS_EMSGSIZE,
+			return fbusi_fail(&s->base.err, FBUS_EMSGSIZE,
 			                  "%s: decoded frame of %" PRIu32
 			                  " bytes exceeds the limit of %" PRIu64,
 			                  s->where, f.size, s->max_bytes);
 		rc = fbusi_jpeg_size(s->jpeg, b->data, h->payload_len, &w, &hh,
-		                     s->base.err);
+		                     &s->base.err);
 		if (rc == 0 && (w != h->width || hh != h->height))
-			rc = fbusi_fail(s->base.err, FBUS_EPROTO,
+			rc = fbusi_fail(&s->base.err, FBUS_EPROTO,
 			                "jpeg is %" PRIu32 "x%" PRIu32
 			                ", header says %" PRIu32 "x%" PRIu32, w,
 			                hh, h->width, h->height);
-		if (rc == 0 && grow(&s->dec, &s->dec_cap, f.size))
-			rc = fbusi_fail(s->base.err, FBUS_ENOMEM,
+		if (rc == 0 && fbusi_stream_grow(&s->dec, &s->dec_cap, f.size))
+			rc = fbusi_fail(&s->base.err, FBUS_ENOMEM,
 			                "out of memory");
 		if (rc == 0)
 			rc = fbusi_jpeg_decode(s->jpeg, b->data,
 			                       h->payload_len, &f, s->dec,
-			                       s->base.err);
+			                       &s->base.err);
 		if (rc)
 			return rc == FBUS_EPROTO || rc == FBUS_ENOTSUP
 			               ? where_err(s, rc)
@@ -514,7 +495,7 @@ sub_next(struct fbus_sub *base, struct fbus_frame *fr, int timeout_ms)
 				/* the welcome follows at once from a live
 				 * producer; don't give up on it too soon */
 				rc = try_connect(s, left, left > 500 ? left : 500,
-				                 s->base.err);
+				                 &s->base.err);
 				if (rc == 0) {
 					s->st.reconnects++;
 					continue;
@@ -541,7 +522,7 @@ sub_next(struct fbus_sub *base, struct fbus_frame *fr, int timeout_ms)
 				return fail_conn(s, rc);
 			if (s->msg_deadline && now >= s->msg_deadline)
 				return fail_conn(
-					s, fbusi_fail(s->base.err, FBUS_EPROTO,
+					s, fbusi_fail(&s->base.err, FBUS_EPROTO,
 				                      "%s: producer stalled: "
 				                      "message incomplete past "
 				                      "its deadline (%d ms + 1 s "
@@ -570,7 +551,7 @@ sub_next(struct fbus_sub *base, struct fbus_frame *fr, int timeout_ms)
 		if (s->fd >= 0) {
 			struct pollfd p = { .fd = s->fd, .events = POLLIN };
 			if (poll(&p, 1, wait) < 0 && errno != EINTR)
-				return fbusi_fail(s->base.err, -errno,
+				return fbusi_fail(&s->base.err, -errno,
 				                  "poll: %s", strerror(errno));
 		} else if (wait > 0) {
 			struct pollfd p = { .fd = s->tfd, .events = POLLIN };
@@ -620,7 +601,7 @@ static const struct fbusi_sub_ops stream_sub_ops = {
 
 int
 fbusi_stream_sub_open(struct fbus_sub **out, const struct fbusi_uri *uri,
-                      const struct fbus_sub_opts *opts, char *err)
+                      const struct fbus_sub_opts *opts, struct fbusi_err *err)
 {
 	struct stream_sub *s;
 	int rc;
@@ -666,7 +647,7 @@ fbusi_stream_sub_open(struct fbus_sub **out, const struct fbusi_uri *uri,
 			goto err;
 		/* start order does not matter: frames flow once a
 		 * producer appears */
-		memcpy(s->base.err, err, FBUSI_ERRLEN);
+		s->base.err = *err;
 		disconnect(s);
 	}
 	*out = &s->base;

@@ -1,11 +1,11 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * frame_wire.c — encode and validate stream frame headers and hellos (layout
- * in frame_wire.h).  Everything the peer sends is checked here before the
+ * stream/wire.c — encode and validate stream frame headers and hellos
+ * (layout in stream/wire.h).  Everything the peer sends is checked here before the
  * transport trusts a single length: this is where the user's original
  * "read 4 bytes, allocate whatever they say" is fixed.
  */
-#include "frame_wire.h"
+#include "stream/wire.h"
 
 #include "crc32c.h"
 
@@ -76,7 +76,7 @@ fbusi_wire_hdr_encode(uint8_t out[FBUSI_WIRE_HDR_LEN],
 
 int
 fbusi_wire_check_prefix(const uint8_t *buf, size_t n, uint32_t magic,
-                        unsigned len, char *err)
+                        unsigned len, struct fbusi_err *err)
 {
 	const char *what = magic == FBUSI_WIRE_MAGIC_FRAME   ? "frame"
 	                   : magic == FBUSI_WIRE_MAGIC_HELLO ? "hello"
@@ -101,7 +101,7 @@ fbusi_wire_check_prefix(const uint8_t *buf, size_t n, uint32_t magic,
 }
 
 static int
-check_crc(const uint8_t *in, size_t len, const char *what, char *err)
+check_crc(const uint8_t *in, size_t len, const char *what, struct fbusi_err *err)
 {
 	uint32_t want = get32(in + len - 4);
 	uint32_t got = fbusi_crc32c(0, in, len - 4);
@@ -117,7 +117,7 @@ check_crc(const uint8_t *in, size_t len, const char *what, char *err)
 int
 fbusi_wire_hdr_parse(const uint8_t in[FBUSI_WIRE_HDR_LEN], uint64_t max_bytes,
                      struct fbusi_wire_hdr *h, struct fbus_format *fmt,
-                     char *err)
+                     struct fbusi_err *err)
 {
 	struct fbus_format f;
 	const char *name;
@@ -239,7 +239,7 @@ fbusi_wire_hello_encode(uint8_t out[FBUSI_WIRE_HELLO_LEN],
 
 int
 fbusi_wire_hello_parse(const uint8_t in[FBUSI_WIRE_HELLO_LEN],
-                       struct fbusi_wire_hello *h, char *err)
+                       struct fbusi_wire_hello *h, struct fbusi_err *err)
 {
 	int rc;
 
@@ -285,7 +285,7 @@ fbusi_wire_welcome_encode(uint8_t out[FBUSI_WIRE_WELCOME_LEN],
 
 int
 fbusi_wire_welcome_parse(const uint8_t in[FBUSI_WIRE_WELCOME_LEN],
-                         struct fbusi_wire_welcome *w, char *err)
+                         struct fbusi_wire_welcome *w, struct fbusi_err *err)
 {
 	int rc;
 

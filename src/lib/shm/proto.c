@@ -1,11 +1,11 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * ctl.c — build and validate shm control messages (see ctl.h).  The parser
+ * shm/proto.c — build and validate shm control messages (see proto.h).  The parser
  * is a pure function so the fuzzer (tests/fuzz/fuzz_ctl.c) can drive it.
  */
-#include "ctl.h"
+#include "shm/proto.h"
 #include "private.h"
-#include "shm_layout.h"
+#include "shm/layout.h"
 
 #include <string.h>
 
@@ -33,7 +33,7 @@ fbusi_ctl_init(union fbusi_ctl *m, int type)
 
 int
 fbusi_ctl_parse(const void *buf, long n, int nfds, union fbusi_ctl *out,
-                char *err)
+                struct fbusi_err *err)
 {
 	struct fbusi_ctl_hdr h;
 	int t;

@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * frame_wire.h — the byte layout of the stream transports (unix:, tcp://):
+ * stream/wire.h — the byte layout of the stream transports (unix:, tcp://):
  * the frame header the producer sends before each frame and the hello a
  * subscriber sends once after connecting.  Pure functions only (no I/O, no
  * allocation), so the fuzzer can drive them directly.
@@ -80,7 +80,7 @@ void fbusi_wire_hdr_encode(uint8_t out[FBUSI_WIRE_HDR_LEN],
  * sentence in err (FBUSI_ERRLEN bytes, may be NULL).
  */
 int fbusi_wire_check_prefix(const uint8_t *buf, size_t n, uint32_t magic,
-                            unsigned len, char *err);
+                            unsigned len, struct fbusi_err *err);
 
 /*
  * Parse and validate a whole frame header: prefix, CRC (-EBADMSG), flags,
@@ -91,12 +91,12 @@ int fbusi_wire_check_prefix(const uint8_t *buf, size_t n, uint32_t magic,
  */
 int fbusi_wire_hdr_parse(const uint8_t in[FBUSI_WIRE_HDR_LEN],
                          uint64_t max_bytes, struct fbusi_wire_hdr *h,
-                         struct fbus_format *fmt, char *err);
+                         struct fbus_format *fmt, struct fbusi_err *err);
 
 void fbusi_wire_hello_encode(uint8_t out[FBUSI_WIRE_HELLO_LEN],
                              const struct fbusi_wire_hello *h);
 int fbusi_wire_hello_parse(const uint8_t in[FBUSI_WIRE_HELLO_LEN],
-                           struct fbusi_wire_hello *h, char *err);
+                           struct fbusi_wire_hello *h, struct fbusi_err *err);
 
 struct fbusi_wire_welcome {
 	int32_t status;
@@ -107,6 +107,6 @@ void fbusi_wire_welcome_encode(uint8_t out[FBUSI_WIRE_WELCOME_LEN],
                                const struct fbusi_wire_welcome *w);
 /* Status codes are checked to be negative errno-sized values. */
 int fbusi_wire_welcome_parse(const uint8_t in[FBUSI_WIRE_WELCOME_LEN],
-                             struct fbusi_wire_welcome *w, char *err);
+                             struct fbusi_wire_welcome *w, struct fbusi_err *err);
 
 #endif

@@ -1,18 +1,17 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * shm_sub.c — the shm: subscriber.  Frames are read in place from the
+ * shm/sub.c — the shm: subscriber.  Frames are read in place from the
  * producer's ring, mapped read-only after its seals and size were checked.
  * Waiting is a FUTEX_WAIT on the ring's seq word in slices of at most
  * SLICE_MS, between which the control socket is polled: that is how a
  * producer's death (even kill -9) is seen within 100 ms without any cost
- * on the producer side.  Layout and lease protocol: shm_layout.h.
+ * on the producer side.  The handshake is in attach.c; layout and lease
+ * protocol: shm/layout.h.
  */
 #define _GNU_SOURCE
-#include "ctl.h"
 #include "os.h"
-#include "private.h"
 #include "runtime.h"
-#include "shm_layout.h"
+#include "shm/attach.h"
 
 #include <errno.h>
 #include <limits.h>
@@ -26,21 +25,10 @@
 #include <unistd.h>
 
 #define SLICE_MS 40
-#define HANDSHAKE_MS 2000
+#define RING_WAIT_MS 2000
 #define RETRY_MS 50
 
 enum { HOLD_NONE = 0, HOLD_LEASE, HOLD_ENTRY };
-
-struct ringmap {
-	const struct fbusi_ring_hdr *hdr; /* NULL: none */
-	size_t size;
-	uint32_t gen;
-	/* geometry copied once at map time: the producer could rewrite
-	 * the header later, we never re-read it */
-	uint32_t slot_count;
-	uint64_t slot_size;
-	uint64_t slots_offset;
-};
 
 struct shm_sub {
 	struct fbus_sub base;
@@ -49,9 +37,10 @@ struct shm_sub {
 	char sock_path[108];
 	int sock; /* -1 while disconnected */
 	int efd;
-	struct ringmap cur, prev;
+	struct fbusi_ringmap cur, prev;
 	struct fbusi_page *page;
 	size_t page_size;
+	uint32_t depth; /* every: queue length, fixed at attach */
 	uint32_t tail; /* every: our consumption count (page->tail mirror) */
 	int holding;
 	uint64_t last_seq;
@@ -62,66 +51,6 @@ struct shm_sub {
 	uint64_t frames, skipped;
 	uint32_t reconnects;
 };
-
-static const struct fbusi_slot_hdr *
-slot_at(const struct ringmap *r, uint32_t i)
-{
-	return (const struct fbusi_slot_hdr *)((const uint8_t *)r->hdr +
-	                                       r->slots_offset +
-	                                       (uint64_t)i * r->slot_size);
-}
-
-static void
-unmap_ring(struct ringmap *r)
-{
-	if (r->hdr)
-		munmap((void *)r->hdr, r->size);
-	memset(r, 0, sizeof *r);
-}
-
-/* Map a ring memfd read-only after checking it cannot SIGBUS us and its
- * header is sane.  Takes ownership of fd (always closed: the mapping keeps
- * the memory). */
-static int
-map_ring(struct shm_sub *s, int fd, uint64_t size, uint32_t gen,
-         struct ringmap *out)
-{
-	int64_t real = fbusi_memfd_check(fd, size);
-	const struct fbusi_ring_hdr *h;
-	struct ringmap r = { 0 };
-
-	if (real < 0) {
-		close(fd);
-		return fbusi_fail(s->base.err, FBUS_EPROTO,
-		                  "producer sent a ring that is not a sealed "
-		                  "memfd of %llu bytes",
-		                  (unsigned long long)size);
-	}
-	h = mmap(NULL, (size_t)real, PROT_READ, MAP_SHARED, fd, 0);
-	close(fd);
-	if (h == MAP_FAILED)
-		return fbusi_fail(s->base.err, -errno, "mmap ring: %s",
-		                  fbus_strerror(-errno));
-	r.hdr = h;
-	r.size = (size_t)real;
-	r.gen = gen;
-	r.slot_count = h->slot_count;
-	r.slot_size = h->slot_size;
-	r.slots_offset = h->slots_offset;
-	if (h->magic != FBUSI_RING_MAGIC || h->version != FBUSI_SHM_VERSION ||
-	    h->hdr_size != sizeof *h || h->generation != gen ||
-	    r.slot_count == 0 || r.slot_count > 0xffff ||
-	    r.slot_size < FBUSI_SLOT_DATA_OFF || r.slot_size % 4096 ||
-	    r.slots_offset < sizeof *h ||
-	    r.slot_size > (UINT64_MAX - r.slots_offset) / r.slot_count ||
-	    r.slots_offset + r.slot_size * r.slot_count > (uint64_t)real) {
-		unmap_ring(&r);
-		return fbusi_fail(s->base.err, FBUS_EPROTO,
-		                  "producer's ring header is inconsistent");
-	}
-	*out = r;
-	return 0;
-}
 
 static void
 fd_watch(struct shm_sub *s, int fd, int add)
@@ -180,8 +109,8 @@ disconnect(struct shm_sub *s)
 	if (s->page)
 		munmap(s->page, s->page_size);
 	s->page = NULL;
-	unmap_ring(&s->cur);
-	unmap_ring(&s->prev);
+	fbusi_shm_unmap_ring(&s->cur);
+	fbusi_shm_unmap_ring(&s->prev);
 	s->disconnect_reported = 0;
 	s->gone = 0;
 	if (s->opts.flags & FBUS_SUB_RECONNECT)
@@ -207,78 +136,19 @@ lost(struct shm_sub *s)
 static int
 connect_bus(struct shm_sub *s)
 {
-	struct fbusi_ctl_hello hi;
-	union fbusi_ctl m;
-	int fds[FBUSI_MAX_FDS], nfds = 0, rc, t;
-	int64_t psize;
+	struct fbusi_shm_conn c;
+	int rc = fbusi_shm_attach(s->sock_path, &s->opts, &c, &s->base.err);
 
-	rc = fbusi_unix_connect(s->sock_path, &s->sock, s->base.err);
 	if (rc) {
-		s->sock = -1;
+		s->disconnect_reported = 1; /* nothing to report: never was up */
 		return rc;
 	}
-	fbusi_ctl_init((union fbusi_ctl *)&hi, FBUSI_CTL_HELLO);
-	hi.version = FBUSI_CTL_VERSION;
-	hi.mode = s->opts.mode;
-	hi.depth = s->opts.mode == FBUS_MODE_EVERY ? s->opts.depth : 1;
-	hi.policy = s->opts.full_policy;
-	hi.block_ms = s->opts.block_ms;
-	rc = fbusi_send_fds(s->sock, &hi, sizeof hi, NULL, 0, 0);
-	if (rc && rc != -EPIPE && rc != -ECONNRESET) {
-		rc = fbusi_fail(s->base.err, rc, "send HELLO: %s",
-		                fbus_strerror(rc));
-		goto fail;
-	}
-	/* A producer that refuses us at accept (uid check) sends REFUSE and
-	 * hangs up before our HELLO lands: read the reason even then. */
-	t = fbusi_ctl_recv(s->sock, &m, fds, &nfds, rc ? 100 : HANDSHAKE_MS,
-	                   s->base.err);
-	if (t == FBUSI_CTL_REFUSE) {
-		rc = fbusi_fail(s->base.err, m.refuse.code, "refused: %s",
-		                m.refuse.text);
-		goto fail;
-	}
-	if (t < 0) {
-		rc = t;
-		goto fail;
-	}
-	if (t != FBUSI_CTL_WELCOME) {
-		for (int i = 0; i < nfds; i++)
-			close(fds[i]);
-		rc = fbusi_fail(s->base.err, FBUS_EPROTO,
-		                "expected WELCOME, got message type %d", t);
-		goto fail;
-	}
-	s->efd = fds[1];
-	psize = fbusi_memfd_check(fds[0], m.welcome.page_size);
-	if (psize >= 0)
-		s->page = mmap(NULL, (size_t)psize, PROT_READ | PROT_WRITE,
-		               MAP_SHARED, fds[0], 0);
-	close(fds[0]);
-	if (psize < 0 || s->page == MAP_FAILED) {
-		s->page = NULL;
-		if (nfds == 3)
-			close(fds[2]);
-		rc = fbusi_fail(s->base.err, FBUS_EPROTO,
-		                "producer sent an unusable subscriber page");
-		goto fail;
-	}
-	s->page_size = (size_t)psize;
-	if (s->page->magic != FBUSI_PAGE_MAGIC ||
-	    s->page->depth != hi.depth || s->page->mode != hi.mode ||
-	    FBUSI_PAGE_ENTRIES_OFF + (uint64_t)hi.depth * 8 > s->page_size) {
-		if (nfds == 3)
-			close(fds[2]);
-		rc = fbusi_fail(s->base.err, FBUS_EPROTO,
-		                "subscriber page does not match our HELLO");
-		goto fail;
-	}
-	if (nfds == 3) {
-		rc = map_ring(s, fds[2], m.welcome.ring_size,
-		              m.welcome.generation, &s->cur);
-		if (rc)
-			goto fail;
-	}
+	s->sock = c.sock;
+	s->efd = c.efd;
+	s->page = c.page;
+	s->page_size = c.page_size;
+	s->depth = c.depth;
+	s->cur = c.ring;
 	s->tail = 0;
 	s->last_seq = 0;
 	s->holding = HOLD_NONE;
@@ -294,10 +164,6 @@ connect_bus(struct shm_sub *s)
 		retry_timer(s, 0);
 	}
 	return 0;
-fail:
-	disconnect(s);
-	s->disconnect_reported = 1; /* nothing to report: never was up */
-	return rc;
 }
 
 /* A message or HUP on the control socket.  Returns 1 if a message was
@@ -308,23 +174,23 @@ on_socket(struct shm_sub *s, int wait_ms)
 	union fbusi_ctl m;
 	int fds[FBUSI_MAX_FDS], nfds, t, rc;
 
-	t = fbusi_ctl_recv(s->sock, &m, fds, &nfds, wait_ms, s->base.err);
+	t = fbusi_shm_ctl_recv(s->sock, &m, fds, &nfds, wait_ms, &s->base.err);
 	if (t == FBUS_ETIMEDOUT)
 		return 0;
 	if (t == FBUSI_CTL_RING) {
 		if (m.ring.generation <= s->cur.gen) {
 			close(fds[0]);
-			fbusi_errorf(s->base.err, "producer sent an old ring");
+			fbusi_fail(&s->base.err, 0, "producer sent an old ring");
 			disconnect(s);
 			return FBUS_EDISCONNECTED;
 		}
 		/* keep one older ring: every-mode entries may still point
 		 * into it */
-		unmap_ring(&s->prev);
+		fbusi_shm_unmap_ring(&s->prev);
 		s->prev = s->cur;
 		memset(&s->cur, 0, sizeof s->cur);
-		rc = map_ring(s, fds[0], m.ring.ring_size, m.ring.generation,
-		              &s->cur);
+		rc = fbusi_shm_map_ring(fds[0], m.ring.ring_size,
+		                        m.ring.generation, &s->cur, &s->base.err);
 		if (rc) {
 			disconnect(s);
 			return FBUS_EDISCONNECTED;
@@ -334,8 +200,8 @@ on_socket(struct shm_sub *s, int wait_ms)
 	if (t >= 0) {
 		for (int i = 0; i < nfds; i++)
 			close(fds[i]);
-		fbusi_errorf(s->base.err,
-		             "unexpected control message type %d", t);
+		fbusi_fail(&s->base.err, 0, "unexpected control message type %d",
+		           t);
 	}
 	/* t < 0: the error text is in base.err already */
 	lost(s);
@@ -360,16 +226,16 @@ check_ring(struct shm_sub *s, int wait_ms)
 		return 0;
 	case FBUSI_RING_RETIRED:
 		/* the RING message was queued before RETIRED was set */
-		rc = on_socket(s, HANDSHAKE_MS);
+		rc = on_socket(s, RING_WAIT_MS);
 		if (rc == 0) {
-			fbusi_errorf(s->base.err, "producer retired its ring "
+			fbusi_fail(&s->base.err, 0, "producer retired its ring "
 			                          "but sent no new one");
 			disconnect(s);
 			return FBUS_EDISCONNECTED;
 		}
 		return rc;
 	default:
-		fbusi_errorf(s->base.err, "producer closed the bus");
+		fbusi_fail(&s->base.err, 0, "producer closed the bus");
 		lost(s);
 		return FBUS_EDISCONNECTED;
 	}
@@ -378,10 +244,10 @@ check_ring(struct shm_sub *s, int wait_ms)
 /* Copy and validate the slot header into frame.  The producer is trusted
  * with the pixels, never with the geometry we would index with. */
 static int
-fill_frame(struct shm_sub *s, const struct ringmap *r, uint32_t slot,
+fill_frame(struct shm_sub *s, const struct fbusi_ringmap *r, uint32_t slot,
            uint64_t seq, struct fbus_frame *f)
 {
-	const struct fbusi_slot_hdr *h = slot_at(r, slot);
+	const struct fbusi_slot_hdr *h = fbusi_ringmap_slot(r, slot);
 	struct fbus_format fmt = { 0 };
 	uint64_t cap = r->slot_size - FBUSI_SLOT_DATA_OFF;
 	uint32_t payload = h->payload_bytes, meta = h->meta_bytes;
@@ -396,7 +262,7 @@ fill_frame(struct shm_sub *s, const struct ringmap *r, uint32_t slot,
 	if (fbus_format_layout(&fmt) || fmt.size > cap ||
 	    (fmt.pixfmt != FBUS_PIXFMT_ENCODED && payload != fmt.size) ||
 	    meta > FBUS_META_MAX)
-		return fbusi_fail(s->base.err, FBUS_EPROTO,
+		return fbusi_fail(&s->base.err, FBUS_EPROTO,
 		                  "producer wrote an invalid frame header "
 		                  "(seq %llu)",
 		                  (unsigned long long)seq);
@@ -429,14 +295,14 @@ take_latest(struct shm_sub *s, struct fbus_frame *f)
 		if (seq == 0 || seq <= s->last_seq)
 			return FBUS_EAGAIN;
 		if (slot >= s->cur.slot_count)
-			return fbusi_fail(s->base.err, FBUS_EPROTO,
+			return fbusi_fail(&s->base.err, FBUS_EPROTO,
 			                  "producer published slot %u of %u",
 			                  slot, s->cur.slot_count);
 		/* seq_cst lease store, then seq_cst re-check of the slot's
 		 * seq: the Dekker pair with loan() in shm_pub.c */
 		atomic_store(&s->page->lease,
 		             ((s->cur.gen & 0xffff) << 16) | (slot + 1));
-		if (atomic_load(&slot_at(&s->cur, slot)->seq) != seq) {
+		if (atomic_load(&fbusi_ringmap_slot(&s->cur, slot)->seq) != seq) {
 			atomic_store_explicit(&s->page->lease, 0,
 			                      memory_order_relaxed);
 			continue; /* being rewritten: a newer frame follows */
@@ -464,16 +330,16 @@ take_entry(struct shm_sub *s, struct fbus_frame *f)
 		                                     memory_order_acquire);
 		uint64_t en, seq;
 		uint32_t gen8, slot;
-		const struct ringmap *r;
+		const struct fbusi_ringmap *r;
 		int rc;
 
 		if (head == s->tail)
 			return FBUS_EAGAIN;
-		if (head - s->tail > s->page->depth)
-			return fbusi_fail(s->base.err, FBUS_EPROTO,
+		if (head - s->tail > s->depth)
+			return fbusi_fail(&s->base.err, FBUS_EPROTO,
 			                  "producer's queue head is corrupt");
 		en = atomic_load_explicit(
-			&s->page->entries[s->tail % s->page->depth],
+			&s->page->entries[s->tail % s->depth],
 			memory_order_relaxed);
 		seq = en >> 24;
 		gen8 = (uint32_t)(en >> 16) & 0xff;
@@ -489,13 +355,13 @@ take_entry(struct shm_sub *s, struct fbus_frame *f)
 			continue;
 		}
 		if (slot >= r->slot_count ||
-		    (atomic_load_explicit(&slot_at(r, slot)->seq,
+		    (atomic_load_explicit(&fbusi_ringmap_slot(r, slot)->seq,
 		                          memory_order_acquire) &
 		     ((1ull << 40) - 1)) != seq)
-			return fbusi_fail(s->base.err, FBUS_EPROTO,
+			return fbusi_fail(&s->base.err, FBUS_EPROTO,
 			                  "queued frame %llu is not in its slot",
 			                  (unsigned long long)seq);
-		rc = fill_frame(s, r, slot, atomic_load(&slot_at(r, slot)->seq),
+		rc = fill_frame(s, r, slot, atomic_load(&fbusi_ringmap_slot(r, slot)->seq),
 		                f);
 		if (rc)
 			return rc;
@@ -662,7 +528,7 @@ shm_fd(struct fbus_sub *base)
 		fbusi_close(s->epfd);
 		fbusi_close(s->tfd);
 		s->epfd = s->tfd = -1;
-		return fbusi_fail(base->err, e, "epoll/timerfd: %s",
+		return fbusi_fail(&base->err, e, "epoll/timerfd: %s",
 		                  fbus_strerror(e));
 	}
 	fd_watch(s, s->tfd, 1);
@@ -721,7 +587,7 @@ static const struct fbusi_sub_ops shm_sub_ops = {
 
 int
 fbusi_shm_sub_open(struct fbus_sub **out, const struct fbusi_uri *uri,
-                   const struct fbus_sub_opts *opts, char *err)
+                   const struct fbus_sub_opts *opts, struct fbusi_err *err)
 {
 	struct shm_sub *s;
 	int rc;
@@ -746,7 +612,7 @@ fbusi_shm_sub_open(struct fbus_sub **out, const struct fbusi_uri *uri,
 	rc = connect_bus(s);
 	if (rc && !((opts->flags & FBUS_SUB_RECONNECT) &&
 	            (rc == FBUS_ENOENT || rc == FBUS_ECONNREFUSED))) {
-		fbusi_errorf(err, "%s", s->base.err);
+		*err = s->base.err;
 		free(s);
 		return rc;
 	}

@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * shm_layout.h — the shared-memory ABI between a producer and its
+ * shm/layout.h — the shared-memory ABI between a producer and its
  * subscribers.  Fixed-width types only; magic/version/size first; offsets
  * pinned with _Static_assert.  Two kinds of memfd:
  *

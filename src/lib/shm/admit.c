@@ -1,0 +1,365 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * shm/admit.c — the producer's control thread: it owns the listening
+ * socket, admits subscribers (SO_PEERCRED check, HELLO, WELCOME with their
+ * page, eventfd and ring), answers `framebus ls` queries, and notices peers
+ * that leave or die (socket HUP) so the data path frees their slots.
+ */
+#define _GNU_SOURCE
+#include "os.h"
+#include "shm/pub.h"
+
+#include <errno.h>
+#include <poll.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/eventfd.h>
+#include <sys/mman.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+/* Called with p->lock held, by the control thread. */
+static void
+ent_kill(struct shm_pub *p, struct ent *e)
+{
+	fbusi_close(e->sock);
+	e->sock = -1;
+	atomic_fetch_sub(&p->n_active, 1);
+	atomic_store_explicit(&e->state, ENT_DEAD, memory_order_release);
+	atomic_store(&p->dead_pending, 1);
+}
+
+static void
+peer_error(struct shm_pub *p, int fd, int code, const char *fmt, ...)
+	FBUSI_PRINTF(4, 5);
+
+/* Record why a peer was refused, tell it if it still listens, close it. */
+static void
+peer_error(struct shm_pub *p, int fd, int code, const char *fmt, ...)
+{
+	struct fbusi_ctl_refuse m;
+	va_list ap;
+
+	char sink[FBUSI_CTL_MAX];
+	int nfds, fds[FBUSI_MAX_FDS];
+
+	fbusi_ctl_init((union fbusi_ctl *)&m, FBUSI_CTL_REFUSE);
+	m.code = code;
+	va_start(ap, fmt);
+	vsnprintf(m.text, sizeof m.text, fmt, ap);
+	va_end(ap);
+	fbusi_send_fds(fd, &m, sizeof m, NULL, 0, MSG_DONTWAIT);
+	/* Closing with unread input makes Linux report ECONNRESET to the
+	 * peer ahead of our REFUSE: drain what is queued first. */
+	for (int i = 0; i < 16 && fbusi_recv_fds(fd, sink, sizeof sink, fds, 0,
+	                                         &nfds, MSG_DONTWAIT) > 0;
+	     i++)
+		;
+	close(fd);
+	atomic_fetch_add(&p->peer_errors, 1);
+	fbusi_log(&p->opts, FBUS_LOG_WARN, "%s", m.text);
+}
+
+static int
+uid_allowed(struct shm_pub *p, uid_t uid, gid_t gid)
+{
+	if (uid == getuid())
+		return 1;
+	for (uint32_t i = 0; i < p->opts.n_allow_uids; i++)
+		if (p->opts.allow_uids[i] == uid)
+			return 1;
+	for (uint32_t i = 0; i < p->opts.n_allow_gids; i++)
+		if (p->opts.allow_gids[i] == gid)
+			return 1;
+	return 0;
+}
+
+static void
+do_accept(struct shm_pub *p)
+{
+	struct ucred cred;
+	socklen_t len = sizeof cred;
+	int fd = accept4(p->listen_fd, NULL, NULL,
+	                 SOCK_CLOEXEC | SOCK_NONBLOCK);
+	int k;
+
+	if (fd < 0)
+		return;
+	if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &len) < 0) {
+		peer_error(p, fd, FBUS_EACCES, "no peer credentials");
+		return;
+	}
+	for (k = 0; k < MAX_PENDING && p->pend[k].fd >= 0; k++)
+		;
+	if (k == MAX_PENDING) {
+		peer_error(p, fd, FBUS_EAGAIN,
+		           "too many connections waiting for HELLO");
+		return;
+	}
+	p->pend[k].fd = fd;
+	p->pend[k].pid = cred.pid;
+	p->pend[k].uid = cred.uid;
+	/* refuse after its HELLO is read, so the REFUSE reaches it */
+	p->pend[k].refused = !uid_allowed(p, cred.uid, cred.gid);
+	p->pend[k].deadline = fbus_now_mono_ns() + HELLO_TIMEOUT_NS;
+}
+
+/* Called with p->lock held. */
+static void
+send_info(struct shm_pub *p, int fd)
+{
+	struct fbusi_ctl_info m;
+
+	fbusi_ctl_init((union fbusi_ctl *)&m, FBUSI_CTL_INFO);
+	m.pid = getpid();
+	m.subscribers = atomic_load(&p->n_active);
+	m.frames = atomic_load(&p->frames);
+	/* p->lock is held by our caller: last_fmt/fps are consistent */
+	/* a rate from frames long ago is not "the" rate: decay to 0 */
+	m.fps = fbus_now_mono_ns() - p->last_commit_ns < 3000000000LL &&
+	                p->avg_dt > 0
+	        ? 1.0 / p->avg_dt
+	        : 0.0;
+	m.fmt = p->last_fmt;
+	fbusi_send_fds(fd, &m, sizeof m, NULL, 0, MSG_DONTWAIT);
+}
+
+static uint32_t
+slots_reserved(struct shm_pub *p)
+{
+	uint32_t n = 2; /* the newest frame, and the one being written */
+
+	for (uint32_t i = 0; i < p->n_ents; i++)
+		if (atomic_load_explicit(&p->ents[i].state,
+		                         memory_order_acquire) == ENT_ACTIVE)
+			n += p->ents[i].mode == FBUS_MODE_EVERY
+			             ? p->ents[i].depth
+			             : 1;
+	return n;
+}
+
+/* Admit a subscriber after a valid HELLO; called with p->lock held. */
+static void
+admit(struct shm_pub *p, struct pending *pd, const struct fbusi_ctl_hello *hi)
+{
+	struct fbusi_ctl_welcome w;
+	struct ent *e = NULL;
+	uint32_t need = hi->mode == FBUS_MODE_EVERY ? hi->depth : 1;
+	size_t page_size;
+	char memname[160];
+	int fds[3], nfds = 2, rc, page_fd;
+
+	for (uint32_t i = 0; i < p->n_ents; i++)
+		if (atomic_load_explicit(&p->ents[i].state,
+		                         memory_order_acquire) == ENT_FREE) {
+			e = &p->ents[i];
+			break;
+		}
+	if (!e) {
+		peer_error(p, pd->fd, -ENOSPC,
+		           "bus '%s' has its maximum of %u subscribers",
+		           p->name, p->opts.max_subscribers);
+		return;
+	}
+	if (slots_reserved(p) + need > p->opts.slots) {
+		peer_error(p, pd->fd, -ENOSPC,
+		           "bus '%s': %u more slots needed, the ring has %u "
+		           "and %u are reserved (lower the depth or open the "
+		           "producer with more slots)",
+		           p->name, need, p->opts.slots, slots_reserved(p));
+		return;
+	}
+	page_size = (FBUSI_PAGE_ENTRIES_OFF + hi->depth * sizeof(uint64_t) +
+	             4095) & ~(size_t)4095;
+	snprintf(memname, sizeof memname, "framebus-page:%s,pid=%d",
+	         p->name, (int)pd->pid);
+	page_fd = fbusi_memfd_sealed(memname, page_size);
+	if (page_fd < 0) {
+		peer_error(p, pd->fd, page_fd, "memfd: %s",
+		           fbus_strerror(page_fd));
+		return;
+	}
+	e->page = mmap(NULL, page_size, PROT_READ | PROT_WRITE, MAP_SHARED,
+	               page_fd, 0);
+	e->efd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+	e->mirror = calloc(hi->depth, sizeof(uint64_t));
+	if (e->page == MAP_FAILED || e->efd < 0 || !e->mirror) {
+		if (e->page != MAP_FAILED)
+			munmap(e->page, page_size);
+		fbusi_close(e->efd);
+		free(e->mirror);
+		close(page_fd);
+		e->page = NULL, e->efd = -1, e->mirror = NULL;
+		peer_error(p, pd->fd, FBUS_ENOMEM, "out of resources");
+		return;
+	}
+	e->page->magic = FBUSI_PAGE_MAGIC;
+	e->page->version = FBUSI_SHM_VERSION;
+	e->page->hdr_size = FBUSI_PAGE_ENTRIES_OFF;
+	e->page->depth = hi->depth;
+	e->page->mode = hi->mode;
+	e->page_size = page_size;
+	e->mode = hi->mode;
+	e->depth = hi->depth;
+	e->policy = hi->policy;
+	e->block_ms = hi->block_ms;
+	e->head = 0;
+	e->dropped = 0;
+	e->pid = pd->pid;
+	e->uid = pd->uid;
+	e->sock = pd->fd;
+
+	fbusi_ctl_init((union fbusi_ctl *)&w, FBUSI_CTL_WELCOME);
+	w.version = FBUSI_CTL_VERSION;
+	w.page_size = page_size;
+	fds[0] = page_fd;
+	fds[1] = e->efd;
+	if (p->ring) {
+		w.generation = p->gen;
+		w.ring_size = p->ring_size;
+		fds[2] = p->ring_fd;
+		nfds = 3;
+	}
+	rc = fbusi_send_fds(pd->fd, &w, sizeof w, fds, nfds, MSG_DONTWAIT);
+	close(page_fd); /* the mapping keeps the memory */
+	if (rc < 0) {
+		munmap(e->page, page_size);
+		close(e->efd);
+		free(e->mirror);
+		e->page = NULL, e->efd = -1, e->mirror = NULL;
+		close(pd->fd);
+		return;
+	}
+	atomic_fetch_add(&p->n_active, 1);
+	/* release: publishes the entry to the data path's acquire loads */
+	atomic_store_explicit(&e->state, ENT_ACTIVE, memory_order_release);
+}
+
+static void
+on_pending(struct shm_pub *p, struct pending *pd)
+{
+	char buf[FBUSI_CTL_MAX + 1];
+	struct fbusi_err err;
+	union fbusi_ctl m;
+	int fds[FBUSI_MAX_FDS], nfds = 0, t;
+	long n;
+
+	n = fbusi_recv_fds(pd->fd, buf, sizeof buf, fds, 0, &nfds,
+	                   MSG_DONTWAIT);
+	if (n == -EAGAIN)
+		return;
+	if (n <= 0) {
+		if (n < 0 && n != -ECONNRESET)
+			peer_error(p, pd->fd, FBUS_EPROTO,
+			           "bus '%s': bad message from pid %d: %s",
+			           p->name, (int)pd->pid, fbus_strerror((int)n));
+		else
+			close(pd->fd);
+		pd->fd = -1;
+		return;
+	}
+	/* max_fds 0: any fd a peer sends is closed and the message is an
+	 * error, so nothing to close here */
+	t = fbusi_ctl_parse(buf, n, nfds, &m, &err);
+	if (pd->refused) {
+		peer_error(p, pd->fd, FBUS_EACCES,
+		           "bus '%s': uid %u (pid %d) is not allowed", p->name,
+		           (unsigned)pd->uid, (int)pd->pid);
+	} else if (t == FBUSI_CTL_HELLO) {
+		admit(p, pd, &m.hello);
+	} else if (t == FBUSI_CTL_QUERY) {
+		send_info(p, pd->fd);
+		close(pd->fd);
+	} else {
+		peer_error(p, pd->fd, t < 0 ? t : FBUS_EPROTO,
+		           "bus '%s': pid %d: %s", p->name, (int)pd->pid,
+		           t < 0 ? err.msg : "unexpected message type");
+	}
+	pd->fd = -1;
+}
+
+void *
+fbusi_shm_ctl_thread(void *arg)
+{
+	struct shm_pub *p = arg;
+	struct pollfd *pfd;
+	int *map; /* pfd index -> ent index, or -(pending index) - 1 */
+	size_t cap = 2 + MAX_PENDING + p->n_ents;
+
+	pfd = calloc(cap, sizeof *pfd);
+	map = calloc(cap, sizeof *map);
+	if (!pfd || !map) {
+		free(pfd);
+		free(map);
+		return NULL;
+	}
+	for (;;) {
+		size_t n = 0;
+		int64_t now;
+
+		pfd[n++] = (struct pollfd){ p->wake_fd, POLLIN, 0 };
+		pfd[n++] = (struct pollfd){ p->listen_fd, POLLIN, 0 };
+		for (int k = 0; k < MAX_PENDING; k++)
+			if (p->pend[k].fd >= 0) {
+				map[n] = -k - 1;
+				pfd[n++] = (struct pollfd){ p->pend[k].fd,
+					                    POLLIN, 0 };
+			}
+		pthread_mutex_lock(&p->lock);
+		for (uint32_t i = 0; i < p->n_ents; i++)
+			if (atomic_load(&p->ents[i].state) == ENT_ACTIVE) {
+				map[n] = (int)i;
+				pfd[n++] = (struct pollfd){ p->ents[i].sock,
+					                    POLLIN, 0 };
+			}
+		pthread_mutex_unlock(&p->lock);
+
+		if (poll(pfd, n, 250) < 0 && errno != EINTR)
+			break;
+		if (pfd[0].revents)
+			break;
+		if (pfd[1].revents & POLLIN)
+			do_accept(p);
+		pthread_mutex_lock(&p->lock);
+		for (size_t i = 2; i < n; i++) {
+			if (!pfd[i].revents)
+				continue;
+			if (map[i] < 0) {
+				on_pending(p, &p->pend[-map[i] - 1]);
+			} else {
+				struct ent *e = &p->ents[map[i]];
+				char c;
+
+				/* A subscriber sends nothing after HELLO;
+				 * data here is a protocol error, HUP a
+				 * normal leave (or a kill -9). */
+				if ((pfd[i].revents & POLLIN) &&
+				    recv(e->sock, &c, 1, MSG_DONTWAIT |
+				                             MSG_PEEK) > 0) {
+					atomic_fetch_add(&p->peer_errors, 1);
+					fbusi_log(&p->opts, FBUS_LOG_WARN,
+					              "bus '%s': subscriber pid "
+					              "%d sent data after HELLO; "
+					              "dropped",
+					              p->name, (int)e->pid);
+				}
+				ent_kill(p, e);
+			}
+		}
+		now = fbus_now_mono_ns();
+		for (int k = 0; k < MAX_PENDING; k++)
+			if (p->pend[k].fd >= 0 && now > p->pend[k].deadline) {
+				peer_error(p, p->pend[k].fd, FBUS_ETIMEDOUT,
+				           "bus '%s': pid %d sent no HELLO in "
+				           "time",
+				           p->name, (int)p->pend[k].pid);
+				p->pend[k].fd = -1;
+			}
+		pthread_mutex_unlock(&p->lock);
+	}
+	free(pfd);
+	free(map);
+	return NULL;
+}

@@ -1,0 +1,553 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * shm/pub.c — the shm: producer's data path (loan/commit) and its open and
+ * close.  The data path touches only shared memory and atomics, and no
+ * syscall unless a subscriber sleeps; the ring lives in ring.c and the
+ * control thread that admits subscribers in admit.c.  Layout and lease
+ * protocol: shm/layout.h.
+ */
+#define _GNU_SOURCE
+#include "os.h"
+#include "runtime.h"
+#include "shm/pub.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <poll.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/eventfd.h>
+#include <sys/file.h>
+#include <sys/mman.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+/* ---- subscriber table -------------------------------------------------- */
+
+static void
+reclaim_dead(struct shm_pub *p)
+{
+	pthread_mutex_lock(&p->lock);
+	for (uint32_t i = 0; i < p->n_ents; i++) {
+		struct ent *e = &p->ents[i];
+
+		if (atomic_load_explicit(&e->state, memory_order_acquire) !=
+		    ENT_DEAD)
+			continue;
+		munmap(e->page, e->page_size);
+		fbusi_close(e->efd);
+		free(e->mirror);
+		e->page = NULL;
+		e->mirror = NULL;
+		e->efd = -1;
+		/* release: the control thread may reuse the entry after its
+		 * acquire load sees FREE */
+		atomic_store_explicit(&e->state, ENT_FREE,
+		                      memory_order_release);
+	}
+	atomic_store(&p->dead_pending, 0);
+	pthread_mutex_unlock(&p->lock);
+}
+
+
+static int
+slot_in_use(struct shm_pub *p, uint32_t s, uint64_t latest)
+{
+	uint32_t lease_want = ((p->gen & 0xffff) << 16) | (s + 1);
+
+	if (latest && (latest & 0xffff) == s)
+		return 1;
+	for (uint32_t i = 0; i < p->n_ents; i++) {
+		struct ent *e = &p->ents[i];
+
+		if (atomic_load_explicit(&e->state, memory_order_acquire) !=
+		    ENT_ACTIVE)
+			continue;
+		if (e->mode == FBUS_MODE_LATEST) {
+			/* seq_cst: pairs with the subscriber's seq_cst lease
+			 * store before it re-checks the slot seq */
+			if (atomic_load(&e->page->lease) == lease_want)
+				return 1;
+		} else {
+			/* acquire: pairs with the release store of tail in
+			 * sub release(); after it, the slot is no longer
+			 * read */
+			uint32_t tail = atomic_load_explicit(
+				&e->page->tail, memory_order_acquire);
+			uint32_t used = e->head - tail;
+
+			if (used > e->depth)
+				continue; /* garbage tail: dropped in commit */
+			for (uint32_t k = tail; k != e->head; k++) {
+				uint64_t en = e->mirror[k % e->depth];
+				if ((en & 0xffff) == s &&
+				    ((en >> 16) & 0xff) == (p->gen & 0xff))
+					return 1;
+			}
+		}
+	}
+	return 0;
+}
+
+/* ---- data path ----------------------------------------------------------- */
+
+static int
+shm_loan(struct fbus_pub *base, const struct fbus_format *fmt_in,
+         struct fbus_slot *slot)
+{
+	struct shm_pub *p = (struct shm_pub *)base;
+	struct fbus_format fmt = *fmt_in;
+	struct fbusi_slot_hdr *h;
+	uint64_t latest;
+	int64_t now;
+	int rc;
+
+	if (p->loaned)
+		return fbusi_fail(&base->err, FBUS_EBUSY,
+		                  "a slot is already on loan; commit or abort "
+		                  "it first");
+	rc = fbus_format_layout(&fmt);
+	if (rc)
+		return fbusi_fail(&base->err, rc,
+		                  "invalid format %s %ux%u (size %u)",
+		                  fbus_pixfmt_name(fmt.pixfmt)
+		                          ? fbus_pixfmt_name(fmt.pixfmt)
+		                          : "?",
+		                  fmt.width, fmt.height, fmt.size);
+	if (atomic_load_explicit(&p->dead_pending, memory_order_relaxed))
+		reclaim_dead(p);
+	if (!p->ring || FBUSI_SLOT_DATA_OFF + (uint64_t)fmt.size > p->slot_size) {
+		uint64_t want = fmt.size;
+		if (p->opts.max_frame_bytes > want)
+			want = p->opts.max_frame_bytes;
+		rc = fbusi_shm_ring_switch(p, want, &base->err);
+		if (rc)
+			return rc;
+	}
+
+	latest = atomic_load_explicit(&p->ring->latest, memory_order_relaxed);
+	for (uint32_t s = 0; s < p->slot_count; s++) {
+		uint64_t old_seq;
+
+		if (slot_in_use(p, s, latest))
+			continue;
+		h = slot_hdr(p->ring, p->slot_size, s);
+		old_seq = atomic_load_explicit(&h->seq, memory_order_relaxed);
+		/* seq_cst mark, then seq_cst re-check of the leases: pairs
+		 * with the subscriber's lease store + seq re-check
+		 * (shm/layout.h).  If a lease appeared, that reader may have
+		 * validated the old seq: give the slot back untouched. */
+		atomic_store(&h->seq, 0);
+		if (slot_in_use(p, s, latest)) {
+			atomic_store(&h->seq, old_seq);
+			continue;
+		}
+		now = fbus_now_mono_ns();
+		memset(slot, 0, sizeof *slot);
+		slot->data = (uint8_t *)h + FBUSI_SLOT_DATA_OFF;
+		slot->capacity = (uint32_t)(p->slot_size - FBUSI_SLOT_DATA_OFF);
+		slot->fmt = fmt;
+		slot->payload_bytes = fmt.size;
+		slot->meta = (uint8_t *)h + FBUSI_SLOT_META_OFF;
+		slot->t_mono_ns = now;
+		slot->t_real_ns = fbus_now_real_ns();
+		slot->_priv[0] = s;
+		slot->_priv[1] = p->gen;
+		p->loaned = 1;
+		p->loan_slot = s;
+		return 0;
+	}
+	return fbusi_fail(&base->err, FBUS_EBUSY,
+	                  "all %u slots are held by subscribers", p->slot_count);
+}
+
+static void
+shm_abort(struct fbus_pub *base, struct fbus_slot *slot)
+{
+	struct shm_pub *p = (struct shm_pub *)base;
+
+	/* The slot keeps seq 0: it holds no frame anyone may read, and is
+	 * free for the next loan. */
+	if (p->loaned && slot->_priv[0] == p->loan_slot &&
+	    slot->_priv[1] == p->gen)
+		p->loaned = 0;
+}
+
+/* Every mode: wait for room in e's queue up to its block_ms. */
+static int
+wait_for_room(struct shm_pub *p, struct ent *e)
+{
+	int64_t deadline;
+	uint32_t ms = e->block_ms < p->opts.max_block_ms ? e->block_ms
+	                                                 : p->opts.max_block_ms;
+
+	deadline = fbus_now_mono_ns() + (int64_t)ms * 1000000;
+	for (;;) {
+		uint32_t tail;
+		int64_t left;
+
+		/* seq_cst flag, then seq_cst tail re-check: pairs with
+		 * the subscriber's tail store + prod_waiting load */
+		atomic_store(&e->page->prod_waiting, 1);
+		tail = atomic_load(&e->page->tail);
+		if (e->head - tail < e->depth ||
+		    atomic_load_explicit(&e->state, memory_order_acquire) !=
+		            ENT_ACTIVE)
+			break;
+		left = (deadline - fbus_now_mono_ns()) / 1000000;
+		if (left <= 0)
+			break;
+		fbusi_futex_wait((const uint32_t *)&e->page->tail, tail,
+		                 left > 50 ? 50 : (int)left);
+	}
+	atomic_store(&e->page->prod_waiting, 0);
+	return e->head - atomic_load(&e->page->tail) < e->depth;
+}
+
+static void
+info_update(struct shm_pub *p, const struct fbus_format *fmt, int64_t now)
+{
+	/* Only the data path writes these; the control thread reads them
+	 * under the same lock for INFO.  trylock: while the control thread
+	 * admits a subscriber, skipping one rate sample beats waiting. */
+	if (pthread_mutex_trylock(&p->lock) != 0)
+		return;
+	p->last_fmt = *fmt;
+	/* Average the intervals, not the rates: a producer catching up in
+	 * a burst has dt near 0, and 1/dt would dominate a mean of rates. */
+	if (p->last_commit_ns && now > p->last_commit_ns) {
+		double dt = (double)(now - p->last_commit_ns) / 1e9;
+		p->avg_dt = p->avg_dt > 0 ? p->avg_dt * 0.95 + dt * 0.05 : dt;
+	}
+	p->last_commit_ns = now;
+	pthread_mutex_unlock(&p->lock);
+}
+
+static int64_t
+shm_commit(struct fbus_pub *base, struct fbus_slot *slot)
+{
+	struct shm_pub *p = (struct shm_pub *)base;
+	struct fbusi_slot_hdr *h;
+	uint32_t s = (uint32_t)slot->_priv[0];
+	uint64_t seq;
+	int any_waiting = 0;
+
+	if (!p->loaned || s != p->loan_slot || slot->_priv[1] != p->gen)
+		return fbusi_fail(&base->err, FBUS_EINVAL,
+		                  "commit of a slot that is not on loan");
+	if (slot->meta_bytes > FBUS_META_MAX)
+		return fbusi_fail(&base->err, FBUS_EMSGSIZE,
+		                  "metadata of %u bytes exceeds %u",
+		                  slot->meta_bytes, FBUS_META_MAX);
+	if (slot->fmt.pixfmt == FBUS_PIXFMT_ENCODED) {
+		if (slot->payload_bytes == 0 ||
+		    slot->payload_bytes > slot->fmt.size)
+			return fbusi_fail(&base->err, FBUS_EMSGSIZE,
+			                  "encoded payload of %u bytes (loaned "
+			                  "for %u)",
+			                  slot->payload_bytes, slot->fmt.size);
+	} else {
+		slot->payload_bytes = slot->fmt.size;
+	}
+
+	h = slot_hdr(p->ring, p->slot_size, s);
+	h->t_mono_ns = slot->t_mono_ns;
+	h->t_real_ns = slot->t_real_ns;
+	h->pixfmt = slot->fmt.pixfmt;
+	h->width = slot->fmt.width;
+	h->height = slot->fmt.height;
+	h->nplanes = slot->fmt.nplanes;
+	for (int i = 0; i < FBUS_MAX_PLANES; i++) {
+		h->stride[i] = slot->fmt.stride[i];
+		h->offset[i] = slot->fmt.offset[i];
+	}
+	h->payload_bytes = slot->payload_bytes;
+	h->meta_bytes = slot->meta_bytes;
+	seq = ++p->seq;
+	/* release: publishes header + pixels; pairs with the subscriber's
+	 * seq_cst re-check after taking its lease / its entry */
+	atomic_store_explicit(&h->seq, seq, memory_order_release);
+	p->loaned = 0;
+
+	for (uint32_t i = 0; i < p->n_ents; i++) {
+		struct ent *e = &p->ents[i];
+		uint64_t en;
+		uint32_t tail;
+
+		if (atomic_load_explicit(&e->state, memory_order_acquire) !=
+		            ENT_ACTIVE ||
+		    e->mode != FBUS_MODE_EVERY)
+			continue;
+		tail = atomic_load_explicit(&e->page->tail,
+		                            memory_order_acquire);
+		if (e->head - tail > e->depth) {
+			/* The subscriber scribbled on its queue.  It only
+			 * hurts itself; stop serving it. */
+			fbusi_log(&p->opts, FBUS_LOG_WARN,
+			              "subscriber pid %d corrupted its queue; "
+			              "dropping it",
+			              (int)e->pid);
+			shutdown(e->sock, SHUT_RDWR);
+			continue;
+		}
+		if (e->head - tail == e->depth &&
+		    (e->policy != FBUS_FULL_BLOCK || !wait_for_room(p, e))) {
+			e->dropped++;
+			atomic_fetch_add(&p->dropped, 1);
+			/* relaxed: a statistic the subscriber reads */
+			atomic_store_explicit(&e->page->dropped, e->dropped,
+			                      memory_order_relaxed);
+			continue;
+		}
+		en = fbusi_entry_pack(seq, p->gen, s);
+		e->mirror[e->head % e->depth] = en;
+		atomic_store_explicit(&e->page->entries[e->head % e->depth],
+		                      en, memory_order_relaxed);
+		e->head++;
+		/* release: publishes the entry; pairs with the acquire load
+		 * of head in sub next() */
+		atomic_store_explicit(&e->page->head, e->head,
+		                      memory_order_release);
+	}
+
+	/* release: latest subscribers may read the slot after an acquire
+	 * load of latest */
+	atomic_store_explicit(&p->ring->latest, (seq << 16) | s,
+	                      memory_order_release);
+	/* seq_cst store, then seq_cst loads of `waiting`: pairs with the
+	 * subscriber's seq_cst waiting=1 store and seq_word re-check before
+	 * FUTEX_WAIT, so a sleeper is never missed and nobody sleeping
+	 * means no syscall. */
+	atomic_store(&p->ring->seq_word, (uint32_t)seq);
+	for (uint32_t i = 0; i < p->n_ents; i++) {
+		struct ent *e = &p->ents[i];
+
+		if (atomic_load_explicit(&e->state, memory_order_acquire) !=
+		    ENT_ACTIVE)
+			continue;
+		if (atomic_load(&e->page->waiting))
+			any_waiting = 1;
+		/* seq_cst exchange pairs with the subscriber clearing
+		 * efd_pending before it looks for frames */
+		if (atomic_load_explicit(&e->page->armed,
+		                         memory_order_relaxed) &&
+		    atomic_exchange(&e->page->efd_pending, 1) == 0) {
+			uint64_t one = 1;
+			if (write(e->efd, &one, sizeof one) < 0) {
+				/* counter saturated: already readable */
+			}
+		}
+	}
+	if (any_waiting)
+		fbusi_futex_wake((const uint32_t *)&p->ring->seq_word,
+		                 INT_MAX);
+
+	atomic_fetch_add_explicit(&p->frames, 1, memory_order_relaxed);
+	/* the commit time, not the capture stamp the caller may have set */
+	info_update(p, &slot->fmt, fbus_now_mono_ns());
+	return (int64_t)seq;
+}
+
+static int
+shm_stats(struct fbus_pub *base, struct fbus_pub_stats *st)
+{
+	struct shm_pub *p = (struct shm_pub *)base;
+
+	memset(st, 0, sizeof *st);
+	st->frames = atomic_load(&p->frames);
+	st->dropped = atomic_load(&p->dropped);
+	st->peer_errors = atomic_load(&p->peer_errors);
+	st->subscribers = atomic_load(&p->n_active);
+	return 0;
+}
+
+/* ---- control thread ------------------------------------------------------ */
+/* ---- open / close --------------------------------------------------------- */
+
+static void shm_pub_close(struct fbus_pub *base);
+
+static const struct fbusi_pub_ops shm_pub_ops = {
+	.loan = shm_loan,
+	.commit = shm_commit,
+	.abort = shm_abort,
+	.stats = shm_stats,
+	.close = shm_pub_close,
+};
+
+/* Take the name: flock on NAME.lock is authoritative (two producers racing
+ * cannot both win); a socket file without a lock holder is stale.  The lock
+ * counts only if the path still names the file we locked: a closing
+ * producer unlinks it while holding the lock, and whoever opened the old
+ * file before that must not think it owns the name. */
+static int
+claim_name(struct shm_pub *p, struct fbusi_err *err)
+{
+	struct ucred cred;
+	socklen_t len = sizeof cred;
+	struct stat a, b;
+	int probe;
+
+	for (int tries = 0;; tries++) {
+		p->lock_fd = open(p->lock_path,
+		                  O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW,
+		                  0600);
+		if (p->lock_fd < 0)
+			return fbusi_fail(err, -errno, "cannot open %s: %s",
+			                  p->lock_path, fbus_strerror(-errno));
+		if (flock(p->lock_fd, LOCK_EX | LOCK_NB) < 0)
+			break;
+		if (fstat(p->lock_fd, &a) == 0 && lstat(p->lock_path, &b) == 0 &&
+		    a.st_dev == b.st_dev && a.st_ino == b.st_ino)
+			goto locked;
+		close(p->lock_fd);
+		p->lock_fd = -1;
+		if (tries == 8)
+			return fbusi_fail(err, FBUS_EADDRINUSE,
+			                  "bus '%s': %s keeps changing", p->name,
+			                  p->lock_path);
+	}
+	{
+		int pid = 0;
+
+		if (fbusi_unix_connect(p->sock_path, SOCK_SEQPACKET, 200, &probe,
+		                       NULL) == 0) {
+			if (getsockopt(probe, SOL_SOCKET, SO_PEERCRED, &cred,
+			               &len) == 0)
+				pid = cred.pid;
+			close(probe);
+		}
+		close(p->lock_fd);
+		p->lock_fd = -1;
+		return fbusi_fail(err, FBUS_EADDRINUSE,
+		                  "bus '%s' already has a producer (pid %d)",
+		                  p->name, pid);
+	}
+locked:
+	/* We hold the lock: any socket file is a leftover of a producer
+	 * that died; fbusi_unix_listen makes sure nobody listens, then
+	 * reclaims it.  The directory is 0700 already; 0600 is defence in
+	 * depth. */
+	return fbusi_unix_listen(p->sock_path, SOCK_SEQPACKET, 0600,
+	                         &p->listen_fd, &p->sock_dev, &p->sock_ino,
+	                         err);
+}
+
+int
+fbusi_shm_pub_open(struct fbus_pub **out, const struct fbusi_uri *uri,
+                   const struct fbus_pub_opts *opts, struct fbusi_err *err)
+{
+	struct shm_pub *p;
+	int rc;
+
+	if (opts->slots < 3 || opts->slots > 0xffff)
+		return fbusi_fail(err, FBUS_EINVAL, "slots must be 3..65535");
+	if (opts->max_frame_bytes > FBUS_MAX_FRAME_BYTES)
+		return fbusi_fail(err, FBUS_EINVAL,
+		                  "max_frame_bytes above %u",
+		                  FBUS_MAX_FRAME_BYTES);
+	p = calloc(1, sizeof *p);
+	if (!p)
+		return FBUS_ENOMEM;
+	p->base.ops = &shm_pub_ops;
+	p->opts = *opts;
+	p->lock_fd = p->listen_fd = p->wake_fd = p->ring_fd = -1;
+	for (int k = 0; k < MAX_PENDING; k++)
+		p->pend[k].fd = -1;
+	strcpy(p->name, uri->name);
+	pthread_mutex_init(&p->lock, NULL);
+	p->n_ents = opts->max_subscribers;
+	p->ents = calloc(p->n_ents, sizeof *p->ents);
+	if (!p->ents) {
+		rc = FBUS_ENOMEM;
+		goto err;
+	}
+	for (uint32_t i = 0; i < p->n_ents; i++) {
+		p->ents[i].sock = p->ents[i].efd = -1;
+		atomic_init(&p->ents[i].state, ENT_FREE);
+	}
+	rc = fbusi_runtime_dir_ensure(err);
+	if (!rc)
+		rc = fbusi_runtime_path(p->name, ".sock", p->sock_path,
+		                        sizeof p->sock_path, err);
+	if (!rc)
+		rc = fbusi_runtime_path(p->name, ".lock", p->lock_path,
+		                        sizeof p->lock_path, err);
+	if (!rc)
+		rc = claim_name(p, err);
+	if (rc)
+		goto err;
+	p->wake_fd = eventfd(0, EFD_CLOEXEC);
+	if (p->wake_fd < 0) {
+		rc = fbusi_fail(err, -errno, "eventfd: %s",
+		                fbus_strerror(-errno));
+		goto err;
+	}
+	if (opts->max_frame_bytes) {
+		rc = fbusi_shm_ring_create(p, opts->max_frame_bytes, err);
+		if (rc)
+			goto err;
+	}
+	rc = pthread_create(&p->thread, NULL, fbusi_shm_ctl_thread, p);
+	if (rc) {
+		rc = fbusi_fail(err, -rc, "cannot start control thread");
+		goto err;
+	}
+	p->thread_started = 1;
+	*out = &p->base;
+	return 0;
+err:
+	shm_pub_close(&p->base);
+	return rc;
+}
+
+static void
+shm_pub_close(struct fbus_pub *base)
+{
+	struct shm_pub *p = (struct shm_pub *)base;
+
+	if (p->thread_started) {
+		uint64_t one = 1;
+		if (write(p->wake_fd, &one, sizeof one) < 0) {
+			/* cannot fail for a fresh eventfd */
+		}
+		pthread_join(p->thread, NULL);
+	}
+	if (p->ring)
+		fbusi_shm_ring_end(p, p->ring, FBUSI_RING_CLOSED);
+	/* unlink before closing the listener: from here on a new producer
+	 * may take the name */
+	if (p->listen_fd >= 0) {
+		fbusi_unix_unlink(p->sock_path, p->sock_dev, p->sock_ino);
+		close(p->listen_fd);
+	}
+	for (int k = 0; k < MAX_PENDING; k++)
+		fbusi_close(p->pend[k].fd);
+	for (uint32_t i = 0; p->ents && i < p->n_ents; i++) {
+		struct ent *e = &p->ents[i];
+		int st = atomic_load(&e->state);
+
+		if (st == ENT_ACTIVE)
+			fbusi_close(e->sock);
+		if (st != ENT_FREE) {
+			munmap(e->page, e->page_size);
+			fbusi_close(e->efd);
+			free(e->mirror);
+		}
+	}
+	if (p->ring)
+		munmap(p->ring, p->ring_size);
+	fbusi_close(p->ring_fd);
+	fbusi_close(p->wake_fd);
+	if (p->lock_fd >= 0) {
+		unlink(p->lock_path);
+		close(p->lock_fd);
+	}
+	pthread_mutex_destroy(&p->lock);
+	free(p->ents);
+	free(p);
+}

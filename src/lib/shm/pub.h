@@ -1,0 +1,110 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * shm/pub.h — what the three halves of the shm: producer share: the data
+ * path (pub.c), the ring it writes (ring.c) and the control thread that
+ * admits subscribers (admit.c).  Who may touch which field, and under which
+ * lock or atomic, is said at each field.
+ */
+#ifndef FBUS_SHM_PUB_H
+#define FBUS_SHM_PUB_H
+
+#include "private.h"
+#include "shm/layout.h"
+#include "shm/proto.h"
+
+#include <pthread.h>
+#include <sys/types.h>
+
+enum ent_state { ENT_FREE = 0, ENT_ACTIVE = 1, ENT_DEAD = 2 };
+
+#define MAX_PENDING 16
+#define HELLO_TIMEOUT_NS (2000LL * 1000000LL)
+
+/* One admitted subscriber.  The control thread fills it and publishes it
+ * with a release store of state = ACTIVE; the data path reads it after an
+ * acquire load.  Teardown: the control thread closes `sock` and stores
+ * DEAD (under lock); the data path unmaps and frees, then stores FREE. */
+struct ent {
+	_Atomic int state;
+	int sock;
+	int efd;
+	struct fbusi_page *page;
+	size_t page_size;
+	uint32_t mode, depth, policy, block_ms;
+	uint64_t *mirror; /* every: our own copy of the queue; never trust the page */
+	uint32_t head;
+	uint64_t dropped;
+	pid_t pid;
+	uid_t uid;
+};
+
+struct pending {
+	int fd;
+	int64_t deadline;
+	pid_t pid;
+	uid_t uid;
+	int refused; /* uid not allowed: refuse once its HELLO is read */
+};
+
+struct shm_pub {
+	struct fbus_pub base;
+	struct fbus_pub_opts opts;
+	char name[FBUSI_NAME_MAX + 1];
+	char sock_path[108];
+	char lock_path[120];
+	dev_t sock_dev; /* our socket file, to remove only our own */
+	ino_t sock_ino;
+	int lock_fd, listen_fd, wake_fd;
+	pthread_t thread;
+	int thread_started;
+	pthread_mutex_t lock; /* control plane vs ring switch / reclaim */
+
+	/* ring; replaced only by the data path, under lock */
+	int ring_fd;
+	struct fbusi_ring_hdr *ring;
+	size_t ring_size;
+	uint32_t gen;
+	uint32_t slot_count;
+	uint64_t slot_size;
+
+	/* data path */
+	uint64_t seq;
+	int loaned;
+	uint32_t loan_slot;
+	struct ent *ents;
+	uint32_t n_ents;
+	_Atomic int dead_pending;
+	_Atomic uint32_t n_active;
+
+	/* stats/info: written by the data path, read by the control thread
+	 * under lock (see info_update) */
+	_Atomic uint64_t frames;
+	_Atomic uint64_t dropped;
+	_Atomic uint64_t peer_errors;
+	struct fbus_format last_fmt;
+	double avg_dt; /* seconds between commits, moving average */
+	int64_t last_commit_ns;
+
+	struct pending pend[MAX_PENDING];
+};
+
+static inline struct fbusi_slot_hdr *
+slot_hdr(struct fbusi_ring_hdr *r, uint64_t slot_size, uint32_t i)
+{
+	return (struct fbusi_slot_hdr *)((uint8_t *)r + r->slots_offset +
+	                                 (uint64_t)i * slot_size);
+}
+
+/* ring.c: replace the ring by one whose slots hold `payload` bytes (or
+ * create the first); subscribers get the new memfd over their sockets. */
+int fbusi_shm_ring_switch(struct shm_pub *p, uint64_t payload, struct fbusi_err *err);
+/* ring.c: create the first ring at open (no subscribers yet). */
+int fbusi_shm_ring_create(struct shm_pub *p, uint64_t payload, struct fbusi_err *err);
+/* ring.c: mark ring r closed or retired and wake every reader of it. */
+void fbusi_shm_ring_end(struct shm_pub *p, struct fbusi_ring_hdr *r,
+                        uint32_t state);
+
+/* admit.c: the control thread's body. */
+void *fbusi_shm_ctl_thread(void *arg);
+
+#endif

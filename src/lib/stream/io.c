@@ -1,0 +1,477 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * stream/io.c — the stream publisher's I/O thread: it accepts connections,
+ * checks the peer (SO_PEERCRED on unix:), reads each subscriber's hello,
+ * and writes queued frames with non-blocking sends, keeping a partial-write
+ * offset per subscriber, so that commit never waits for a socket.  It
+ * drops peers that break the protocol or stop reading, saying why.
+ */
+#define _GNU_SOURCE
+#include "os.h"
+#include "stream/pub.h"
+
+#include <errno.h>
+#include <inttypes.h>
+#include <netdb.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/uio.h>
+#include <time.h>
+#include <unistd.h>
+
+/* ---- log and peer errors (I/O thread, locked) --------------------------- */
+
+static void FBUSI_PRINTF(3, 4)
+queue_log(struct stream_pub *p, int level, const char *fmt, ...)
+{
+	va_list ap;
+
+	if (!p->opts.log || p->nlogs >= MAX_LOGS)
+		return;
+	va_start(ap, fmt);
+	fbusi_vfail(&p->logs[p->nlogs], 0, fmt, ap);
+	va_end(ap);
+	p->logl[p->nlogs++] = level;
+}
+
+static void
+flush_logs(struct stream_pub *p)
+{
+	for (int i = 0; i < p->nlogs; i++)
+		p->opts.log(p->opts.log_user, p->logl[i], p->logs[i].msg);
+	p->nlogs = 0;
+}
+
+/* Best effort: a refused subscriber learns why instead of seeing a bare
+ * hang-up.  The socket is fresh, so 32 bytes fit its buffer. */
+static void
+send_refusal(struct peer *peer, int status)
+{
+	struct fbusi_wire_welcome w = { .status = status, .next_seq = 1 };
+	uint8_t buf[FBUSI_WIRE_WELCOME_LEN];
+
+	fbusi_wire_welcome_encode(buf, &w);
+	(void)!send(peer->fd, buf, sizeof buf, MSG_NOSIGNAL | MSG_DONTWAIT);
+}
+
+/* A peer broke the protocol or is not allowed: count it, tell it (status,
+ * while it waits for its welcome), say why. */
+static void FBUSI_PRINTF(4, 5)
+peer_fail(struct stream_pub *p, struct peer *peer, int status,
+          const char *fmt, ...)
+{
+	struct fbusi_err why;
+	va_list ap;
+
+	if (status && peer->state == PEER_HELLO && !peer->dead)
+		send_refusal(peer, status);
+	va_start(ap, fmt);
+	fbusi_vfail(&why, 0, fmt, ap);
+	va_end(ap);
+	fbusi_fail(&p->peer_err, 0, "%s: dropped %s: %s", p->where,
+	           peer->name, why.msg);
+	p->peer_err_new = true;
+	p->peer_errors++;
+	peer->dead = true;
+	queue_log(p, FBUS_LOG_WARN, "%s", p->peer_err.msg);
+}
+
+/* ---- peers -------------------------------------------------------------- */
+
+void
+fbusi_stream_peer_destroy(struct stream_pub *p, struct peer *peer)
+{
+	if (peer->cur)
+		fbusi_stream_blob_unref(p, peer->cur);
+	for (uint32_t i = 0; i < peer->qlen; i++)
+		fbusi_stream_blob_unref(p, peer->q[(peer->qhead + i) % peer->qcap]);
+	free(peer->q);
+	close(peer->fd);
+	free(peer);
+}
+
+static bool
+peer_allowed(struct stream_pub *p, int fd, struct peer *peer)
+{
+	struct ucred cred;
+	bool ok;
+
+	if (p->uri.scheme != FBUSI_SCHEME_UNIX)
+		return true;
+	ok = fbusi_peer_allowed(fd, &p->opts, &cred);
+
+	if (cred.pid)
+		snprintf(peer->name, sizeof peer->name, "peer pid %d uid %u",
+		         (int)cred.pid, (unsigned)cred.uid);
+	if (ok)
+		return true;
+	if (!cred.pid)
+		peer_fail(p, peer, FBUS_EACCES, "SO_PEERCRED: %s",
+		          strerror(errno));
+	else
+		peer_fail(p, peer, FBUS_EACCES, "uid %u / gid %u not allowed",
+		          (unsigned)cred.uid, (unsigned)cred.gid);
+	return false;
+}
+
+static void
+accept_peers(struct stream_pub *p)
+{
+	for (;;) {
+		struct sockaddr_storage ss;
+		socklen_t len = sizeof ss;
+		struct peer *peer;
+		int fd;
+
+		fd = accept4(p->lfd, (struct sockaddr *)&ss, &len,
+		             SOCK_CLOEXEC | SOCK_NONBLOCK);
+		if (fd < 0) {
+			if (errno == EINTR || errno == ECONNABORTED)
+				continue;
+			if (errno == EMFILE || errno == ENFILE ||
+			    errno == ENOBUFS || errno == ENOMEM) {
+				/* the connection stays queued and the listen
+				 * fd readable: pause instead of spinning */
+				p->accept_paused = fbusi_stream_now_ms() + 100;
+				queue_log(p, FBUS_LOG_ERROR,
+				          "%s: accept: %s (pausing)", p->where,
+				          strerror(errno));
+			} else if (errno != EAGAIN && errno != EWOULDBLOCK) {
+				queue_log(p, FBUS_LOG_ERROR, "%s: accept: %s",
+				          p->where, strerror(errno));
+			}
+			return;
+		}
+		peer = calloc(1, sizeof *peer);
+		if (!peer) {
+			close(fd);
+			continue;
+		}
+		peer->fd = fd;
+		peer->id = ++p->next_id;
+		peer->state = PEER_HELLO;
+		peer->hello_deadline =
+			fbusi_stream_now_ms() + FBUSI_STREAM_HELLO_MS;
+		snprintf(peer->name, sizeof peer->name, "peer #%" PRIu64,
+		         peer->id);
+		if (p->uri.scheme == FBUSI_SCHEME_TCP) {
+			char host[64] = "?", port[8] = "?";
+			(void)getnameinfo((struct sockaddr *)&ss, len, host,
+			                  sizeof host, port, sizeof port,
+			                  NI_NUMERICHOST | NI_NUMERICSERV);
+			snprintf(peer->name, sizeof peer->name, "peer %s:%s",
+			         host, port);
+			fbusi_stream_tune(fd, FBUSI_SCHEME_TCP);
+		}
+		if (!peer_allowed(p, fd, peer)) {
+			fbusi_stream_peer_destroy(p, peer);
+			continue;
+		}
+		if (p->npeers >= p->opts.max_subscribers) {
+			peer_fail(p, peer, -ENOSPC,
+			          "subscriber limit of %" PRIu32 " reached",
+			          p->opts.max_subscribers);
+			fbusi_stream_peer_destroy(p, peer);
+			continue;
+		}
+		p->peers[p->npeers++] = peer;
+	}
+}
+
+static void
+read_hello(struct stream_pub *p, struct peer *peer)
+{
+	struct fbusi_err why;
+	ssize_t n;
+	int rc;
+
+	do
+		n = recv(peer->fd, peer->hello + peer->hello_got,
+		         sizeof peer->hello - peer->hello_got, MSG_DONTWAIT);
+	while (n < 0 && errno == EINTR);
+	if (n < 0) {
+		if (errno != EAGAIN && errno != EWOULDBLOCK)
+			peer->dead = true;
+		return;
+	}
+	if (n == 0) {
+		/* left before saying hello (e.g. a stale-socket probe) */
+		if (peer->hello_got)
+			peer_fail(p, peer, 0,
+			          "hello truncated after %zu of %d bytes",
+			          peer->hello_got, FBUSI_WIRE_HELLO_LEN);
+		peer->dead = true;
+		return;
+	}
+	peer->hello_got += (size_t)n;
+	/* refuse garbage at its first bytes rather than at the deadline */
+	rc = fbusi_wire_check_prefix(peer->hello, peer->hello_got,
+	                             FBUSI_WIRE_MAGIC_HELLO,
+	                             FBUSI_WIRE_HELLO_LEN, &why);
+	if (rc == 0 && peer->hello_got == sizeof peer->hello)
+		rc = fbusi_wire_hello_parse(peer->hello, &peer->h, &why);
+	if (rc) {
+		peer_fail(p, peer, rc, "%s", why.msg);
+		return;
+	}
+	if (peer->hello_got < sizeof peer->hello)
+		return;
+	peer->qcap = peer->h.mode == FBUS_MODE_EVERY ? peer->h.depth : 1;
+	peer->q = calloc(peer->qcap, sizeof *peer->q);
+	if (!peer->q) {
+		peer_fail(p, peer, FBUS_ENOMEM, "out of memory");
+		return;
+	}
+	/* frames up to p->seq were published before it joined */
+	{
+		struct fbusi_wire_welcome w = { .next_seq = p->seq + 1 };
+		fbusi_wire_welcome_encode(peer->pre, &w);
+		peer->pre_len = sizeof peer->pre;
+	}
+	peer->state = PEER_READY;
+	queue_log(p, FBUS_LOG_INFO, "%s: %s subscribed (%s mode)", p->where,
+	          peer->name,
+	          peer->h.mode == FBUS_MODE_EVERY ? "every" : "latest");
+}
+
+/* A ready subscriber sends nothing after its hello: read only to notice
+ * that it hung up. */
+static void
+read_ready(struct stream_pub *p, struct peer *peer)
+{
+	uint8_t b;
+	ssize_t n;
+
+	do
+		n = recv(peer->fd, &b, 1, MSG_DONTWAIT);
+	while (n < 0 && errno == EINTR);
+	if (n == 0 || (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK))
+		peer->dead = true;
+	else if (n > 0)
+		peer_fail(p, peer, 0, "sent data after its hello");
+}
+
+/*
+ * Write as much as the socket takes.  Called locked; unlocks around the
+ * send itself.  Only this thread touches cur/off, and only this thread frees
+ * peers, so `peer` stays valid while unlocked.
+ */
+static void
+flush_peer(struct stream_pub *p, struct peer *peer)
+{
+	while (!peer->dead && !peer->blocked && peer->pre_off < peer->pre_len) {
+		ssize_t n = send(peer->fd, peer->pre + peer->pre_off,
+		                 peer->pre_len - peer->pre_off,
+		                 MSG_NOSIGNAL | MSG_DONTWAIT);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
+			peer->blocked = true;
+		else if (n < 0)
+			peer->dead = true;
+		else
+			peer->pre_off += (size_t)n;
+	}
+	while (!peer->dead && !peer->blocked) {
+		struct iovec iov[3];
+		struct msghdr msg;
+		struct blob *b;
+		size_t off;
+		int n_iov = 0;
+		ssize_t n;
+
+		if (!peer->cur) {
+			if (!peer->qlen)
+				return;
+			peer->cur = peer->q[peer->qhead];
+			peer->qhead = (peer->qhead + 1) % peer->qcap;
+			peer->qlen--;
+			peer->off = 0;
+			peer->cur_deadline = 0;
+			pthread_cond_broadcast(&p->room);
+		}
+		b = peer->cur;
+		off = peer->off;
+		if (off < sizeof b->hdr) {
+			iov[n_iov].iov_base = b->hdr + off;
+			iov[n_iov++].iov_len = sizeof b->hdr - off;
+			off = 0;
+		} else {
+			off -= sizeof b->hdr;
+		}
+		if (off < b->meta_len) {
+			iov[n_iov].iov_base = b->meta + off;
+			iov[n_iov++].iov_len = b->meta_len - off;
+			off = 0;
+		} else {
+			off -= b->meta_len;
+		}
+		iov[n_iov].iov_base = (void *)(b->body + off);
+		iov[n_iov++].iov_len = b->body_len - off;
+		memset(&msg, 0, sizeof msg);
+		msg.msg_iov = iov;
+		msg.msg_iovlen = (size_t)n_iov;
+
+		pthread_mutex_unlock(&p->lock);
+		do
+			n = sendmsg(peer->fd, &msg,
+			            MSG_NOSIGNAL | MSG_DONTWAIT);
+		while (n < 0 && errno == EINTR);
+		pthread_mutex_lock(&p->lock);
+
+		if (n < 0) {
+			if (errno == EAGAIN || errno == EWOULDBLOCK) {
+				peer->blocked = true;
+				if (!peer->cur_deadline)
+					peer->cur_deadline =
+						fbusi_stream_now_ms() + 10000 +
+						(int64_t)(b->total >> 20) *
+							1000;
+			} else {
+				peer->dead = true;
+			}
+			return;
+		}
+		peer->off += (size_t)n;
+		if (peer->off == b->total) {
+			peer->sent++;
+			peer->cur = NULL;
+			fbusi_stream_blob_unref(p, b);
+		}
+	}
+}
+
+static void
+reap_dead(struct stream_pub *p)
+{
+	uint32_t j = 0;
+
+	for (uint32_t i = 0; i < p->npeers; i++) {
+		struct peer *peer = p->peers[i];
+		if (!peer->dead) {
+			p->peers[j++] = peer;
+			continue;
+		}
+		if (peer->state == PEER_READY)
+			queue_log(p, FBUS_LOG_INFO,
+			          "%s: %s left (%" PRIu64 " frames sent, %" PRIu64
+			          " replaced by newer, %" PRIu64 " dropped)",
+			          p->where, peer->name, peer->sent,
+			          peer->replaced, peer->dropped);
+		fbusi_stream_peer_destroy(p, peer);
+	}
+	if (j != p->npeers)
+		pthread_cond_broadcast(&p->room);
+	p->npeers = j;
+}
+
+void *
+fbusi_stream_io_thread(void *arg)
+{
+	struct stream_pub *p = arg;
+
+	pthread_mutex_lock(&p->lock);
+	while (!p->stop) {
+		int64_t now = fbusi_stream_now_ms();
+		int timeout = 1000, n, rc;
+		uint64_t junk;
+
+		for (uint32_t i = 0; i < p->npeers; i++)
+			flush_peer(p, p->peers[i]);
+		reap_dead(p);
+
+		p->pfds[0] = (struct pollfd){ .fd = p->efd, .events = POLLIN };
+		/* a negative fd is ignored by poll (man 2 poll) */
+		p->pfds[1] = (struct pollfd){
+			.fd = now < p->accept_paused ? -1 : p->lfd,
+			.events = POLLIN
+		};
+		if (now < p->accept_paused &&
+		    p->accept_paused - now < timeout)
+			timeout = (int)(p->accept_paused - now);
+		n = 2;
+		for (uint32_t i = 0; i < p->npeers; i++) {
+			struct peer *peer = p->peers[i];
+			int64_t dl = peer->state == PEER_HELLO
+			                     ? peer->hello_deadline
+			                     : peer->blocked ? peer->cur_deadline
+			                                     : 0;
+			p->pfds[n].fd = peer->fd;
+			p->pfds[n].events = POLLIN;
+			if (peer->blocked)
+				p->pfds[n].events |= POLLOUT;
+			p->pfds[n++].revents = 0;
+			if (dl && dl - now < timeout)
+				timeout = dl > now ? (int)(dl - now) : 0;
+		}
+		pthread_mutex_unlock(&p->lock);
+		flush_logs(p);
+		rc = poll(p->pfds, (nfds_t)n, timeout);
+		if (rc < 0)
+			rc = -errno;
+		pthread_mutex_lock(&p->lock);
+		if (rc == -ENOMEM) {
+			/* the kernel's poll table: wait and try again */
+			pthread_mutex_unlock(&p->lock);
+			nanosleep(&(struct timespec){ 0, 10000000L }, NULL);
+			pthread_mutex_lock(&p->lock);
+		}
+		if (rc <= 0)
+			goto deadlines;
+		if (p->pfds[0].revents & POLLIN)
+			(void)!read(p->efd, &junk, sizeof junk);
+		/* peers first: accept may append to the array that the
+		 * pollfds 2.. mirror */
+		for (int i = 2; i < n; i++) {
+			struct peer *peer = p->peers[i - 2];
+			short re = p->pfds[i].revents;
+			if (!re)
+				continue;
+			if (re & POLLOUT)
+				peer->blocked = false;
+			if (re & (POLLIN | POLLHUP | POLLERR)) {
+				if (peer->state == PEER_HELLO)
+					read_hello(p, peer);
+				else
+					read_ready(p, peer);
+				if (re & POLLERR)
+					peer->dead = true;
+			}
+		}
+		if (p->pfds[1].revents & POLLIN)
+			accept_peers(p);
+	deadlines:
+		now = fbusi_stream_now_ms();
+		for (uint32_t i = 0; i < p->npeers; i++) {
+			struct peer *peer = p->peers[i];
+			if (peer->dead)
+				continue;
+			if (peer->state == PEER_HELLO &&
+			    now >= peer->hello_deadline)
+				peer_fail(p, peer, FBUS_ETIMEDOUT,
+				          "no complete hello within %d ms (%zu of "
+				          "%d bytes)",
+				          FBUSI_STREAM_HELLO_MS, peer->hello_got,
+				          FBUSI_WIRE_HELLO_LEN);
+			else if (peer->blocked && peer->cur_deadline &&
+			         now >= peer->cur_deadline)
+				peer_fail(p, peer, 0,
+				          "stopped reading: one frame pending "
+				          "for too long");
+		}
+	}
+	pthread_mutex_unlock(&p->lock);
+	return NULL;
+}
+
+void
+fbusi_stream_wake_io(struct stream_pub *p)
+{
+	uint64_t one = 1;
+
+	/* EAGAIN means the counter is already non-zero: awake anyway */
+	(void)!write(p->efd, &one, sizeof one);
+}

@@ -1,0 +1,111 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * stream/pub.h — what the stream publisher's two halves share: the handle
+ * (pub.c: loan, commit, queues) and its I/O thread (io.c: accept, hello,
+ * non-blocking writes).  Locking is described at struct stream_pub.
+ */
+#ifndef FBUS_STREAM_PUB_H
+#define FBUS_STREAM_PUB_H
+
+#include "jpeg_codec.h"
+#include "stream/stream.h"
+#include "stream/wire.h"
+
+#include <poll.h>
+#include <pthread.h>
+#include <sys/types.h>
+
+#define FREE_BLOBS_KEPT 4
+#define MAX_LOGS 8
+
+struct blob {
+	struct blob *next_free;
+	int refs; /* under pub->lock */
+	uint8_t hdr[FBUSI_WIRE_HDR_LEN];
+	uint32_t meta_len;
+	uint32_t body_len;
+	const uint8_t *body; /* payload, or enc for jpeg */
+	size_t total;        /* header + meta + body */
+	uint8_t *payload;    /* raw pixels (what the slot exposes) */
+	size_t cap;
+	uint8_t *enc; /* jpeg output */
+	size_t enc_cap;
+	int64_t t_loan_mono, t_loan_real;
+	uint8_t meta[FBUS_META_MAX];
+};
+
+enum peer_state { PEER_HELLO, PEER_READY };
+
+struct peer {
+	uint64_t id;
+	int fd;
+	int state;
+	int64_t hello_deadline;
+	uint8_t hello[FBUSI_WIRE_HELLO_LEN];
+	size_t hello_got;
+	struct fbusi_wire_hello h;
+	bool dead;
+	bool blocked; /* last send hit EAGAIN: wait for POLLOUT */
+	uint8_t pre[FBUSI_WIRE_WELCOME_LEN]; /* welcome, before any frame */
+	size_t pre_len, pre_off;
+	/* I/O thread only */
+	struct blob *cur;
+	size_t off;
+	int64_t cur_deadline;
+	/* under lock: pending frames, oldest first */
+	struct blob **q;
+	uint32_t qcap, qhead, qlen;
+	uint64_t sent, replaced, dropped;
+	char name[80];
+};
+
+struct stream_pub {
+	struct fbus_pub base;
+	struct fbusi_uri uri;
+	struct fbus_pub_opts opts;
+	char where[300];
+	int lfd;
+	int efd;
+	dev_t dev;
+	ino_t ino;
+	pthread_t thread;
+	bool thread_started;
+
+	pthread_mutex_t lock;
+	pthread_cond_t room; /* a queue got shorter or a peer left */
+	bool stop;
+	struct peer **peers;
+	uint32_t npeers;
+	uint64_t next_id;
+	struct blob *free_blobs;
+	uint32_t nfree;
+	uint64_t frames, dropped, peer_errors;
+	uint64_t seq; /* last committed; a welcome says seq + 1 comes next */
+	struct fbusi_err peer_err; /* last dropped-peer reason */
+	bool peer_err_new;
+
+	/* committing thread only */
+	bool loaned;
+	uint64_t *ids;
+	struct fbusi_jpeg *jpeg;
+	int quality;
+
+	/* I/O thread only */
+	int64_t accept_paused; /* out of fds: retry accept after this */
+	/* messages for the log callback, sent after unlocking */
+	struct fbusi_err logs[MAX_LOGS];
+	int logl[MAX_LOGS];
+	int nlogs;
+	struct pollfd *pfds;
+};
+
+/* pub.c: drop one reference; the last one parks the blob for reuse.
+ * Called locked. */
+void fbusi_stream_blob_unref(struct stream_pub *p, struct blob *b);
+
+/* io.c */
+void *fbusi_stream_io_thread(void *arg);
+void fbusi_stream_wake_io(struct stream_pub *p);
+void fbusi_stream_peer_destroy(struct stream_pub *p, struct peer *peer);
+
+#endif
