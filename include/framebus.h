@@ -330,6 +330,18 @@ struct fbus_bus_info {
  */
 FBUS_API int fbus_runtime_dir(char *buf, size_t n);
 
+/*
+ * Remove what producers killed with -9 left in the runtime directory: the
+ * socket and lock files of every shm: bus whose producer is gone (its lock
+ * is free), and socket files nobody listens on.  Race-free against live
+ * producers and producers starting at the same time (flock-guarded).  Every
+ * producer start runs it; `framebus ls` runs it and says what went.  Calls
+ * removed(user, name) per bus removed (may be NULL).  Returns the count or
+ * a negative code.  Never blocks for long.
+ */
+typedef void fbus_sweep_fn(void *user, const char *name);
+FBUS_API int fbus_runtime_sweep(fbus_sweep_fn *removed, void *user);
+
 /* Ask the producer of shm:NAME (uri) about itself. */
 FBUS_API int fbus_bus_query(const char *uri, struct fbus_bus_info *info);
 

@@ -42,3 +42,16 @@ fbus_add_test(NAME test-cli-ls-bench
 # in docs/PERFORMANCE.md beside `framebus bench` (build/tests/futex_floor).
 add_executable(futex_floor ${FBUS_TEST_DIR}/integration/futex_floor.c)
 fbus_target_warnings(futex_floor)
+
+# The contract of framebus.h, one suite run once per transport.  A new
+# transport adds its name here and one line to transports[] in the suite.
+if(CMOCKA_FOUND)
+  add_executable(conformance ${FBUS_TEST_DIR}/conformance/conformance.c)
+  target_link_libraries(conformance PRIVATE fbus_testutil PkgConfig::CMOCKA Threads::Threads)
+  fbus_target_warnings(conformance)
+  add_dependencies(tsan-tests conformance)
+  foreach(transport shm unix tcp)
+    fbus_add_test(NAME conformance-${transport} COMMAND conformance ${transport}
+      LABELS lib conformance tsan TIMEOUT 240)
+  endforeach()
+endif()

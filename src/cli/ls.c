@@ -19,6 +19,13 @@ cmp_str(const void *a, const void *b)
 	return strcmp(*(char *const *)a, *(char *const *)b);
 }
 
+static void
+said_removed(void *user, const char *name)
+{
+	(void)user;
+	printf("removed stale bus %s (its producer is gone)\n", name);
+}
+
 int
 cmd_ls(int argc, char **argv)
 {
@@ -48,6 +55,9 @@ cmd_ls(int argc, char **argv)
 		cli_die(2, "unexpected argument '%s'", argv[optind]);
 	if (fbus_runtime_dir(dir, sizeof dir))
 		cli_die(1, "runtime directory path too long");
+	/* what producers killed with -9 left: gone before we list */
+	if (fbus_runtime_sweep(json ? NULL : said_removed, NULL) < 0)
+		cli_warn("cannot sweep %s", dir);
 	d = opendir(dir);
 	while (d && (e = readdir(d)) && n < 1024) {
 		size_t len = strlen(e->d_name);

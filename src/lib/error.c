@@ -79,6 +79,24 @@ fbusi_err_prefix(struct fbusi_err *err, const char *prefix)
 	fbusi_fail(err, 0, "%s: %s", prefix, tmp.msg);
 }
 
+bool
+fbusi_connect_error_is_final(int rc)
+{
+	switch (rc) {
+	case FBUS_EACCES:
+	case -EPERM:
+	case FBUS_EPROTO:
+	case FBUS_EPROTONOSUPPORT:
+	case FBUS_EINVAL:
+	case FBUS_ENAMETOOLONG:
+	case FBUS_ENOTSUP:
+	case FBUS_ENOMEM:
+		return true;
+	default:
+		return false;
+	}
+}
+
 static _Thread_local struct fbusi_err open_err;
 
 const char *

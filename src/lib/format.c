@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * format.c — pixel format names and plane layout.  The one place that knows
+ * format.c — pixel format names, plane layout, and the size checks a commit
+ * makes on a loaned slot.  The one place that knows
  * how many planes a format has and how big each is; every transport and tool
  * asks here instead of computing sizes itself.
  */
@@ -118,5 +119,27 @@ fbus_format_layout(struct fbus_format *f)
 	}
 	f->nplanes = n;
 	f->size = (uint32_t)total;
+	return 0;
+}
+
+int
+fbusi_commit_check(struct fbus_slot *slot, struct fbusi_err *err)
+{
+	if (slot->meta_bytes > FBUS_META_MAX)
+		return fbusi_fail(err, FBUS_EMSGSIZE,
+		                  "metadata of %u bytes exceeds %u",
+		                  slot->meta_bytes, FBUS_META_MAX);
+	if (slot->fmt.pixfmt != FBUS_PIXFMT_ENCODED) {
+		slot->payload_bytes = slot->fmt.size;
+		return 0;
+	}
+	if (slot->payload_bytes == 0)
+		return fbusi_fail(err, FBUS_EINVAL,
+		                  "encoded frame: payload_bytes is 0");
+	if (slot->payload_bytes > slot->fmt.size)
+		return fbusi_fail(err, FBUS_EMSGSIZE,
+		                  "encoded frame: payload_bytes %u exceeds the "
+		                  "%u bytes loaned",
+		                  slot->payload_bytes, slot->fmt.size);
 	return 0;
 }

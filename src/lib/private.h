@@ -46,6 +46,8 @@ struct fbusi_uri {
 	uint32_t pixfmt;             /* subscriber: decode jpeg into this */
 	uint64_t max_bytes;          /* subscriber: largest accepted frame */
 	char bind[64];               /* tcp publisher: bind address */
+	char dir[80];                /* shm: directory of the socket; "" =
+	                                the per-uid runtime directory */
 };
 
 /* Parse `text`; on failure returns FBUS_EINVAL/FBUS_ENAMETOOLONG and writes
@@ -67,6 +69,12 @@ void fbusi_err_prefix(struct fbusi_err *err, const char *prefix);
 void fbusi_set_open_error(const char *uri, int rc,
                           const struct fbusi_err *detail);
 void fbusi_clear_open_error(void);
+
+/* Whether a failure to reach a producer is final: retrying cannot help
+ * (refused for our uid, another protocol, a bad address).  Anything else
+ * (nobody there yet, subscriber limit, a dropped connection) is worth
+ * retrying for a RECONNECT subscriber.  One rule for every transport. */
+bool fbusi_connect_error_is_final(int rc);
 
 /* ---- handles --------------------------------------------------------------- */
 
@@ -107,6 +115,12 @@ void fbusi_sub_opts_defaults(struct fbus_sub_opts *out,
 /* error.c: log through the callback in opts, if any.  Never prints. */
 void fbusi_log(const struct fbus_pub_opts *opts, int level, const char *fmt,
                ...) FBUSI_PRINTF(3, 4);
+
+/* Checks every transport's commit makes before it publishes a loaned slot:
+ * metadata at most FBUS_META_MAX (FBUS_EMSGSIZE); ENCODED payload_bytes in
+ * 1..fmt.size, the size loaned (FBUS_EINVAL for 0, FBUS_EMSGSIZE above);
+ * raw formats get payload_bytes = fmt.size. */
+int fbusi_commit_check(struct fbus_slot *slot, struct fbusi_err *err);
 
 /* Transport constructors: they return the embedded base on success. */
 int fbusi_shm_pub_open(struct fbus_pub **pub, const struct fbusi_uri *uri,

@@ -1,11 +1,17 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * runtime.c — where shm: control sockets live ($XDG_RUNTIME_DIR/framebus,
- * else /tmp/framebus-$UID, mode 0700, owned by us).
+ * else /tmp/framebus-$UID, mode 0700, owned by us; or a dir= of the URI),
+ * and the sweep that removes what dead producers left there.
  */
 #define _GNU_SOURCE
 #include "private.h"
+#include "os.h"
 #include "runtime.h"
+
+#include <dirent.h>
+#include <stdbool.h>
+#include <sys/file.h>
 
 #include <errno.h>
 #include <fcntl.h>
@@ -31,48 +37,229 @@ fbus_runtime_dir(char *buf, size_t n)
 	return len < 0 || (size_t)len >= n ? FBUS_ENAMETOOLONG : 0;
 }
 
-int
-fbusi_runtime_path(const char *name, const char *suffix, char *buf, size_t n,
-                   struct fbusi_err *err)
+/* The directory of the bus: dir= from the URI, or the runtime dir. */
+static int
+bus_dir(const struct fbusi_uri *u, char *dir, size_t n, struct fbusi_err *err)
 {
-	char dir[200];
 	int len;
 
-	if (fbus_runtime_dir(dir, sizeof dir))
-		return fbusi_fail(err, FBUS_ENAMETOOLONG,
-		                  "runtime directory path too long");
-	len = snprintf(buf, n, "%s/%s%s", dir, name, suffix);
+	if (!u->dir[0])
+		return fbus_runtime_dir(dir, n)
+		               ? fbusi_fail(err, FBUS_ENAMETOOLONG,
+		                            "runtime directory path too long")
+		               : 0;
+	len = snprintf(dir, n, "%s", u->dir);
+	return len < 0 || (size_t)len >= n
+	               ? fbusi_fail(err, FBUS_ENAMETOOLONG, "dir too long")
+	               : 0;
+}
+
+int
+fbusi_bus_path(const struct fbusi_uri *u, const char *suffix, char *buf,
+               size_t n, struct fbusi_err *err)
+{
+	char dir[200];
+	int len, rc = bus_dir(u, dir, sizeof dir, err);
+
+	if (rc)
+		return rc;
+	len = snprintf(buf, n, "%s/%s%s", dir, u->name, suffix);
 	if (len < 0 || (size_t)len >= n)
 		return fbusi_fail(err, FBUS_ENAMETOOLONG,
 		                  "socket path %s/%s%s exceeds %zu bytes", dir,
-		                  name, suffix, n - 1);
+		                  u->name, suffix, n - 1);
 	return 0;
 }
 
 int
-fbusi_runtime_dir_ensure(struct fbusi_err *err)
+fbusi_bus_dir_ensure(const struct fbusi_uri *u, bool shared,
+                     struct fbusi_err *err)
 {
+	unsigned mode = shared ? 0755 : 0700;
 	char dir[200];
 	struct stat st;
+	int rc = bus_dir(u, dir, sizeof dir, err);
+	bool made;
 
-	if (fbus_runtime_dir(dir, sizeof dir))
-		return fbusi_fail(err, FBUS_ENAMETOOLONG,
-		                  "runtime directory path too long");
-	if (mkdir(dir, 0700) < 0 && errno != EEXIST)
+	if (rc)
+		return rc;
+	if (shared && !u->dir[0])
+		return fbusi_fail(err, FBUS_EINVAL,
+		                  "an allow-list needs a directory other users "
+		                  "can reach: add ?dir=/some/path to the shm: "
+		                  "URI (the per-user %s is private)",
+		                  dir);
+	made = mkdir(dir, mode) == 0;
+	if (!made && errno != EEXIST)
 		return fbusi_fail(err, -errno, "cannot create %s: %s", dir,
 		                  fbus_strerror(-errno));
-	/* lstat: a symlink planted in /tmp must not redirect our sockets. */
+	/* lstat: a symlink planted in /tmp must not redirect our sockets */
 	if (lstat(dir, &st) < 0)
-		return fbusi_fail(err, -errno, "cannot stat %s", dir);
-	if (!S_ISDIR(st.st_mode) || st.st_uid != getuid())
+		return fbusi_fail(err, -errno, "cannot stat %s: %s", dir,
+		                  fbus_strerror(-errno));
+	if (!S_ISDIR(st.st_mode))
 		return fbusi_fail(err, FBUS_EACCES,
-		                  "%s is not a directory owned by uid %u", dir,
-		                  (unsigned)getuid());
-	if (st.st_mode & 077) {
-		if (chmod(dir, 0700) < 0)
+		                  "%s is not a directory (a symlink?)", dir);
+	if (!u->dir[0]) {
+		/* ours alone, whatever made it */
+		if (st.st_uid != geteuid())
+			return fbusi_fail(err, FBUS_EACCES,
+			                  "%s is owned by uid %u, not by us (%u)",
+			                  dir, (unsigned)st.st_uid,
+			                  (unsigned)geteuid());
+		if ((st.st_mode & 0777) != 0700 && chmod(dir, 0700) < 0)
 			return fbusi_fail(err, FBUS_EACCES,
 			                  "%s has mode %o and cannot be made 0700",
 			                  dir, st.st_mode & 0777);
+		return 0;
 	}
+	/* A dir= directory: ours or root's, and nobody else may replace what
+	 * is in it (not writable by others, unless sticky like /tmp). */
+	if (st.st_uid != geteuid() && st.st_uid != 0)
+		return fbusi_fail(err, FBUS_EACCES,
+		                  "%s is owned by uid %u: use a directory of "
+		                  "yours or root's",
+		                  dir, (unsigned)st.st_uid);
+	if ((st.st_mode & 022) && !(st.st_mode & S_ISVTX))
+		return fbusi_fail(err, FBUS_EACCES,
+		                  "%s is writable by others (mode %o): another "
+		                  "user could replace the bus socket",
+		                  dir, st.st_mode & 0777);
+	if (made && chmod(dir, mode) < 0)
+		return fbusi_fail(err, -errno, "chmod %s: %s", dir,
+		                  fbus_strerror(-errno));
+	if (shared && !made && (st.st_mode & 0011) != 0011)
+		return fbusi_fail(err, FBUS_EACCES,
+		                  "%s (mode %o) does not let other users reach "
+		                  "the bus: chmod a+x it",
+		                  dir, st.st_mode & 0777);
 	return 0;
+}
+
+/* Remove NAME.sock and NAME.lock of one bus if its producer is dead: we
+ * can take the lock (a live producer holds it from open to close), and
+ * the path still names the file we locked.  Unlinking happens while we
+ * hold the lock, so a producer starting meanwhile waits for us (see
+ * claim_name in shm/pub.c) instead of binding beside a file we remove. */
+static int
+sweep_one(int dfd, const char *name)
+{
+	char lock[FBUSI_NAME_MAX + 8], sock[FBUSI_NAME_MAX + 8];
+	struct stat a, b;
+	int fd, removed = 0;
+
+	snprintf(lock, sizeof lock, "%.*s.lock", FBUSI_NAME_MAX, name);
+	snprintf(sock, sizeof sock, "%.*s.sock", FBUSI_NAME_MAX, name);
+	fd = openat(dfd, lock, O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NONBLOCK);
+	if (fd < 0)
+		return 0;
+	if (fstat(fd, &a) == 0 && S_ISREG(a.st_mode) &&
+	    a.st_uid == geteuid() && flock(fd, LOCK_EX | LOCK_NB) == 0 &&
+	    fstatat(dfd, lock, &b, AT_SYMLINK_NOFOLLOW) == 0 &&
+	    a.st_dev == b.st_dev && a.st_ino == b.st_ino) {
+		if (fstatat(dfd, sock, &b, AT_SYMLINK_NOFOLLOW) == 0 &&
+		    S_ISSOCK(b.st_mode))
+			(void)unlinkat(dfd, sock, 0);
+		(void)unlinkat(dfd, lock, 0);
+		removed = 1;
+	}
+	close(fd);
+	return removed;
+}
+
+/* A socket file with no lock file beside it: a leftover if nobody
+ * listens on it. */
+static int
+sweep_orphan(const char *dir, int dfd, const char *name)
+{
+	char lock[FBUSI_NAME_MAX + 8], path[300];
+	struct stat st;
+	int fd;
+
+	snprintf(lock, sizeof lock, "%.*s.lock", FBUSI_NAME_MAX, name);
+	if (fstatat(dfd, lock, &st, AT_SYMLINK_NOFOLLOW) == 0)
+		return 0;
+	snprintf(path, sizeof path, "%.199s/%.*s.sock", dir, FBUSI_NAME_MAX,
+	         name);
+	if (lstat(path, &st) < 0 || !S_ISSOCK(st.st_mode) ||
+	    st.st_uid != geteuid())
+		return 0;
+	if (fbusi_unix_connect(path, SOCK_SEQPACKET, 100, &fd, NULL) !=
+	    FBUS_ECONNREFUSED) {
+		fbusi_close(fd);
+		return 0;
+	}
+	fbusi_unix_unlink(path, st.st_dev, st.st_ino);
+	return 1;
+}
+
+static int
+sweep_dir(const char *dir, fbus_sweep_fn *removed, void *user)
+{
+	char names[64][FBUSI_NAME_MAX + 1];
+	struct dirent *e;
+	int dfd, n = 0, count = 0;
+	DIR *d;
+
+	/* O_NOFOLLOW: a planted symlink must not make us remove files
+	 * elsewhere; an unreadable or missing dir has nothing of ours */
+	dfd = open(dir, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	if (dfd < 0)
+		return errno == ENOENT ? 0 : -errno;
+	d = fdopendir(dfd);
+	if (!d) {
+		close(dfd);
+		return -errno;
+	}
+	for (;;) {
+		/* collect a batch first: unlinking while readdir walks the
+		 * directory may skip entries */
+		n = 0;
+		rewinddir(d);
+		while ((e = readdir(d)) && n < 64) {
+			size_t len = strlen(e->d_name);
+
+			if (len > 5 && len - 5 <= FBUSI_NAME_MAX &&
+			    (!strcmp(e->d_name + len - 5, ".lock") ||
+			     !strcmp(e->d_name + len - 5, ".sock"))) {
+				memcpy(names[n], e->d_name, len - 5);
+				names[n][len - 5] = '\0';
+				n++;
+			}
+		}
+		int got = 0;
+		for (int i = 0; i < n; i++) {
+			if (!sweep_one(dfd, names[i]) &&
+			    !sweep_orphan(dir, dfd, names[i]))
+				continue;
+			got++;
+			count++;
+			if (removed)
+				removed(user, names[i]);
+		}
+		/* another pass only if this one was full and did something */
+		if (n < 64 || !got)
+			break;
+	}
+	closedir(d);
+	return count;
+}
+
+int
+fbus_runtime_sweep(fbus_sweep_fn *removed, void *user)
+{
+	char dir[200];
+
+	if (fbus_runtime_dir(dir, sizeof dir))
+		return FBUS_ENAMETOOLONG;
+	return sweep_dir(dir, removed, user);
+}
+
+int
+fbusi_bus_sweep(const struct fbusi_uri *u)
+{
+	char dir[200];
+	int rc = bus_dir(u, dir, sizeof dir, NULL);
+
+	return rc ? rc : sweep_dir(dir, NULL, NULL);
 }

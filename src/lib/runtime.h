@@ -3,12 +3,25 @@
 #ifndef FBUS_RUNTIME_H
 #define FBUS_RUNTIME_H
 
+#include <stdbool.h>
 #include <stddef.h>
 
 
-/* "<runtime dir>/<name><suffix>" into buf. */
-int fbusi_runtime_path(const char *name, const char *suffix, char *buf,
-                       size_t n, struct fbusi_err *err);
-/* Create the runtime dir 0700 if needed and check we own it. */
-int fbusi_runtime_dir_ensure(struct fbusi_err *err);
+struct fbusi_uri;
+struct fbusi_err;
+
+/* "<dir>/<name><suffix>" into buf, dir being the URI's dir= or the
+ * per-uid runtime directory. */
+int fbusi_bus_path(const struct fbusi_uri *u, const char *suffix, char *buf,
+                   size_t n, struct fbusi_err *err);
+/* Producer: make the bus directory usable.  The runtime dir is created
+ * 0700 and must be ours.  A dir= directory is created (0700, or 0755 when
+ * shared with other uids) or must be ours or root's and not writable by
+ * others unless sticky.  shared without dir= is an error saying so. */
+int fbusi_bus_dir_ensure(const struct fbusi_uri *u, bool shared,
+                         struct fbusi_err *err);
+
+/* fbus_runtime_sweep() over the directory of u's bus. */
+int fbusi_bus_sweep(const struct fbusi_uri *u);
+
 #endif

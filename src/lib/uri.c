@@ -29,6 +29,19 @@ parse_u64(const char *s, uint64_t *out)
 	return 0;
 }
 
+/* Options each scheme takes; any other is an error naming it. */
+static bool
+option_allowed(int scheme, const char *key)
+{
+	if (scheme == FBUSI_SCHEME_SHM)
+		return strcmp(key, "dir") == 0;
+	if (strcmp(key, "dir") == 0)
+		return false;
+	if (strcmp(key, "bind") == 0)
+		return scheme == FBUSI_SCHEME_TCP;
+	return true;
+}
+
 static int
 parse_query(char *q, struct fbusi_uri *u, struct fbusi_err *err)
 {
@@ -44,6 +57,14 @@ parse_query(char *q, struct fbusi_uri *u, struct fbusi_err *err)
 			return FBUS_EINVAL;
 		}
 		*val++ = '\0';
+		if (!option_allowed(u->scheme, kv)) {
+			fbusi_fail(err, 0, "%s URIs take no option '%s'",
+			           u->scheme == FBUSI_SCHEME_SHM    ? "shm:"
+			           : u->scheme == FBUSI_SCHEME_UNIX ? "unix:"
+			                                            : "tcp://",
+			           kv);
+			return FBUS_EINVAL;
+		}
 		if (strcmp(kv, "codec") == 0) {
 			if (strcmp(val, "raw") == 0)
 				u->codec = FBUSI_CODEC_RAW;
@@ -73,6 +94,24 @@ parse_query(char *q, struct fbusi_uri *u, struct fbusi_err *err)
 				return FBUS_EINVAL;
 			}
 			u->max_bytes = n;
+		} else if (strcmp(kv, "dir") == 0) {
+			/* absolute and plain: the directory is a trust anchor,
+			 * so no relative lookups and no ".." games */
+			if (val[0] != '/' || strstr(val, "/../") ||
+			    strcmp(val + strlen(val) - (strlen(val) >= 3 ? 3 : 0),
+			           "/..") == 0) {
+				fbusi_fail(err, 0,
+				           "dir must be an absolute path without "
+				           "'..', not '%s'",
+				           val);
+				return FBUS_EINVAL;
+			}
+			if (strlen(val) >= sizeof u->dir) {
+				fbusi_fail(err, 0, "dir longer than %zu bytes",
+				           sizeof u->dir - 1);
+				return FBUS_ENAMETOOLONG;
+			}
+			strcpy(u->dir, val);
 		} else if (strcmp(kv, "bind") == 0) {
 			if (strlen(val) >= sizeof u->bind) {
 				fbusi_fail(err, 0, "bind address too long");
@@ -171,13 +210,9 @@ fbusi_uri_parse(const char *text, struct fbusi_uri *u,
 			         name, FBUSI_NAME_MAX);
 			return FBUS_EINVAL;
 		}
-		if (q) {
-			fbusi_fail(err, 0, "shm: URIs take no options");
-			return FBUS_EINVAL;
-		}
 		u->scheme = FBUSI_SCHEME_SHM;
 		strcpy(u->name, name);
-		return 0;
+		return q ? parse_query(q, u, err) : 0;
 	}
 	if (strncmp(buf, "unix:", 5) == 0) {
 		const char *path = buf + 5;

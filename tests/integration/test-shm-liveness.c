@@ -579,74 +579,6 @@ case_garbage_control(void)
 }
 
 static void
-case_other_uid(void)
-{
-	char uri[96], dir[200], tmpl[] = "/tmp/fbus-uid-XXXXXX";
-	const uint32_t allow[] = { 65534 };
-	struct fbus_pub_opts po = { .allow_uids = allow, .n_allow_uids = 1 };
-	struct fbus_pub *p;
-	char *old = getenv("XDG_RUNTIME_DIR");
-	char *saved = old ? strdup(old) : NULL;
-
-	if (getuid() != 0) {
-		printf("skip other_uid (needs root)\n");
-		return;
-	}
-	/* a runtime dir both uids resolve the same way */
-	T_ASSERT(mkdtemp(tmpl));
-	chmod(tmpl, 0755);
-	setenv("XDG_RUNTIME_DIR", tmpl, 1);
-	bus_uri(uri, sizeof uri, "uid");
-	for (int round = 0; round < 2; round++) {
-		pid_t child;
-
-		T_PASS(fbus_pub_open(&p, uri, round ? &po : NULL));
-		/* open the path so that only SO_PEERCRED can refuse */
-		T_PASS(fbus_runtime_dir(dir, sizeof dir));
-		chmod(dir, 0711);
-		{
-			char sock[300];
-			snprintf(sock, sizeof sock, "%s/%s.sock", dir, uri + 4);
-			chmod(sock, 0777);
-		}
-		child = fork();
-		if (child == 0) {
-			struct fbus_sub *s;
-			int rc;
-			if (setgroups(0, NULL) || setgid(65534) ||
-			    setuid(65534))
-				_exit(5);
-			rc = fbus_sub_open(&s, uri, NULL);
-			printf("  uid 65534, round %d: %s\n", round,
-			       rc ? fbus_open_error() : "admitted");
-			fflush(stdout);
-			if (round == 0)
-				_exit(rc == FBUS_EACCES &&
-				              strstr(fbus_open_error(),
-				                     "uid 65534")
-				          ? 0
-				          : 1);
-			if (rc)
-				_exit(2);
-			fbus_sub_close(s);
-			_exit(0);
-		}
-		T_ASSERT(reap(child) == 0);
-		fbus_pub_close(p);
-	}
-	T_PASS(fbus_runtime_dir(dir, sizeof dir));
-	rmdir(dir);
-	rmdir(tmpl);
-	if (saved) {
-		setenv("XDG_RUNTIME_DIR", saved, 1);
-		free(saved);
-	} else {
-		unsetenv("XDG_RUNTIME_DIR");
-	}
-	printf("ok other_uid\n");
-}
-
-static void
 case_pollable_fd(void)
 {
 	struct fbus_pub *p;
@@ -717,7 +649,6 @@ main(void)
 	case_every_drains_after_producer_loss();
 	case_second_producer();
 	case_garbage_control();
-	case_other_uid();
 	case_pollable_fd();
 	/* every case cleaned up after itself, kill -9 ones included */
 	T_PASS(fbus_runtime_dir(dir, sizeof dir));

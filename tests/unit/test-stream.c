@@ -4,7 +4,8 @@
  * (the publisher's I/O thread plus subscribers, also run under TSan): round
  * trips of every pixel format raw and JPEG (PSNR), several subscribers,
  * latest mode with a subscriber that stopped reading, every mode with drop
- * and block, reconnects, open errors, limits and the allow-list (issue #6).
+ * and block, open errors, limits and the allow-list (issue #6); the life
+ * cycle every transport shares is in tests/conformance/.
  */
 #define _GNU_SOURCE
 #include <setjmp.h>
@@ -727,66 +728,6 @@ test_every_block_times_out(void **state)
 
 /* ---- connection life cycle ------------------------------------------------- */
 
-static void
-reconnect(int scheme)
-{
-	struct fbus_format f = { .pixfmt = FBUS_PIXFMT_GRAY8, .width = 16,
-		                 .height = 16 };
-	struct fbus_sub_opts so = sub_opts(FBUS_MODE_LATEST);
-	struct fbus_sub_stats st;
-	struct fbus_pub *pub;
-	struct fbus_sub *sub;
-	struct fbus_frame fr;
-	uint8_t img[256] = { 0 };
-	char uri[300];
-	int rc;
-
-	assert_int_equal(fbus_format_layout(&f), 0);
-	make_uri(uri, sizeof uri, scheme, NULL);
-	so.flags = FBUS_SUB_RECONNECT;
-	/* start order does not matter */
-	CHECK(fbus_sub_open(&sub, uri, &so));
-	assert_int_equal(fbus_sub_next(sub, &fr, 50), FBUS_ETIMEDOUT);
-	assert_true(fbus_sub_fd(sub) >= 0);
-	for (int round = 1; round <= 2; round++) {
-		CHECK(fbus_pub_open(&pub, uri, NULL));
-		/* the subscriber connects from inside next() */
-		for (int i = 0; i < 100; i++) {
-			struct fbus_pub_stats ps;
-			(void)fbus_sub_next(sub, &fr, 20);
-			CHECK(fbus_pub_stats(pub, &ps));
-			if (ps.subscribers == 1)
-				break;
-		}
-		wait_subscribers(pub, 1);
-		img[0] = (uint8_t)round;
-		CHECK(fbus_pub_send(pub, &f, img, sizeof img, NULL, 0));
-		CHECK(fbus_sub_next(sub, &fr, 5000));
-		assert_int_equal(fr.data[0], round);
-		fbus_pub_close(pub);
-		rc = fbus_sub_next(sub, &fr, 5000);
-		assert_int_equal(rc, FBUS_EDISCONNECTED);
-	}
-	CHECK(fbus_sub_stats(sub, &st));
-	assert_int_equal(st.reconnects, 2);
-	assert_int_equal(st.connected, 0);
-	fbus_sub_close(sub);
-}
-
-static void
-test_reconnect_unix(void **state)
-{
-	(void)state;
-	reconnect(UNIX);
-}
-
-static void
-test_reconnect_tcp(void **state)
-{
-	(void)state;
-	reconnect(TCP);
-}
-
 /* Without FBUS_SUB_RECONNECT a disconnect is final, and said every time. */
 static void
 test_disconnect_sticky(void **state)
@@ -1121,8 +1062,6 @@ main(int argc, char **argv)
 		T(test_every_drop),
 		T(test_every_block_lossless),
 		T(test_every_block_times_out),
-		T(test_reconnect_unix),
-		T(test_reconnect_tcp),
 		T(test_disconnect_sticky),
 		T(test_open_errors),
 		T(test_max_frame_bytes),

@@ -40,16 +40,18 @@ static void
 peer_error(struct shm_pub *p, int fd, int code, const char *fmt, ...)
 {
 	struct fbusi_ctl_refuse m;
-	va_list ap;
-
 	char sink[FBUSI_CTL_MAX];
 	int nfds, fds[FBUSI_MAX_FDS];
+	va_list ap;
 
 	fbusi_ctl_init((union fbusi_ctl *)&m, FBUSI_CTL_REFUSE);
 	m.code = code;
 	va_start(ap, fmt);
 	vsnprintf(m.text, sizeof m.text, fmt, ap);
 	va_end(ap);
+	/* counted before the peer hears of it: whoever it tells finds the
+	 * refusal in our stats already */
+	fbusi_shm_peer_dropped(p, "%s", m.text);
 	fbusi_send_fds(fd, &m, sizeof m, NULL, 0, MSG_DONTWAIT);
 	/* Closing with unread input makes Linux report ECONNRESET to the
 	 * peer ahead of our REFUSE: drain what is queued first. */
@@ -58,36 +60,39 @@ peer_error(struct shm_pub *p, int fd, int code, const char *fmt, ...)
 	     i++)
 		;
 	close(fd);
-	atomic_fetch_add(&p->peer_errors, 1);
-	fbusi_log(&p->opts, FBUS_LOG_WARN, "%s", m.text);
 }
 
-static int
-uid_allowed(struct shm_pub *p, uid_t uid, gid_t gid)
+void
+fbusi_shm_peer_dropped(struct shm_pub *p, const char *fmt, ...)
 {
-	if (uid == getuid())
-		return 1;
-	for (uint32_t i = 0; i < p->opts.n_allow_uids; i++)
-		if (p->opts.allow_uids[i] == uid)
-			return 1;
-	for (uint32_t i = 0; i < p->opts.n_allow_gids; i++)
-		if (p->opts.allow_gids[i] == gid)
-			return 1;
-	return 0;
+	struct fbusi_err why;
+	va_list ap;
+
+	va_start(ap, fmt);
+	fbusi_vfail(&why, 0, fmt, ap);
+	va_end(ap);
+	atomic_fetch_add(&p->peer_errors, 1);
+	pthread_mutex_lock(&p->err_lock);
+	p->peer_err = why;
+	/* release: the text above is complete when the flag is seen */
+	atomic_store_explicit(&p->peer_err_new, 1, memory_order_release);
+	pthread_mutex_unlock(&p->err_lock);
+	fbusi_log(&p->opts, FBUS_LOG_WARN, "%s", why.msg);
 }
 
 static void
 do_accept(struct shm_pub *p)
 {
 	struct ucred cred;
-	socklen_t len = sizeof cred;
 	int fd = accept4(p->listen_fd, NULL, NULL,
 	                 SOCK_CLOEXEC | SOCK_NONBLOCK);
+	bool allowed;
 	int k;
 
 	if (fd < 0)
 		return;
-	if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &len) < 0) {
+	allowed = fbusi_peer_allowed(fd, &p->opts, &cred);
+	if (!allowed && !cred.pid) {
 		peer_error(p, fd, FBUS_EACCES, "no peer credentials");
 		return;
 	}
@@ -102,7 +107,7 @@ do_accept(struct shm_pub *p)
 	p->pend[k].pid = cred.pid;
 	p->pend[k].uid = cred.uid;
 	/* refuse after its HELLO is read, so the REFUSE reaches it */
-	p->pend[k].refused = !uid_allowed(p, cred.uid, cred.gid);
+	p->pend[k].refused = !allowed;
 	p->pend[k].deadline = fbus_now_mono_ns() + HELLO_TIMEOUT_NS;
 }
 
@@ -222,19 +227,15 @@ admit(struct shm_pub *p, struct pending *pd, const struct fbusi_ctl_hello *hi)
 		fds[2] = p->ring_fd;
 		nfds = 3;
 	}
-	rc = fbusi_send_fds(pd->fd, &w, sizeof w, fds, nfds, MSG_DONTWAIT);
-	close(page_fd); /* the mapping keeps the memory */
-	if (rc < 0) {
-		munmap(e->page, page_size);
-		close(e->efd);
-		free(e->mirror);
-		e->page = NULL, e->efd = -1, e->mirror = NULL;
-		close(pd->fd);
-		return;
-	}
+	/* Active before the WELCOME goes out: by the time the subscriber
+	 * can read a frame, commit serves it and stats count it. */
 	atomic_fetch_add(&p->n_active, 1);
 	/* release: publishes the entry to the data path's acquire loads */
 	atomic_store_explicit(&e->state, ENT_ACTIVE, memory_order_release);
+	rc = fbusi_send_fds(pd->fd, &w, sizeof w, fds, nfds, MSG_DONTWAIT);
+	close(page_fd); /* the mapping keeps the memory */
+	if (rc < 0)
+		ent_kill(p, e); /* the data path frees the rest */
 }
 
 static void
@@ -338,12 +339,11 @@ fbusi_shm_ctl_thread(void *arg)
 				if ((pfd[i].revents & POLLIN) &&
 				    recv(e->sock, &c, 1, MSG_DONTWAIT |
 				                             MSG_PEEK) > 0) {
-					atomic_fetch_add(&p->peer_errors, 1);
-					fbusi_log(&p->opts, FBUS_LOG_WARN,
-					              "bus '%s': subscriber pid "
-					              "%d sent data after HELLO; "
-					              "dropped",
-					              p->name, (int)e->pid);
+					fbusi_shm_peer_dropped(
+						p,
+						"bus '%s': subscriber pid %d "
+						"sent data after HELLO; dropped",
+						p->name, (int)e->pid);
 				}
 				ent_kill(p, e);
 			}

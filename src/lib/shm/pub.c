@@ -25,6 +25,7 @@
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
+#include <time.h>
 #include <unistd.h>
 
 /* ---- subscriber table -------------------------------------------------- */
@@ -228,6 +229,20 @@ info_update(struct shm_pub *p, const struct fbus_format *fmt, int64_t now)
 	pthread_mutex_unlock(&p->lock);
 }
 
+/* Bring base.err up to date with the last dropped peer.  trylock: the
+ * data path never waits for the control thread. */
+static void
+take_peer_err(struct shm_pub *p)
+{
+	/* acquire: pairs with the release store in fbusi_shm_peer_dropped */
+	if (!atomic_load_explicit(&p->peer_err_new, memory_order_acquire) ||
+	    pthread_mutex_trylock(&p->err_lock) != 0)
+		return;
+	p->base.err = p->peer_err;
+	atomic_store_explicit(&p->peer_err_new, 0, memory_order_relaxed);
+	pthread_mutex_unlock(&p->err_lock);
+}
+
 static int64_t
 shm_commit(struct fbus_pub *base, struct fbus_slot *slot)
 {
@@ -235,24 +250,17 @@ shm_commit(struct fbus_pub *base, struct fbus_slot *slot)
 	struct fbusi_slot_hdr *h;
 	uint32_t s = (uint32_t)slot->_priv[0];
 	uint64_t seq;
-	int any_waiting = 0;
+	int any_waiting = 0, rc;
 
 	if (!p->loaned || s != p->loan_slot || slot->_priv[1] != p->gen)
 		return fbusi_fail(&base->err, FBUS_EINVAL,
 		                  "commit of a slot that is not on loan");
-	if (slot->meta_bytes > FBUS_META_MAX)
-		return fbusi_fail(&base->err, FBUS_EMSGSIZE,
-		                  "metadata of %u bytes exceeds %u",
-		                  slot->meta_bytes, FBUS_META_MAX);
-	if (slot->fmt.pixfmt == FBUS_PIXFMT_ENCODED) {
-		if (slot->payload_bytes == 0 ||
-		    slot->payload_bytes > slot->fmt.size)
-			return fbusi_fail(&base->err, FBUS_EMSGSIZE,
-			                  "encoded payload of %u bytes (loaned "
-			                  "for %u)",
-			                  slot->payload_bytes, slot->fmt.size);
-	} else {
-		slot->payload_bytes = slot->fmt.size;
+	rc = fbusi_commit_check(slot, &base->err);
+	if (rc) {
+		/* a failed commit gives the slot back, as on every transport:
+		 * it keeps seq 0 and is free for the next loan */
+		p->loaned = 0;
+		return rc;
 	}
 
 	h = slot_hdr(p->ring, p->slot_size, s);
@@ -288,10 +296,10 @@ shm_commit(struct fbus_pub *base, struct fbus_slot *slot)
 		if (e->head - tail > e->depth) {
 			/* The subscriber scribbled on its queue.  It only
 			 * hurts itself; stop serving it. */
-			fbusi_log(&p->opts, FBUS_LOG_WARN,
-			              "subscriber pid %d corrupted its queue; "
-			              "dropping it",
-			              (int)e->pid);
+			fbusi_shm_peer_dropped(p,
+			                       "bus '%s': subscriber pid %d "
+			                       "corrupted its queue; dropped",
+			                       p->name, (int)e->pid);
 			shutdown(e->sock, SHUT_RDWR);
 			continue;
 		}
@@ -348,6 +356,7 @@ shm_commit(struct fbus_pub *base, struct fbus_slot *slot)
 		                 INT_MAX);
 
 	atomic_fetch_add_explicit(&p->frames, 1, memory_order_relaxed);
+	take_peer_err(p);
 	/* the commit time, not the capture stamp the caller may have set */
 	info_update(p, &slot->fmt, fbus_now_mono_ns());
 	return (int64_t)seq;
@@ -358,6 +367,7 @@ shm_stats(struct fbus_pub *base, struct fbus_pub_stats *st)
 {
 	struct shm_pub *p = (struct shm_pub *)base;
 
+	take_peer_err(p);
 	memset(st, 0, sizeof *st);
 	st->frames = atomic_load(&p->frames);
 	st->dropped = atomic_load(&p->dropped);
@@ -399,14 +409,28 @@ claim_name(struct shm_pub *p, struct fbusi_err *err)
 		if (p->lock_fd < 0)
 			return fbusi_fail(err, -errno, "cannot open %s: %s",
 			                  p->lock_path, fbus_strerror(-errno));
-		if (flock(p->lock_fd, LOCK_EX | LOCK_NB) < 0)
-			break;
+		if (flock(p->lock_fd, LOCK_EX | LOCK_NB) < 0) {
+			/* Held.  A live producer listens; one that does not
+			 * (yet) is starting, closing or being swept: its
+			 * lock is about to go, so look again shortly. */
+			int rc = fbusi_unix_connect(p->sock_path,
+			                            SOCK_SEQPACKET, 200,
+			                            &probe, NULL);
+			if (rc == 0)
+				close(probe);
+			if (rc == 0 || tries >= 30)
+				break;
+			close(p->lock_fd);
+			p->lock_fd = -1;
+			nanosleep(&(struct timespec){ 0, 10000000L }, NULL);
+			continue;
+		}
 		if (fstat(p->lock_fd, &a) == 0 && lstat(p->lock_path, &b) == 0 &&
 		    a.st_dev == b.st_dev && a.st_ino == b.st_ino)
 			goto locked;
 		close(p->lock_fd);
 		p->lock_fd = -1;
-		if (tries == 8)
+		if (tries >= 30)
 			return fbusi_fail(err, FBUS_EADDRINUSE,
 			                  "bus '%s': %s keeps changing", p->name,
 			                  p->lock_path);
@@ -430,9 +454,10 @@ claim_name(struct shm_pub *p, struct fbusi_err *err)
 locked:
 	/* We hold the lock: any socket file is a leftover of a producer
 	 * that died; fbusi_unix_listen makes sure nobody listens, then
-	 * reclaims it.  The directory is 0700 already; 0600 is defence in
-	 * depth. */
-	return fbusi_unix_listen(p->sock_path, SOCK_SEQPACKET, 0600,
+	 * reclaims it.  0600 (in a 0700 directory) unless an allow-list
+	 * lets other uids connect: then SO_PEERCRED is the gate. */
+	return fbusi_unix_listen(p->sock_path, SOCK_SEQPACKET,
+	                         p->shared ? 0666 : 0600,
 	                         &p->listen_fd, &p->sock_dev, &p->sock_ino,
 	                         err);
 }
@@ -460,6 +485,7 @@ fbusi_shm_pub_open(struct fbus_pub **out, const struct fbusi_uri *uri,
 		p->pend[k].fd = -1;
 	strcpy(p->name, uri->name);
 	pthread_mutex_init(&p->lock, NULL);
+	pthread_mutex_init(&p->err_lock, NULL);
 	p->n_ents = opts->max_subscribers;
 	p->ents = calloc(p->n_ents, sizeof *p->ents);
 	if (!p->ents) {
@@ -470,15 +496,19 @@ fbusi_shm_pub_open(struct fbus_pub **out, const struct fbusi_uri *uri,
 		p->ents[i].sock = p->ents[i].efd = -1;
 		atomic_init(&p->ents[i].state, ENT_FREE);
 	}
-	rc = fbusi_runtime_dir_ensure(err);
+	p->shared = opts->n_allow_uids || opts->n_allow_gids;
+	rc = fbusi_bus_dir_ensure(uri, p->shared, err);
 	if (!rc)
-		rc = fbusi_runtime_path(p->name, ".sock", p->sock_path,
+		rc = fbusi_bus_path(uri, ".sock", p->sock_path,
 		                        sizeof p->sock_path, err);
 	if (!rc)
-		rc = fbusi_runtime_path(p->name, ".lock", p->lock_path,
+		rc = fbusi_bus_path(uri, ".lock", p->lock_path,
 		                        sizeof p->lock_path, err);
-	if (!rc)
+	if (!rc) {
+		/* what producers killed with -9 left goes first */
+		(void)fbusi_bus_sweep(uri);
 		rc = claim_name(p, err);
+	}
 	if (rc)
 		goto err;
 	p->wake_fd = eventfd(0, EFD_CLOEXEC);
@@ -548,6 +578,7 @@ shm_pub_close(struct fbus_pub *base)
 		close(p->lock_fd);
 	}
 	pthread_mutex_destroy(&p->lock);
+	pthread_mutex_destroy(&p->err_lock);
 	free(p->ents);
 	free(p);
 }

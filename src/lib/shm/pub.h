@@ -52,6 +52,7 @@ struct shm_pub {
 	char name[FBUSI_NAME_MAX + 1];
 	char sock_path[108];
 	char lock_path[120];
+	bool shared; /* allow-list: socket reachable by other uids */
 	dev_t sock_dev; /* our socket file, to remove only our own */
 	ino_t sock_ino;
 	int lock_fd, listen_fd, wake_fd;
@@ -81,6 +82,11 @@ struct shm_pub {
 	_Atomic uint64_t frames;
 	_Atomic uint64_t dropped;
 	_Atomic uint64_t peer_errors;
+	/* why the last peer was dropped: written by whoever drops it, under
+	 * err_lock; copied into base.err by commit and stats */
+	pthread_mutex_t err_lock;
+	struct fbusi_err peer_err;
+	_Atomic int peer_err_new;
 	struct fbus_format last_fmt;
 	double avg_dt; /* seconds between commits, moving average */
 	int64_t last_commit_ns;
@@ -103,6 +109,11 @@ int fbusi_shm_ring_create(struct shm_pub *p, uint64_t payload, struct fbusi_err 
 /* ring.c: mark ring r closed or retired and wake every reader of it. */
 void fbusi_shm_ring_end(struct shm_pub *p, struct fbusi_ring_hdr *r,
                         uint32_t state);
+
+/* admit.c: count a dropped peer and keep why, for fbus_pub_last_error()
+ * and the log callback.  Any thread. */
+void fbusi_shm_peer_dropped(struct shm_pub *p, const char *fmt, ...)
+	FBUSI_PRINTF(2, 3);
 
 /* admit.c: the control thread's body. */
 void *fbusi_shm_ctl_thread(void *arg);

@@ -26,7 +26,7 @@ fbus_bus_query(const char *text, struct fbus_bus_info *info)
 		r = fbusi_fail(&err, FBUS_ENOTSUP,
 		               "only shm: buses can be queried");
 	if (r == 0)
-		r = fbusi_runtime_path(uri.name, ".sock", path, sizeof path, &err);
+		r = fbusi_bus_path(&uri, ".sock", path, sizeof path, &err);
 	if (r == 0)
 		r = fbusi_unix_connect(path, SOCK_SEQPACKET, 1000, &fd, &err);
 	if (r == 0) {

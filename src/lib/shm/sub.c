@@ -27,6 +27,8 @@
 #define SLICE_MS 40
 #define RING_WAIT_MS 2000
 #define RETRY_MS 50
+/* more format changes than this within one queue lose the oldest frames */
+#define OLD_RINGS 8
 
 enum { HOLD_NONE = 0, HOLD_LEASE, HOLD_ENTRY };
 
@@ -37,18 +39,23 @@ struct shm_sub {
 	char sock_path[108];
 	int sock; /* -1 while disconnected */
 	int efd;
-	struct fbusi_ringmap cur, prev;
+	struct fbusi_ringmap cur;
+	/* retired rings, newest first: queued every-mode entries may still
+	 * point into them (a ring per format change) */
+	struct fbusi_ringmap old[OLD_RINGS];
 	struct fbusi_page *page;
 	size_t page_size;
 	uint32_t depth; /* every: queue length, fixed at attach */
 	uint32_t tail; /* every: our consumption count (page->tail mirror) */
 	int holding;
 	uint64_t last_seq;
+	uint64_t join_seq; /* latest: frames before this were not ours to see */
 	int disconnect_reported;
 	int gone; /* producer gone, every-mode frames still queued for us */
 	int ever_connected;
 	int epfd, tfd; /* fbus_sub_fd(), created on first use */
 	uint64_t frames, skipped;
+	uint64_t ring_lost; /* every: entries of a ring no longer mapped */
 	uint32_t reconnects;
 };
 
@@ -110,7 +117,8 @@ disconnect(struct shm_sub *s)
 		munmap(s->page, s->page_size);
 	s->page = NULL;
 	fbusi_shm_unmap_ring(&s->cur);
-	fbusi_shm_unmap_ring(&s->prev);
+	for (int i = 0; i < OLD_RINGS; i++)
+		fbusi_shm_unmap_ring(&s->old[i]);
 	s->disconnect_reported = 0;
 	s->gone = 0;
 	if (s->opts.flags & FBUS_SUB_RECONNECT)
@@ -151,6 +159,11 @@ connect_bus(struct shm_sub *s)
 	s->cur = c.ring;
 	s->tail = 0;
 	s->last_seq = 0;
+	/* the newest frame at attach is still ours to take; what came
+	 * before it was never ours to miss */
+	s->join_seq = s->cur.hdr ? atomic_load(&s->cur.hdr->latest) >> 16 : 0;
+	if (s->join_seq)
+		s->join_seq--;
 	s->holding = HOLD_NONE;
 	if (s->ever_connected)
 		s->reconnects++;
@@ -186,8 +199,10 @@ on_socket(struct shm_sub *s, int wait_ms)
 		}
 		/* keep one older ring: every-mode entries may still point
 		 * into it */
-		fbusi_shm_unmap_ring(&s->prev);
-		s->prev = s->cur;
+		fbusi_shm_unmap_ring(&s->old[OLD_RINGS - 1]);
+		memmove(&s->old[1], &s->old[0],
+		        sizeof s->old[0] * (OLD_RINGS - 1));
+		s->old[0] = s->cur;
 		memset(&s->cur, 0, sizeof s->cur);
 		rc = fbusi_shm_map_ring(fds[0], m.ring.ring_size,
 		                        m.ring.generation, &s->cur, &s->base.err);
@@ -312,13 +327,28 @@ take_latest(struct shm_sub *s, struct fbus_frame *f)
 			atomic_store(&s->page->lease, 0);
 			return rc;
 		}
-		f->skipped = s->last_seq ? seq - s->last_seq - 1 : 0;
+		{
+			uint64_t base = s->last_seq ? s->last_seq : s->join_seq;
+			f->skipped = seq > base + 1 ? seq - base - 1 : 0;
+		}
 		s->skipped += f->skipped;
 		s->last_seq = seq;
 		s->holding = HOLD_LEASE;
 		return 0;
 	}
 	return FBUS_EAGAIN;
+}
+
+/* The mapped ring of generation gen8 (low 8 bits), or NULL. */
+static const struct fbusi_ringmap *
+ring_of(const struct shm_sub *s, uint32_t gen8)
+{
+	if (s->cur.hdr && (s->cur.gen & 0xff) == gen8)
+		return &s->cur;
+	for (int i = 0; i < OLD_RINGS; i++)
+		if (s->old[i].hdr && (s->old[i].gen & 0xff) == gen8)
+			return &s->old[i];
+	return NULL;
 }
 
 static int
@@ -344,14 +374,13 @@ take_entry(struct shm_sub *s, struct fbus_frame *f)
 		seq = en >> 24;
 		gen8 = (uint32_t)(en >> 16) & 0xff;
 		slot = (uint32_t)en & 0xffff;
-		r = (s->cur.hdr && (s->cur.gen & 0xff) == gen8)     ? &s->cur
-		    : (s->prev.hdr && (s->prev.gen & 0xff) == gen8) ? &s->prev
-		                                                     : NULL;
+		r = ring_of(s, gen8);
 		if (!r) {
-			/* A ring we no longer map (two switches ago):
-			 * the frame is gone; count it as dropped. */
+			/* A ring we no longer map (OLD_RINGS switches
+			 * ago): the frame is gone; count it as dropped. */
 			s->holding = HOLD_ENTRY;
 			release_held(s);
+			s->ring_lost++;
 			continue;
 		}
 		if (slot >= r->slot_count ||
@@ -422,9 +451,7 @@ shm_next(struct fbus_sub *base, struct fbus_frame *f, int timeout_ms)
 			rc = connect_bus(s);
 			if (rc == 0)
 				continue;
-			/* only "nobody there (yet)" is worth retrying */
-			if (rc != FBUS_ENOENT && rc != FBUS_ECONNREFUSED &&
-			    rc != FBUS_EDISCONNECTED && rc != FBUS_ETIMEDOUT)
+			if (fbusi_connect_error_is_final(rc))
 				return rc;
 			if (left_ms == 0)
 				return FBUS_EDISCONNECTED;
@@ -561,6 +588,7 @@ shm_stats(struct fbus_sub *base, struct fbus_sub_stats *st)
 	st->dropped = s->page ? atomic_load_explicit(&s->page->dropped,
 	                                             memory_order_relaxed)
 	                      : 0;
+	st->dropped += s->ring_lost;
 	st->reconnects = s->reconnects;
 	st->connected = s->sock >= 0;
 	return 0;
@@ -603,15 +631,15 @@ fbusi_shm_sub_open(struct fbus_sub **out, const struct fbusi_uri *uri,
 	s->opts = *opts;
 	s->sock = s->efd = s->epfd = s->tfd = -1;
 	strcpy(s->name, uri->name);
-	rc = fbusi_runtime_path(s->name, ".sock", s->sock_path,
+	rc = fbusi_bus_path(uri, ".sock", s->sock_path,
 	                        sizeof s->sock_path, err);
 	if (rc) {
 		free(s);
 		return rc;
 	}
 	rc = connect_bus(s);
-	if (rc && !((opts->flags & FBUS_SUB_RECONNECT) &&
-	            (rc == FBUS_ENOENT || rc == FBUS_ECONNREFUSED))) {
+	if (rc && (!(opts->flags & FBUS_SUB_RECONNECT) ||
+	           fbusi_connect_error_is_final(rc))) {
 		*err = s->base.err;
 		free(s);
 		return rc;

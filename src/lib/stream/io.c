@@ -368,13 +368,26 @@ reap_dead(struct stream_pub *p)
 	p->npeers = j;
 }
 
+static bool
+all_sent(struct stream_pub *p)
+{
+	for (uint32_t i = 0; i < p->npeers; i++) {
+		struct peer *peer = p->peers[i];
+
+		if (peer->state == PEER_READY &&
+		    (peer->cur || peer->qlen || peer->pre_off < peer->pre_len))
+			return false;
+	}
+	return true;
+}
+
 void *
 fbusi_stream_io_thread(void *arg)
 {
 	struct stream_pub *p = arg;
 
 	pthread_mutex_lock(&p->lock);
-	while (!p->stop) {
+	for (;;) {
 		int64_t now = fbusi_stream_now_ms();
 		int timeout = 1000, n, rc;
 		uint64_t junk;
@@ -382,11 +395,17 @@ fbusi_stream_io_thread(void *arg)
 		for (uint32_t i = 0; i < p->npeers; i++)
 			flush_peer(p, p->peers[i]);
 		reap_dead(p);
+		/* closing: what was committed goes out first (every mode is
+		 * lossless up to the close), for at most CLOSE_FLUSH_MS */
+		if (p->stop && (all_sent(p) || now >= p->stop_deadline))
+			break;
+		if (p->stop)
+			timeout = 10;
 
 		p->pfds[0] = (struct pollfd){ .fd = p->efd, .events = POLLIN };
 		/* a negative fd is ignored by poll (man 2 poll) */
 		p->pfds[1] = (struct pollfd){
-			.fd = now < p->accept_paused ? -1 : p->lfd,
+			.fd = now < p->accept_paused || p->stop ? -1 : p->lfd,
 			.events = POLLIN
 		};
 		if (now < p->accept_paused &&

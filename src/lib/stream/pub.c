@@ -257,25 +257,13 @@ pub_commit(struct fbus_pub *base, struct fbus_slot *slot)
 	if (!b)
 		return fbusi_fail(&base->err, FBUS_EINVAL,
 		                  "commit of a slot that is not on loan");
-	f = slot->fmt;
-	if (slot->meta_bytes > FBUS_META_MAX) {
-		rc = fbusi_fail(&base->err, FBUS_EMSGSIZE,
-		                "metadata of %u bytes exceeds %u",
-		                slot->meta_bytes, FBUS_META_MAX);
+	rc = fbusi_commit_check(slot, &base->err);
+	if (rc)
 		goto err_abort;
-	}
+	f = slot->fmt;
 	memset(&h, 0, sizeof h);
-	if (f.pixfmt == FBUS_PIXFMT_ENCODED) {
-		if (slot->payload_bytes == 0 ||
-		    slot->payload_bytes > slot->capacity) {
-			rc = fbusi_fail(&base->err, FBUS_EINVAL,
-			                "encoded frame: payload_bytes %u not in "
-			                "1..%u",
-			                slot->payload_bytes, slot->capacity);
-			goto err_abort;
-		}
+	if (f.pixfmt == FBUS_PIXFMT_ENCODED)
 		f.size = slot->payload_bytes;
-	}
 	if (p->uri.codec == FBUSI_CODEC_JPEG &&
 	    f.pixfmt != FBUS_PIXFMT_ENCODED && !ready_peers(p)) {
 		/* nobody to send it to: don't spend ~ms encoding it (a
@@ -364,6 +352,7 @@ pub_close(struct fbus_pub *base)
 	if (p->thread_started) {
 		pthread_mutex_lock(&p->lock);
 		p->stop = true;
+		p->stop_deadline = fbusi_stream_now_ms() + FBUSI_STREAM_CLOSE_MS;
 		pthread_cond_broadcast(&p->room);
 		pthread_mutex_unlock(&p->lock);
 		fbusi_stream_wake_io(p);

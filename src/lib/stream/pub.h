@@ -73,7 +73,8 @@ struct stream_pub {
 
 	pthread_mutex_t lock;
 	pthread_cond_t room; /* a queue got shorter or a peer left */
-	bool stop;
+	bool stop;             /* closing: flush, then end the I/O thread */
+	int64_t stop_deadline; /* ms: give up flushing then */
 	struct peer **peers;
 	uint32_t npeers;
 	uint64_t next_id;

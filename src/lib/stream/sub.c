@@ -47,6 +47,7 @@ struct stream_sub {
 	int fd;               /* -1 while disconnected */
 	int tfd;              /* timerfd: pollable while disconnected */
 	int broken;           /* sticky error without FBUS_SUB_RECONNECT */
+	bool ever_connected;  /* the first connection is not a reconnect */
 	int pending;          /* error to report after the frame in hand */
 	int64_t next_try_ms;
 
@@ -497,11 +498,17 @@ sub_next(struct fbus_sub *base, struct fbus_frame *fr, int timeout_ms)
 				rc = try_connect(s, left, left > 500 ? left : 500,
 				                 &s->base.err);
 				if (rc == 0) {
-					s->st.reconnects++;
+					if (s->ever_connected)
+						s->st.reconnects++;
+					s->ever_connected = true;
 					continue;
 				}
 				s->next_try_ms = fbusi_stream_now_ms() +
 				                 FBUSI_STREAM_RETRY_MS;
+				/* retrying cannot cure a refusal: say it now
+				 * (the next call tries again) */
+				if (fbusi_connect_error_is_final(rc))
+					return rc;
 			}
 			wait = (int)(s->next_try_ms - fbusi_stream_now_ms());
 		} else {
@@ -535,8 +542,12 @@ sub_next(struct fbus_sub *base, struct fbus_frame *fr, int timeout_ms)
 		}
 		if (timeout_ms >= 0) {
 			int left = (int)(deadline - fbusi_stream_now_ms());
+			/* no producer within the timeout is "disconnected",
+			 * as on every transport; a producer but no frame is
+			 * a timeout */
 			if (left <= 0)
-				return FBUS_ETIMEDOUT;
+				return s->fd < 0 ? FBUS_EDISCONNECTED
+				                 : FBUS_ETIMEDOUT;
 			if (wait < 0 || wait > left)
 				wait = left;
 		}
@@ -642,8 +653,11 @@ fbusi_stream_sub_open(struct fbus_sub **out, const struct fbusi_uri *uri,
 		goto err;
 	}
 	rc = try_connect(s, 2000, FBUSI_STREAM_HELLO_MS, err);
+	if (rc == 0)
+		s->ever_connected = true;
 	if (rc) {
-		if (!(opts->flags & FBUS_SUB_RECONNECT))
+		if (!(opts->flags & FBUS_SUB_RECONNECT) ||
+		    fbusi_connect_error_is_final(rc))
 			goto err;
 		/* start order does not matter: frames flow once a
 		 * producer appears */

@@ -1,0 +1,885 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * conformance.c — the contract of framebus.h, checked the same way on every
+ * transport: `conformance shm|unix|tcp`.  A transport (or a binding) is
+ * done when it passes this suite; a new one adds one line to transports[].
+ * Producers that must die for real are forked children; everything else
+ * runs in one process, the producer's own threads serving it.
+ */
+#define _GNU_SOURCE
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <cmocka.h>
+
+#include "cmocka_check.h"
+#include "testutil.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+/* ---- transports ----------------------------------------------------------- */
+
+struct transport {
+	const char *name;
+	/* a URI for a bus nobody uses yet */
+	void (*uri)(char *buf, size_t n);
+	/* one that other uids can reach, in directory dir; NULL if the
+	 * producer cannot know a peer's uid (no allow-lists) */
+	void (*shared_uri)(char *buf, size_t n, const char *dir);
+};
+
+static void
+uri_shm(char *buf, size_t n)
+{
+	snprintf(buf, n, "shm:%s", t_unique_name("conf"));
+}
+
+static void
+shared_shm(char *buf, size_t n, const char *dir)
+{
+	snprintf(buf, n, "shm:%s?dir=%s", t_unique_name("conf"), dir);
+}
+
+static void
+shared_unix(char *buf, size_t n, const char *dir)
+{
+	snprintf(buf, n, "unix:%s/%s.sock", dir, t_unique_name("conf"));
+}
+
+static void
+uri_unix(char *buf, size_t n)
+{
+	const char *tmp = getenv("FBUS_TEST_TMP");
+
+	snprintf(buf, n, "unix:%s/%s.sock", tmp ? tmp : "/tmp",
+	         t_unique_name("conf"));
+}
+
+/* A port the kernel just handed out and nobody listens on. */
+static void
+uri_tcp(char *buf, size_t n)
+{
+	struct sockaddr_in sa = { .sin_family = AF_INET };
+	socklen_t len = sizeof sa;
+	int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+
+	sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	T_ASSERT(fd >= 0);
+	T_ASSERT(bind(fd, (struct sockaddr *)&sa, sizeof sa) == 0);
+	T_ASSERT(getsockname(fd, (struct sockaddr *)&sa, &len) == 0);
+	close(fd);
+	snprintf(buf, n, "tcp://127.0.0.1:%u", (unsigned)ntohs(sa.sin_port));
+}
+
+static const struct transport transports[] = {
+	{ "shm", uri_shm, shared_shm },
+	{ "unix", uri_unix, shared_unix },
+	{ "tcp", uri_tcp, NULL },
+};
+
+static const struct transport *T;
+
+/* ---- helpers -------------------------------------------------------------- */
+
+#define W 64
+#define H 48
+
+static struct fbus_format
+fmt_of(uint32_t pixfmt, uint32_t w, uint32_t h)
+{
+	struct fbus_format f = { .pixfmt = pixfmt, .width = w, .height = h };
+
+	T_PASS(fbus_format_layout(&f));
+	return f;
+}
+
+static uint8_t
+pattern(uint64_t tag, size_t i)
+{
+	return (uint8_t)(i * 7u + tag * 31u + (i >> 9));
+}
+
+static int64_t
+send_tagged(struct fbus_pub *p, const struct fbus_format *f, uint64_t tag)
+{
+	uint8_t *buf = malloc(f->size);
+	int64_t rc;
+
+	T_ASSERT(buf);
+	for (size_t i = 0; i < f->size; i++)
+		buf[i] = pattern(tag, i);
+	rc = fbus_pub_send(p, f, buf, f->size, &tag, sizeof tag);
+	free(buf);
+	return rc;
+}
+
+/* The frame carries tag in its metadata and pattern(tag) as its pixels. */
+static uint64_t
+check_tagged(const struct fbus_frame *fr, const struct fbus_format *want)
+{
+	uint64_t tag;
+
+	assert_int_equal(fr->meta_bytes, sizeof tag);
+	memcpy(&tag, fr->meta, sizeof tag);
+	if (want) {
+		assert_int_equal(fr->fmt.pixfmt, want->pixfmt);
+		assert_int_equal(fr->fmt.width, want->width);
+		assert_int_equal(fr->fmt.height, want->height);
+		assert_int_equal(fr->payload_bytes, want->size);
+	}
+	for (size_t i = 0; i < fr->payload_bytes; i++)
+		if (fr->data[i] != pattern(tag, i))
+			fail_msg("frame tag %llu: byte %zu is %u, want %u",
+			         (unsigned long long)tag, i, fr->data[i],
+			         pattern(tag, i));
+	return tag;
+}
+
+static struct fbus_pub *
+pub_open(const char *uri, const struct fbus_pub_opts *o)
+{
+	struct fbus_pub *p = NULL;
+
+	CHECK(fbus_pub_open(&p, uri, o));
+	return p;
+}
+
+static struct fbus_sub *
+sub_open(const char *uri, uint32_t mode, uint32_t flags)
+{
+	struct fbus_sub_opts o = { .mode = mode, .depth = 8, .flags = flags };
+	struct fbus_sub *s = NULL;
+
+	CHECK(fbus_sub_open(&s, uri, &o));
+	return s;
+}
+
+/* Send a frame every 20 ms until the subscriber has one (at most 5 s). */
+static void
+pump_until_frame(struct fbus_pub *p, struct fbus_sub *s, struct fbus_frame *fr)
+{
+	struct fbus_format f = fmt_of(FBUS_PIXFMT_BGR24, W, H);
+
+	for (int i = 0; i < 250; i++) {
+		int rc;
+
+		T_PASS(send_tagged(p, &f, 1000 + (uint64_t)i));
+		rc = fbus_sub_next(s, fr, 20);
+		if (rc == 0) {
+			check_tagged(fr, &f);
+			return;
+		}
+		if (rc != FBUS_ETIMEDOUT && rc != FBUS_EDISCONNECTED)
+			fail_msg("next: %d (%s): %s", rc, fbus_strerror(rc),
+			         fbus_sub_last_error(s));
+	}
+	fail_msg("no frame reached the subscriber in 5 s: %s",
+	         fbus_sub_last_error(s));
+}
+
+static struct fbus_sub_stats
+sub_stats(struct fbus_sub *s)
+{
+	struct fbus_sub_stats st;
+
+	CHECK(fbus_sub_stats(s, &st));
+	return st;
+}
+
+static struct fbus_pub_stats
+pub_stats(struct fbus_pub *p)
+{
+	struct fbus_pub_stats st;
+
+	CHECK(fbus_pub_stats(p, &st));
+	return st;
+}
+
+static int64_t
+ms_since(int64_t t0)
+{
+	return (fbus_now_mono_ns() - t0) / 1000000;
+}
+
+/* Children still running; teardown kills them, so a failed test cannot
+ * leave a producer behind (holding ctest's output pipe open). */
+static pid_t children[8];
+
+static void
+child_add(pid_t pid)
+{
+	for (size_t i = 0; i < sizeof children / sizeof *children; i++)
+		if (!children[i]) {
+			children[i] = pid;
+			return;
+		}
+	T_ASSERT(!"too many children");
+}
+
+static void
+child_forget(pid_t pid)
+{
+	for (size_t i = 0; i < sizeof children / sizeof *children; i++)
+		if (children[i] == pid)
+			children[i] = 0;
+}
+
+static int
+reap(pid_t pid)
+{
+	int st;
+
+	T_ASSERT(waitpid(pid, &st, 0) == pid);
+	child_forget(pid);
+	return st;
+}
+
+
+static void
+kill_children(void)
+{
+	for (size_t i = 0; i < sizeof children / sizeof *children; i++)
+		if (children[i]) {
+			kill(children[i], SIGKILL);
+			reap(children[i]);
+		}
+}
+
+/* A producer in a child process: publishes `frames` frames (0: one every
+ * 10 ms forever), says so on the pipe once they are out (the first one,
+ * for 0), then waits to be killed. */
+static pid_t
+spawn_producer(const char *uri, int frames)
+{
+	int pfd[2];
+	pid_t pid;
+	char c;
+
+	T_ASSERT(pipe2(pfd, O_CLOEXEC) == 0);
+	pid = fork();
+	T_ASSERT(pid >= 0);
+	if (pid == 0) {
+		struct fbus_format f = fmt_of(FBUS_PIXFMT_BGR24, W, H);
+		struct fbus_pub *p;
+
+		close(pfd[0]);
+		if (fbus_pub_open(&p, uri, NULL))
+			_exit(3);
+		for (uint64_t i = 1; frames == 0 || i <= (uint64_t)frames; i++) {
+			if (send_tagged(p, &f, i) < 0)
+				_exit(5);
+			if ((i == 1 && frames == 0) || i == (uint64_t)frames)
+				if (write(pfd[1], "r", 1) != 1)
+					_exit(4);
+			if (frames == 0)
+				t_sleep_ms(10);
+		}
+		for (;;)
+			pause();
+	}
+	child_add(pid);
+	close(pfd[1]);
+	T_ASSERT(read(pfd[0], &c, 1) == 1);
+	close(pfd[0]);
+	return pid;
+}
+
+struct killer {
+	pid_t pid;
+	int delay_ms;
+	int64_t t_kill;
+};
+
+static void *
+killer_main(void *arg)
+{
+	struct killer *k = arg;
+
+	t_sleep_ms(k->delay_ms);
+	k->t_kill = fbus_now_mono_ns();
+	kill(k->pid, SIGKILL);
+	return NULL;
+}
+
+/* ---- the contract --------------------------------------------------------- */
+
+static int fds_before;
+
+static int
+setup(void **state)
+{
+	(void)state;
+	fds_before = t_count_fds();
+	return 0;
+}
+
+/* every test leaves no fd behind; which one it left is printed */
+static int
+teardown(void **state)
+{
+	(void)state;
+	kill_children();
+	if (t_count_fds() != fds_before) {
+		fflush(stdout);
+		(void)!system("ls -l /proc/$PPID/fd >&2");
+		fail_msg("%d fds open, %d before the test", t_count_fds(),
+		         fds_before);
+	}
+	return 0;
+}
+
+/* Without RECONNECT, nobody there is an error at open, with a reason. */
+static void
+test_no_producer(void **state)
+{
+	struct fbus_sub *s = NULL;
+	char uri[256];
+	int rc;
+
+	(void)state;
+	T->uri(uri, sizeof uri);
+	rc = fbus_sub_open(&s, uri, NULL);
+	assert_null(s);
+	if (rc != FBUS_ENOENT && rc != FBUS_ECONNREFUSED)
+		fail_msg("open without a producer: %d (%s)", rc,
+		         fbus_strerror(rc));
+	assert_non_null(strstr(fbus_open_error(), uri));
+}
+
+/* With RECONNECT: open succeeds, next() says EDISCONNECTED after its
+ * timeout while no producer exists, then frames flow once one appears. */
+static void
+test_open_before_producer(void **state)
+{
+	struct fbus_sub *s;
+	struct fbus_pub *p;
+	struct fbus_frame fr;
+	struct fbus_sub_stats st;
+	char uri[256];
+	int64_t t0;
+
+	(void)state;
+	T->uri(uri, sizeof uri);
+	s = sub_open(uri, FBUS_MODE_LATEST, FBUS_SUB_RECONNECT);
+	assert_true(fbus_sub_fd(s) >= 0);
+	t0 = fbus_now_mono_ns();
+	assert_int_equal(fbus_sub_next(s, &fr, 150), FBUS_EDISCONNECTED);
+	assert_true(ms_since(t0) >= 140);
+	assert_int_equal(fbus_sub_next(s, &fr, 0), FBUS_EDISCONNECTED);
+	st = sub_stats(s);
+	assert_int_equal(st.connected, 0);
+	assert_int_equal(st.reconnects, 0);
+	assert_int_equal(st.frames, 0);
+
+	p = pub_open(uri, NULL);
+	pump_until_frame(p, s, &fr);
+	fbus_sub_release(s, &fr);
+	st = sub_stats(s);
+	assert_int_equal(st.connected, 1);
+	assert_int_equal(st.reconnects, 0); /* a first connection */
+	assert_int_equal(st.frames, 1);
+	assert_int_equal(pub_stats(p).subscribers, 1);
+	fbus_sub_close(s);
+	fbus_pub_close(p);
+}
+
+/* kill -9 of the producer reaches a blocked next() within 250 ms. */
+static void
+test_producer_killed_next(void **state)
+{
+	struct killer k = { .delay_ms = 100 };
+	struct fbus_frame fr;
+	struct fbus_sub *s;
+	pthread_t th;
+	char uri[256];
+	int rc;
+
+	(void)state;
+	T->uri(uri, sizeof uri);
+	k.pid = spawn_producer(uri, 0);
+	s = sub_open(uri, FBUS_MODE_LATEST, 0);
+	CHECK(fbus_sub_next(s, &fr, 2000));
+	check_tagged(&fr, NULL);
+	T_ASSERT(pthread_create(&th, NULL, killer_main, &k) == 0);
+	do
+		rc = fbus_sub_next(s, &fr, 3000);
+	while (rc == 0);
+	assert_int_equal(rc, FBUS_EDISCONNECTED);
+	pthread_join(th, NULL);
+	if (ms_since(k.t_kill) > 250)
+		fail_msg("death seen after %lld ms", (long long)ms_since(k.t_kill));
+	assert_true(fbus_sub_last_error(s)[0] != '\0');
+	assert_int_equal(sub_stats(s).connected, 0);
+	/* without RECONNECT the handle stays disconnected */
+	assert_int_equal(fbus_sub_next(s, &fr, 50), FBUS_EDISCONNECTED);
+	reap(k.pid);
+	fbus_sub_close(s);
+}
+
+/* ... and through the pollable fd, which is quiet while nothing happens. */
+static void
+test_producer_killed_fd(void **state)
+{
+	struct killer k = { .delay_ms = 0 };
+	struct fbus_frame fr;
+	struct fbus_sub *s;
+	struct pollfd pfd;
+	char uri[256];
+	int got = 0, rc;
+
+	(void)state;
+	T->uri(uri, sizeof uri);
+	k.pid = spawn_producer(uri, 3);
+	s = sub_open(uri, FBUS_MODE_EVERY, 0);
+	pfd.fd = fbus_sub_fd(s);
+	pfd.events = POLLIN;
+	assert_true(pfd.fd >= 0);
+	/* the producer published before we joined: nothing for us */
+	while ((rc = fbus_sub_next(s, &fr, 0)) == 0)
+		got++;
+	assert_int_equal(rc, FBUS_ETIMEDOUT);
+	assert_int_equal(poll(&pfd, 1, 100), 0);
+	killer_main(&k);
+	assert_int_equal(poll(&pfd, 1, 2000), 1);
+	if (ms_since(k.t_kill) > 250)
+		fail_msg("fd readable %lld ms after the kill",
+		         (long long)ms_since(k.t_kill));
+	assert_int_equal(fbus_sub_next(s, &fr, 0), FBUS_EDISCONNECTED);
+	(void)got;
+	reap(k.pid);
+	fbus_sub_close(s);
+}
+
+/* Producer gone (closed, then killed) and back: the subscriber follows
+ * each time, and stats count each return as a reconnect. */
+static void
+test_reconnect(void **state)
+{
+	struct fbus_frame fr;
+	struct fbus_sub *s;
+	struct fbus_pub *p;
+	char uri[256];
+	pid_t pid;
+	int rc;
+
+	(void)state;
+	T->uri(uri, sizeof uri);
+	p = pub_open(uri, NULL);
+	s = sub_open(uri, FBUS_MODE_LATEST, FBUS_SUB_RECONNECT);
+	pump_until_frame(p, s, &fr);
+	fbus_pub_close(p);
+	do
+		rc = fbus_sub_next(s, &fr, 2000);
+	while (rc == 0);
+	assert_int_equal(rc, FBUS_EDISCONNECTED);
+	assert_int_equal(sub_stats(s).connected, 0);
+	assert_int_equal(fbus_sub_next(s, &fr, 100), FBUS_EDISCONNECTED);
+
+	pid = spawn_producer(uri, 0);
+	do
+		rc = fbus_sub_next(s, &fr, 3000);
+	while (rc == FBUS_EDISCONNECTED);
+	CHECK(rc);
+	check_tagged(&fr, NULL);
+	assert_int_equal(sub_stats(s).reconnects, 1);
+	kill(pid, SIGKILL);
+	reap(pid);
+	do
+		rc = fbus_sub_next(s, &fr, 2000);
+	while (rc == 0);
+	assert_int_equal(rc, FBUS_EDISCONNECTED);
+
+	/* a new producer takes the name a killed one left */
+	p = pub_open(uri, NULL);
+	pump_until_frame(p, s, &fr);
+	assert_int_equal(sub_stats(s).reconnects, 2);
+	assert_int_equal(sub_stats(s).connected, 1);
+	fbus_sub_close(s);
+	fbus_pub_close(p);
+}
+
+/* What a closing producer published stays deliverable: every mode gets
+ * its whole queue in order, latest mode the newest frame; then the end. */
+static void
+test_drain_after_close(void **state)
+{
+	struct fbus_format f = fmt_of(FBUS_PIXFMT_BGR24, W, H);
+	struct fbus_sub *every, *latest;
+	struct fbus_frame fr;
+	struct fbus_pub *p;
+	char uri[256];
+
+	(void)state;
+	T->uri(uri, sizeof uri);
+	p = pub_open(uri, NULL);
+	every = sub_open(uri, FBUS_MODE_EVERY, 0);
+	latest = sub_open(uri, FBUS_MODE_LATEST, 0);
+	for (uint64_t i = 1; i <= 5; i++)
+		T_PASS(send_tagged(p, &f, i));
+	fbus_pub_close(p);
+	for (uint64_t i = 1; i <= 5; i++) {
+		CHECK(fbus_sub_next(every, &fr, 2000));
+		assert_int_equal(check_tagged(&fr, &f), i);
+		assert_int_equal(fr.seq, i);
+	}
+	assert_int_equal(fbus_sub_next(every, &fr, 2000), FBUS_EDISCONNECTED);
+	CHECK(fbus_sub_next(latest, &fr, 2000));
+	assert_int_equal(check_tagged(&fr, &f), 5);
+	assert_int_equal(fbus_sub_next(latest, &fr, 2000), FBUS_EDISCONNECTED);
+	assert_int_equal(sub_stats(every).frames, 5);
+	assert_int_equal(sub_stats(every).dropped, 0);
+	assert_int_equal(sub_stats(latest).frames, 1);
+	assert_int_equal(sub_stats(latest).skipped, 4);
+	fbus_sub_close(every);
+	fbus_sub_close(latest);
+}
+
+/* A failed commit gives the slot back: the next loan works, nothing was
+ * published, and the reason is in last_error. */
+static void
+test_failed_commit(void **state)
+{
+	struct fbus_format f = fmt_of(FBUS_PIXFMT_BGR24, W, H);
+	struct fbus_slot slot, again;
+	struct fbus_frame fr;
+	struct fbus_pub *p;
+	struct fbus_sub *s;
+	char uri[256];
+	uint64_t tag = 7;
+
+	(void)state;
+	T->uri(uri, sizeof uri);
+	p = pub_open(uri, NULL);
+	s = sub_open(uri, FBUS_MODE_EVERY, 0);
+	CHECK(fbus_pub_loan(p, &f, &slot));
+	assert_int_equal(fbus_pub_loan(p, &f, &again), FBUS_EBUSY);
+	slot.meta_bytes = FBUS_META_MAX + 1;
+	assert_int_equal(fbus_pub_commit(p, &slot), FBUS_EMSGSIZE);
+	assert_non_null(strstr(fbus_pub_last_error(p), "metadata"));
+	/* the slot is no longer ours */
+	assert_int_equal(fbus_pub_commit(p, &slot), FBUS_EINVAL);
+	fbus_pub_abort(p, &slot); /* a no-op now */
+	assert_int_equal(pub_stats(p).frames, 0);
+
+	CHECK(fbus_pub_loan(p, &f, &slot));
+	for (size_t i = 0; i < f.size; i++)
+		slot.data[i] = pattern(tag, i);
+	memcpy(slot.meta, &tag, sizeof tag);
+	slot.meta_bytes = sizeof tag;
+	assert_int_equal(fbus_pub_commit(p, &slot), 1);
+	assert_int_equal(pub_stats(p).frames, 1);
+	CHECK(fbus_sub_next(s, &fr, 2000));
+	assert_int_equal(check_tagged(&fr, &f), tag);
+	assert_int_equal(fr.seq, 1);
+	/* abort gives a loan back too */
+	CHECK(fbus_pub_loan(p, &f, &slot));
+	fbus_pub_abort(p, &slot);
+	CHECK(fbus_pub_loan(p, &f, &slot));
+	fbus_pub_abort(p, &slot);
+	assert_int_equal(pub_stats(p).frames, 1);
+	fbus_sub_close(s);
+	fbus_pub_close(p);
+}
+
+/* ENCODED payloads: 1..the size loaned; metadata up to FBUS_META_MAX. */
+static void
+test_encoded_bounds(void **state)
+{
+	struct fbus_format f = { .pixfmt = FBUS_PIXFMT_ENCODED, .width = 640,
+		                 .height = 480, .size = 1000 };
+	static uint8_t meta[FBUS_META_MAX + 1];
+	struct fbus_slot slot;
+	struct fbus_frame fr;
+	struct fbus_pub *p;
+	struct fbus_sub *s;
+	char uri[256];
+
+	(void)state;
+	T->uri(uri, sizeof uri);
+	p = pub_open(uri, NULL);
+	s = sub_open(uri, FBUS_MODE_EVERY, 0);
+	CHECK(fbus_pub_loan(p, &f, &slot));
+	assert_true(slot.capacity >= 1000);
+	slot.payload_bytes = 0;
+	assert_int_equal(fbus_pub_commit(p, &slot), FBUS_EINVAL);
+	CHECK(fbus_pub_loan(p, &f, &slot));
+	slot.payload_bytes = 1001;
+	assert_int_equal(fbus_pub_commit(p, &slot), FBUS_EMSGSIZE);
+	CHECK(fbus_pub_loan(p, &f, &slot));
+	for (size_t i = 0; i < 999; i++)
+		slot.data[i] = pattern(3, i);
+	for (size_t i = 0; i < FBUS_META_MAX; i++)
+		meta[i] = (uint8_t)(i * 13u);
+	memcpy(slot.meta, meta, FBUS_META_MAX);
+	slot.meta_bytes = FBUS_META_MAX;
+	slot.payload_bytes = 999;
+	assert_int_equal(fbus_pub_commit(p, &slot), 1);
+	assert_int_equal(fbus_pub_send(p, &f, meta, 10, meta, FBUS_META_MAX + 1),
+	                 FBUS_EMSGSIZE);
+	assert_int_equal(pub_stats(p).frames, 1);
+
+	CHECK(fbus_sub_next(s, &fr, 2000));
+	assert_int_equal(fr.fmt.pixfmt, FBUS_PIXFMT_ENCODED);
+	assert_int_equal(fr.payload_bytes, 999);
+	assert_int_equal(fr.meta_bytes, FBUS_META_MAX);
+	assert_memory_equal(fr.meta, meta, FBUS_META_MAX);
+	for (size_t i = 0; i < 999; i++)
+		assert_int_equal(fr.data[i], pattern(3, i));
+	fbus_sub_close(s);
+	fbus_pub_close(p);
+}
+
+/* Size and format change mid-stream reach the subscriber without a
+ * reconnect, in order, intact. */
+static void
+test_format_change(void **state)
+{
+	const struct fbus_format fmts[] = {
+		fmt_of(FBUS_PIXFMT_BGR24, 320, 240),
+		fmt_of(FBUS_PIXFMT_BGR24, 1280, 720),
+		fmt_of(FBUS_PIXFMT_GRAY8, 640, 480),
+		fmt_of(FBUS_PIXFMT_NV12, 64, 64),
+		fmt_of(FBUS_PIXFMT_BGR24, 1920, 1080),
+	};
+	struct fbus_frame fr;
+	struct fbus_pub *p;
+	struct fbus_sub *s;
+	char uri[256];
+
+	(void)state;
+	T->uri(uri, sizeof uri);
+	p = pub_open(uri, NULL);
+	s = sub_open(uri, FBUS_MODE_EVERY, 0);
+	for (uint64_t i = 0; i < 5; i++)
+		T_PASS(send_tagged(p, &fmts[i], i));
+	for (uint64_t i = 0; i < 5; i++) {
+		CHECK(fbus_sub_next(s, &fr, 2000));
+		assert_int_equal(check_tagged(&fr, &fmts[i]), i);
+	}
+	assert_int_equal(sub_stats(s).reconnects, 0);
+	assert_int_equal(sub_stats(s).frames, 5);
+	fbus_sub_close(s);
+	fbus_pub_close(p);
+}
+
+/* A producer that refuses (subscriber limit): without RECONNECT the open
+ * fails and says why; with it the subscriber waits and gets in when there
+ * is room.  The producer counts the refusal and says why too. */
+static void
+test_refused_limit(void **state)
+{
+	struct fbus_pub_opts po = { .max_subscribers = 1 };
+	struct fbus_sub *first, *second = NULL;
+	struct fbus_frame fr;
+	struct fbus_pub *p;
+	char uri[256];
+	int rc;
+
+	(void)state;
+	T->uri(uri, sizeof uri);
+	p = pub_open(uri, &po);
+	first = sub_open(uri, FBUS_MODE_LATEST, 0);
+	rc = fbus_sub_open(&second, uri, NULL);
+	assert_int_equal(rc, -ENOSPC);
+	assert_null(second);
+	assert_non_null(strstr(fbus_open_error(), uri));
+	assert_true(strlen(fbus_open_error()) > strlen(uri) + 2);
+	assert_int_equal(pub_stats(p).peer_errors, 1);
+	assert_true(fbus_pub_last_error(p)[0] != '\0');
+
+	second = sub_open(uri, FBUS_MODE_LATEST, FBUS_SUB_RECONNECT);
+	assert_int_equal(sub_stats(second).connected, 0);
+	assert_int_equal(fbus_sub_next(second, &fr, 100), FBUS_EDISCONNECTED);
+	pump_until_frame(p, first, &fr);
+	fbus_sub_close(first);
+	pump_until_frame(p, second, &fr);
+	assert_int_equal(sub_stats(second).connected, 1);
+	assert_int_equal(sub_stats(second).reconnects, 0);
+	assert_int_equal(pub_stats(p).subscribers, 1);
+	fbus_sub_close(second);
+	fbus_pub_close(p);
+}
+
+/* A uid the producer does not allow is refused with EACCES and a reason,
+ * with and without RECONNECT (retrying cannot help); a listed uid gets in.
+ * Needs root (to become another uid in a child). */
+static int
+child_subscribe(const char *uri, uid_t uid, uint32_t flags, char *why,
+                size_t n)
+{
+	int pfd[2], st, rc = 0;
+	pid_t pid;
+
+	T_ASSERT(pipe2(pfd, O_CLOEXEC) == 0);
+	pid = fork();
+	T_ASSERT(pid >= 0);
+	if (pid == 0) {
+		struct fbus_sub_opts o = { .flags = flags };
+		struct fbus_frame fr;
+		struct fbus_sub *s;
+		char msg[512];
+
+		close(pfd[0]);
+		if (setgid(uid) || setuid(uid))
+			_exit(90);
+		rc = fbus_sub_open(&s, uri, &o);
+		if (rc == 0) {
+			rc = fbus_sub_next(s, &fr, 3000);
+			while (rc == FBUS_EDISCONNECTED)
+				rc = fbus_sub_next(s, &fr, 3000);
+		}
+		snprintf(msg, sizeof msg, "%d %s", rc,
+		         rc && !s ? fbus_open_error() : "");
+		if (write(pfd[1], msg, strlen(msg)) < 0)
+			_exit(91);
+		_exit(0);
+	}
+	child_add(pid);
+	close(pfd[1]);
+	memset(why, 0, n);
+	T_ASSERT(read(pfd[0], why, n - 1) > 0);
+	close(pfd[0]);
+	st = reap(pid);
+	T_ASSERT(WIFEXITED(st) && WEXITSTATUS(st) == 0);
+	sscanf(why, "%d", &rc);
+	return rc;
+}
+
+static char shared_dir[64];
+
+static void
+test_refused_uid(void **state)
+{
+	const uint32_t nobody = 65534, other = 12345;
+	struct fbus_pub_opts allow_other = { .allow_uids = &other,
+		                             .n_allow_uids = 1 };
+	struct fbus_pub_opts allow = { .allow_uids = &nobody, .n_allow_uids = 1 };
+	struct fbus_format f = fmt_of(FBUS_PIXFMT_BGR24, W, H);
+	struct fbus_pub *p;
+	char uri[256], why[512];
+	int rc;
+
+	(void)state;
+	if (!T->shared_uri)
+		skip(); /* tcp: the producer cannot know a remote uid */
+	if (geteuid() != 0) {
+		print_message("needs root to become uid %u\n", nobody);
+		skip();
+	}
+	/* no allow-list: only our uid; the kernel refuses the others */
+	T->shared_uri(uri, sizeof uri, shared_dir);
+	p = pub_open(uri, NULL);
+	rc = child_subscribe(uri, nobody, 0, why, sizeof why);
+	if (rc != FBUS_EACCES)
+		fail_msg("uid %u, no allow-list: %s", nobody, why);
+	fbus_pub_close(p);
+
+	/* an allow-list without it: SO_PEERCRED refuses, with and without
+	 * RECONNECT (retrying cannot help) */
+	T->shared_uri(uri, sizeof uri, shared_dir);
+	p = pub_open(uri, &allow_other);
+	rc = child_subscribe(uri, nobody, 0, why, sizeof why);
+	if (rc != FBUS_EACCES || !strstr(why, "not allowed"))
+		fail_msg("uid %u without RECONNECT: %s", nobody, why);
+	rc = child_subscribe(uri, nobody, FBUS_SUB_RECONNECT, why, sizeof why);
+	if (rc != FBUS_EACCES)
+		fail_msg("uid %u with RECONNECT: %s", nobody, why);
+	assert_int_equal(pub_stats(p).peer_errors, 2);
+	assert_non_null(strstr(fbus_pub_last_error(p), "not allowed"));
+	fbus_pub_close(p);
+
+	/* listed: admitted, and it reads a frame we send */
+	T->shared_uri(uri, sizeof uri, shared_dir);
+	p = pub_open(uri, &allow);
+	{
+		pid_t pid = fork();
+		T_ASSERT(pid >= 0);
+		if (pid == 0) {
+			char w[512];
+			rc = child_subscribe(uri, nobody, 0, w, sizeof w);
+			if (rc)
+				fprintf(stderr, "listed uid: %s\n", w);
+			_exit(rc == 0 ? 0 : 1);
+		}
+		child_add(pid);
+		for (int i = 0; i < 200 && pid; i++) {
+			int st;
+			T_PASS(send_tagged(p, &f, (uint64_t)i));
+			t_sleep_ms(20);
+			if (waitpid(pid, &st, WNOHANG) == pid) {
+				child_forget(pid);
+				assert_true(WIFEXITED(st));
+				assert_int_equal(WEXITSTATUS(st), 0);
+				pid = 0;
+			}
+		}
+		assert_int_equal(pid, 0);
+	}
+	fbus_pub_close(p);
+}
+
+int
+main(int argc, char **argv)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test_setup_teardown(test_no_producer, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_open_before_producer, setup,
+		                                teardown),
+		cmocka_unit_test_setup_teardown(test_producer_killed_next, setup,
+		                                teardown),
+		cmocka_unit_test_setup_teardown(test_producer_killed_fd, setup,
+		                                teardown),
+		cmocka_unit_test_setup_teardown(test_reconnect, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_drain_after_close, setup,
+		                                teardown),
+		cmocka_unit_test_setup_teardown(test_failed_commit, setup,
+		                                teardown),
+		cmocka_unit_test_setup_teardown(test_encoded_bounds, setup,
+		                                teardown),
+		cmocka_unit_test_setup_teardown(test_format_change, setup,
+		                                teardown),
+		cmocka_unit_test_setup_teardown(test_refused_limit, setup,
+		                                teardown),
+		cmocka_unit_test_setup_teardown(test_refused_uid, setup, teardown),
+	};
+	char group[64];
+	int rc;
+
+	for (size_t i = 0; argc == 2 && i < sizeof transports / sizeof *transports;
+	     i++)
+		if (!strcmp(argv[1], transports[i].name))
+			T = &transports[i];
+	if (!T) {
+		fprintf(stderr, "usage: %s shm|unix|tcp\n", argv[0]);
+		return 2;
+	}
+	signal(SIGPIPE, SIG_IGN);
+	t_watchdog(240);
+	/* where another uid can reach a bus: in /tmp, not under the build
+	 * tree, whose parents need not be traversable */
+	snprintf(shared_dir, sizeof shared_dir, "/tmp/fbus-conf-XXXXXX");
+	T_ASSERT(mkdtemp(shared_dir) && chmod(shared_dir, 0755) == 0);
+	snprintf(group, sizeof group, "conformance-%s", T->name);
+	rc = _cmocka_run_group_tests(group, tests, sizeof tests / sizeof *tests,
+	                             NULL, NULL);
+	if (rmdir(shared_dir) < 0)
+		fprintf(stderr, "conformance: %s not empty: a bus left files\n",
+		        shared_dir);
+	return rc;
+}
