@@ -29,6 +29,6 @@ endmacro()
 fbus_add_demo_test(infer-accuracy infer_accuracy.sh TIMEOUT 60)
 # ONNX: the input size read from the file, the bundled-model lookup.
 fbus_add_demo_test(infer-onnx infer_onnx.sh TIMEOUT 60)
-fbus_add_demo_test(demo-cli demo_cli.sh TIMEOUT 60)
+fbus_add_demo_test(demo-cli demo_cli.sh TIMEOUT 120 HEAVY)
 # The bundled model end to end: mAP@0.5 >= 0.85 (skips until it exists).
-fbus_add_demo_test(demo-map demo_map.sh TIMEOUT 90)
+fbus_add_demo_test(demo-map demo_map.sh TIMEOUT 90 HEAVY)

@@ -29,8 +29,8 @@ macro(fbus_add_infer_test name script)
 endmacro()
 
 fbus_add_infer_test(infer-cli infer_cli.sh TIMEOUT 60)
-fbus_add_infer_test(infer-e2e infer_e2e.sh TIMEOUT 90)
-fbus_add_infer_test(infer-reconnect infer_reconnect.sh TIMEOUT 60)
+fbus_add_infer_test(infer-e2e infer_e2e.sh TIMEOUT 90 HEAVY)
+fbus_add_infer_test(infer-reconnect infer_reconnect.sh TIMEOUT 60 HEAVY)
 fbus_add_infer_test(infer-record infer_record.sh TIMEOUT 60)
 # SDL/X11 under ASan reports the X libraries' own leaks; the window path
 # is plain C already covered by the other tests.

@@ -12,7 +12,7 @@ make_model 3
 kids() {
 	local p cmd
 	for p in /proc/[0-9]*; do
-		cmd=$(tr '\0' ' ' < "$p/cmdline" 2>/dev/null) || continue
+		{ cmd=$(tr '\0' ' ' < "$p/cmdline"); } 2>/dev/null || continue
 		case $cmd in
 		*"shm:demo-$1 "*) echo "${p#/proc/}" ;;
 		esac
