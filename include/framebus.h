@@ -10,14 +10,23 @@
  *
  * Stream URIs take options after '?': codec=raw|jpeg, quality=1..100,
  * format=bgr24|... (subscriber: decode JPEG into this format), max=BYTES
- * (subscriber: largest frame accepted), bind=ADDR (tcp publisher).
+ * (subscriber: largest frame accepted), bind=ADDR (tcp publisher).  shm:
+ * takes dir=/path (the directory of the bus's socket, for buses other uids
+ * reach through an allow-list).  An option a scheme does not take is an
+ * error (FBUS_EINVAL), never ignored.
  *
  * Conventions: functions return 0 (or a count) on success and a negative
- * FBUS_E* code on failure; FBUS_E* codes equal -errno where an errno fits.
- * The library never prints and never exits; a human-readable detail of the
- * last failure is kept on the handle (fbus_pub_last_error, fbus_sub_last_error).
+ * FBUS_E* code on failure; FBUS_E* codes equal -errno where an errno fits,
+ * and a call may also return the -errno of a failed system call (-EMFILE,
+ * -EPERM...; fbus_strerror gives the OS's text for those).  The library
+ * never prints and never exits; a human-readable detail of the last
+ * failure is kept on the handle (fbus_pub_last_error, fbus_sub_last_error).
  * Only plain structs with fixed-width fields cross this API, so that a ctypes
- * binding needs no C shim.
+ * binding needs no C shim; structs the library fills have reserved room to
+ * grow without breaking callers.
+ *
+ * The same calls behave the same on every transport: tests/conformance/
+ * checks each promise below on shm:, unix: and tcp://.
  */
 #ifndef FRAMEBUS_H
 #define FRAMEBUS_H
@@ -65,7 +74,8 @@ enum {
 	FBUS_ECONNREFUSED = -ECONNREFUSED, /* nobody listens there */
 };
 
-/* A static string for any FBUS_E* code (or -errno).  Never NULL. */
+/* A static string for any FBUS_E* code; for any other -errno the OS's own
+ * text ("Operation not permitted").  Never NULL, thread-safe. */
 FBUS_API const char *fbus_strerror(int err);
 
 /* Detail of the last failed fbus_pub_open/fbus_sub_open/fbus_bus_query in
@@ -143,16 +153,22 @@ struct fbus_pub_opts {
 	const uint32_t *allow_uids; /* peers allowed besides the producer's uid */
 	uint32_t n_allow_uids;
 	uint32_t n_allow_gids;
-	const uint32_t *allow_gids; /* peers whose primary gid is listed */
+	const uint32_t *allow_gids; /* peers whose primary gid is listed.
+	                               shm: needs ?dir= in the URI, a
+	                               directory the listed users reach */
 	fbus_log_fn *log;           /* optional: why a peer was dropped, etc. */
 	void *log_user;
 };
 
 /*
- * Open a producer on `uri`.  shm: and unix: refuse with FBUS_EADDRINUSE when
- * another live producer holds the name; a stale socket left by a dead
- * producer is reclaimed.  On success *pub owns a background thread serving
- * the control plane.  May block briefly. Allocates.
+ * Open a producer on `uri`.  Returns 0, or FBUS_EINVAL (bad URI or option,
+ * an allow-list on shm: without dir=), FBUS_ENAMETOOLONG, FBUS_EADDRINUSE
+ * (shm:/unix: another live producer holds the name; tcp: the port is
+ * taken), FBUS_EACCES (the directory is not ours, or writable by others),
+ * FBUS_ENOTSUP (codec=jpeg without libturbojpeg), FBUS_ENOMEM, or an
+ * -errno; fbus_open_error() says why.  Stale files of dead producers are
+ * removed first (fbus_runtime_sweep).  On success *pub owns a background
+ * thread serving the control plane.  May block briefly. Allocates.
  */
 FBUS_API int fbus_pub_open(struct fbus_pub **pub, const char *uri,
                            const struct fbus_pub_opts *opts);
@@ -172,12 +188,14 @@ struct fbus_slot {
 };
 
 /*
- * Loan a writable slot for a frame of format `fmt`.  The slot belongs to the
- * caller until fbus_pub_commit() or fbus_pub_abort().  At most one loan is
- * outstanding per producer (FBUS_EBUSY otherwise).  In latest mode the loan
- * never waits for subscribers; if every slot is held (more readers than the
- * ring was sized for) it returns FBUS_EBUSY.  A format larger than the
- * current slots re-sizes the ring; subscribers follow without reconnecting.
+ * Loan a writable slot for a frame of format `fmt` (for ENCODED, fmt.size is
+ * the most bytes the frame may have).  The slot belongs to the caller until
+ * fbus_pub_commit() or fbus_pub_abort().  Returns 0, FBUS_EINVAL (bad
+ * format), FBUS_EBUSY (a loan is outstanding: at most one per producer; or
+ * shm: every slot is held by readers), FBUS_ENOTSUP (codec=jpeg and a
+ * format it cannot encode), FBUS_ENOMEM or an -errno.  The loan never
+ * waits for subscribers.  A format larger than the current slots re-sizes
+ * the ring; subscribers follow without reconnecting.
  * Never blocks. Allocates only when re-sizing.
  */
 FBUS_API int fbus_pub_loan(struct fbus_pub *pub, const struct fbus_format *fmt,
@@ -187,16 +205,25 @@ FBUS_API int fbus_pub_loan(struct fbus_pub *pub, const struct fbus_format *fmt,
  * Publish a loaned slot.  Wakes waiting subscribers (one futex syscall, and
  * none when nobody waits).  For every-mode subscribers with a full queue the
  * policy they chose applies: drop-and-count, or block up to their timeout.
- * Returns the frame's sequence number (> 0) or a negative code.
+ * Returns the frame's sequence number (> 0: 1, 2, 3... from the open), or
+ * FBUS_EINVAL (slot not on loan; ENCODED with payload_bytes 0),
+ * FBUS_EMSGSIZE (meta_bytes > FBUS_META_MAX; ENCODED payload_bytes above
+ * the size loaned), or a codec error (FBUS_EINVAL, FBUS_ENOMEM).  A failed
+ * commit publishes nothing and gives the slot back as fbus_pub_abort()
+ * does: the caller loans again.  For raw formats payload_bytes is set to
+ * fmt.size.  May block only for an every+block subscriber (bounded by
+ * max_block_ms).
  */
 FBUS_API int64_t fbus_pub_commit(struct fbus_pub *pub, struct fbus_slot *slot);
 
-/* Give a loaned slot back unpublished. */
+/* Give a loaned slot back unpublished.  A slot not on loan: no-op. */
 FBUS_API void fbus_pub_abort(struct fbus_pub *pub, struct fbus_slot *slot);
 
 /*
  * Copying convenience: loan, copy `size` bytes of `data` (planes laid out as
- * fbus_format_layout() says), copy the metadata, commit.  Returns the seq.
+ * fbus_format_layout() says; for ENCODED, size is the payload), copy the
+ * metadata, commit.  Returns the seq, or what loan and commit return, or
+ * FBUS_EINVAL when size does not match the format.
  */
 FBUS_API int64_t fbus_pub_send(struct fbus_pub *pub,
                                const struct fbus_format *fmt,
@@ -206,15 +233,20 @@ FBUS_API int64_t fbus_pub_send(struct fbus_pub *pub,
 struct fbus_pub_stats {
 	uint64_t frames;        /* committed */
 	uint64_t dropped;       /* every-mode frames dropped for a full queue */
-	uint64_t peer_errors;   /* peers dropped for protocol/permission errors */
-	uint32_t subscribers;   /* connected now */
+	uint64_t peer_errors;   /* peers refused or dropped: not allowed, over
+	                           the subscriber limit, protocol errors */
+	uint32_t subscribers;   /* admitted and connected now */
 	uint32_t _reserved;
+	uint64_t _reserved2[6]; /* room to grow; zero */
 };
 
+/* Returns 0 or FBUS_EINVAL.  Never blocks. */
 FBUS_API int fbus_pub_stats(struct fbus_pub *pub, struct fbus_pub_stats *st);
 
-/* Detail of the last failure or dropped peer.  Owned by the handle; valid
- * until the next call on it. */
+/* Detail of the last failure of a call on this handle, or of the last
+ * peer refused or dropped (as counted in peer_errors; brought up to date
+ * by fbus_pub_commit and fbus_pub_stats), whichever came last.  "" before
+ * either.  Owned by the handle; valid until the next call on it. */
 FBUS_API const char *fbus_pub_last_error(struct fbus_pub *pub);
 
 /* Stop serving, tell subscribers, remove every file it made. NULL is a no-op. */
@@ -252,9 +284,16 @@ struct fbus_sub_opts {
 };
 
 /*
- * Subscribe to `uri`.  Without FBUS_SUB_RECONNECT, FBUS_ENOENT or
- * FBUS_ECONNREFUSED when no producer is there; with it, opening succeeds and
- * frames flow once a producer appears.  May block briefly. Allocates.
+ * Subscribe to `uri`.  Returns 0, or FBUS_EINVAL / FBUS_ENAMETOOLONG (bad
+ * URI or options), and when the producer cannot be reached: FBUS_ENOENT or
+ * FBUS_ECONNREFUSED (nobody there), FBUS_EACCES (our uid is not allowed),
+ * -ENOSPC (the producer is at its subscriber limit, or has no slots to
+ * spare), FBUS_EPROTO / FBUS_EPROTONOSUPPORT (not a framebus producer of
+ * this version), FBUS_ETIMEDOUT (no answer in 2 s), or an -errno;
+ * fbus_open_error() says why.  With FBUS_SUB_RECONNECT the open succeeds
+ * unless the refusal is final (EACCES, EPROTO, EPROTONOSUPPORT, EINVAL):
+ * nobody there, a full producer, a timeout are retried by next(), and
+ * frames flow once a producer takes us.  May block up to 2 s. Allocates.
  */
 FBUS_API int fbus_sub_open(struct fbus_sub **sub, const char *uri,
                            const struct fbus_sub_opts *opts);
@@ -277,37 +316,58 @@ struct fbus_frame {
  * Wait up to timeout_ms (-1 = forever, 0 = poll) for the next frame (latest
  * mode: the newest; every mode: the next in order).  The frame belongs to the
  * caller until fbus_sub_release(); a subscriber holds one frame at a time, so
- * calling next again first releases the previous frame.  Returns 0,
- * FBUS_ETIMEDOUT, or FBUS_EDISCONNECTED when the producer is gone (reported
- * within 100 ms).  What it published before going stays deliverable: every
- * mode hands out its whole queue, latest mode the newest unseen frame, and
- * only then reports the disconnect.  With FBUS_SUB_RECONNECT later calls
- * wait for a new producer and carry on (while none has appeared yet, a call
- * returns FBUS_EDISCONNECTED after timeout_ms); without it the handle stays
- * disconnected.
- * Blocks (futex) up to timeout_ms. Never allocates on the shm path.
+ * calling next again first releases the previous frame.  Returns:
+ *  0                   a frame.
+ *  FBUS_ETIMEDOUT      connected, but no frame within timeout_ms.
+ *  FBUS_EDISCONNECTED  no producer: it went away (reported within 100 ms of
+ *                      its death, kill -9 included), or with RECONNECT none
+ *                      is there yet (after timeout_ms).  What a producer
+ *                      published before going stays deliverable: every mode
+ *                      hands out its whole queue, latest mode the newest
+ *                      unseen frame, and only then reports the loss, once.
+ *                      With FBUS_SUB_RECONNECT later calls wait for a new
+ *                      producer and carry on (start order does not matter);
+ *                      without it every later call says EDISCONNECTED.
+ *  FBUS_EACCES, FBUS_EPROTONOSUPPORT  (RECONNECT) a new producer refused us
+ *                      or speaks another version; the next call tries again.
+ *  FBUS_EPROTO         the producer sent something malformed (a bad frame
+ *                      header, a bad JPEG); the connection is dropped, and
+ *                      with RECONNECT retried by the next call.
+ *  FBUS_EMSGSIZE       a frame larger than max_frame_bytes; likewise.
+ *  FBUS_ENOTSUP        a JPEG frame but libturbojpeg is not installed.
+ *  FBUS_ENOMEM, FBUS_EINVAL (a NULL argument).
+ * fbus_sub_last_error() says why for every code but 0 and ETIMEDOUT.
+ * Blocks (futex or poll) up to timeout_ms. Never allocates on the shm path.
  */
 FBUS_API int fbus_sub_next(struct fbus_sub *sub, struct fbus_frame *frame,
                            int timeout_ms);
 
-/* Hand the frame back; its slot may be reused.  Idempotent. */
+/* Hand the frame back; its slot may be reused.  Idempotent; a frame of an
+ * earlier connection is a no-op. */
 FBUS_API void fbus_sub_release(struct fbus_sub *sub, struct fbus_frame *frame);
 
 /*
  * A file descriptor that becomes readable when fbus_sub_next() has something
- * to say (a frame or a disconnect), for poll/epoll loops.  Owned by the
- * handle.  The fd may change after a reconnect: fetch it again after
- * FBUS_EDISCONNECTED.
+ * to say (a frame, a disconnect, and with RECONNECT a moment to retry), for
+ * poll/epoll loops; level-triggered: it stays readable while next(0) would
+ * return something other than FBUS_ETIMEDOUT.  Owned by the handle.  The fd
+ * may change after a reconnect: fetch it again after FBUS_EDISCONNECTED.
+ * Returns the fd or a negative code.
  */
 FBUS_API int fbus_sub_fd(struct fbus_sub *sub);
 
 struct fbus_sub_stats {
 	uint64_t frames;     /* delivered by fbus_sub_next */
-	uint64_t skipped;    /* latest mode: never seen */
+	uint64_t skipped;    /* latest mode: published after we joined, never
+	                        seen (sum of fbus_frame.skipped) */
 	uint64_t dropped;    /* every mode: dropped by the producer (full queue) */
-	uint32_t reconnects;
+	uint32_t reconnects; /* connections after the first one */
 	uint32_t connected;  /* 1 while a producer is attached */
+	uint64_t _reserved[6]; /* room to grow; zero */
 };
+
+/* Returns 0 or FBUS_EINVAL.  Never blocks.  fbus_sub_last_error: the
+ * detail of the last code next() or open returned ("" before any). */
 
 FBUS_API int fbus_sub_stats(struct fbus_sub *sub, struct fbus_sub_stats *st);
 FBUS_API const char *fbus_sub_last_error(struct fbus_sub *sub);
@@ -322,6 +382,7 @@ struct fbus_bus_info {
 	uint64_t frames;
 	double fps;              /* recent commit rate */
 	struct fbus_format fmt;  /* last committed frame's layout */
+	uint64_t _reserved[6];   /* room to grow; zero */
 };
 
 /*
@@ -342,7 +403,9 @@ FBUS_API int fbus_runtime_dir(char *buf, size_t n);
 typedef void fbus_sweep_fn(void *user, const char *name);
 FBUS_API int fbus_runtime_sweep(fbus_sweep_fn *removed, void *user);
 
-/* Ask the producer of shm:NAME (uri) about itself. */
+/* Ask the producer of shm:NAME (uri) about itself.  Returns 0, FBUS_ENOTSUP
+ * for other schemes, or what fbus_sub_open() returns when it cannot reach
+ * the producer; fbus_open_error() says why.  Blocks up to 1 s. */
 FBUS_API int fbus_bus_query(const char *uri, struct fbus_bus_info *info);
 
 /* Time helpers: the clocks framebus stamps frames with, in ns. */

@@ -1031,7 +1031,6 @@ cmd_infer(int argc, char **argv)
 	t_wait0 = t_start;
 	while (!cli_stop) {
 		struct fbus_frame fr;
-		struct fbus_sub_stats st;
 
 		if (in.max_frames && (long long)in.frames >= in.max_frames)
 			break;
@@ -1041,32 +1040,23 @@ cmd_infer(int argc, char **argv)
 			break;
 
 		rc = fbus_sub_next(in.sub, &fr, 100);
-		/* Before any frame, "disconnected" only means that no producer
-		 * is there yet (the shm subscriber reports its initial,
-		 * unconnected state so): nothing went away. */
-		if (rc == FBUS_EDISCONNECTED && !in.frames && !waiting)
-			rc = FBUS_ETIMEDOUT;
-		if (rc == FBUS_ETIMEDOUT || rc == FBUS_EAGAIN) {
-			/* Not connected yet (start order does not matter) is
-			 * the same wait as a producer that went away. */
-			if (!waiting && fbus_sub_stats(in.sub, &st) == 0 &&
-			    !st.connected && ms_since(t_start) > 500) {
-				waiting = 1;
-				clear_status(&in);
-				cli_warn("waiting for source %s", in.from);
-			}
-			if (waiting)
-				show(&in, "waiting for source");
-			continue;
-		}
-		if (rc == FBUS_EDISCONNECTED) {
+		/* EDISCONNECTED: no producer now, on every transport — none
+		 * yet (start order does not matter), or it went away.  Said
+		 * once, and not for a producer that comes within 0.5 s. */
+		if (rc == FBUS_EDISCONNECTED && !waiting &&
+		    (in.frames || ms_since(t_start) > 500)) {
 			clear_status(&in);
-			if (!waiting)
+			if (in.frames)
 				cli_warn("source %s went away; waiting for "
 				         "source",
 				         in.from);
+			else
+				cli_warn("waiting for source %s", in.from);
 			waiting = 1;
-			show(&in, "waiting for source");
+		}
+		if (rc == FBUS_EDISCONNECTED || rc == FBUS_ETIMEDOUT) {
+			if (waiting)
+				show(&in, "waiting for source");
 			continue;
 		}
 		if (rc < 0) {

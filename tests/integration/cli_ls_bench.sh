@@ -1,7 +1,8 @@
 #!/bin/bash
 # cli_ls_bench.sh FRAMEBUS HELPER — `framebus ls` shows a live bus with its
-# format, rate and subscribers; `framebus bench --json` prints well-formed
-# cases with the documented fields; bad arguments exit 2 with a message.
+# format, rate and subscribers, and removes (and names) what a producer
+# killed with -9 left; `framebus bench --json` prints well-formed cases
+# with the documented fields; bad arguments exit 2 with a message.
 set -euo pipefail
 fb=$1 helper=$2
 name="clitest-$$"
@@ -36,6 +37,22 @@ wait $hp || fail "bus_helper did not close cleanly"
 trap - EXIT
 out=$("$fb" ls)
 if grep -q "$name" <<<"$out"; then fail "$name still listed after close"; fi
+
+# kill -9 leaves the socket and lock files; ls removes them and says so
+dir=$(sed -n 's/^(no live buses in \(.*\))$/\1/p' <<<"$out")
+[ -n "$dir" ] || dir=${XDG_RUNTIME_DIR:+$XDG_RUNTIME_DIR/framebus}
+[ -n "$dir" ] || dir=/tmp/framebus-$(id -u)
+"$helper" "$name-k9" 50 30 &
+hp=$!
+for _ in $(seq 100); do [ -S "$dir/$name-k9.sock" ] && break; sleep 0.1; done
+[ -S "$dir/$name-k9.sock" ] || fail "no socket $dir/$name-k9.sock"
+kill -KILL $hp
+wait $hp 2>/dev/null || true
+[ -e "$dir/$name-k9.lock" ] || fail "kill -9 left no lock file to sweep"
+out=$("$fb" ls)
+grep -q "removed stale bus $name-k9" <<<"$out" || fail "ls did not say it removed $name-k9: $out"
+[ ! -e "$dir/$name-k9.sock" ] && [ ! -e "$dir/$name-k9.lock" ] ||
+	fail "ls left $name-k9 files in $dir"
 
 out=$("$fb" bench --size 320x240 --frames 200 --json)
 echo "$out"
