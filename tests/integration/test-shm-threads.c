@@ -2,9 +2,13 @@
 /*
  * test-shm-threads.c — producer and subscribers as threads of one process,
  * so that ThreadSanitizer sees both sides of every shared-memory access
- * (across processes it cannot).  Same checks as the stress test, smaller.
+ * (across processes it cannot).  Same checks as the stress test, smaller;
+ * then subscribers coming and going while the ring is replaced again and
+ * again (admission against format change), and the data path going on
+ * while every lock the control thread takes is held by someone else.
  */
 #define _GNU_SOURCE
+#include "shm/pub.h"
 #include "shm_test_frames.h"
 #include "testutil.h"
 
@@ -48,6 +52,93 @@ reader(void *arg)
 	return NULL;
 }
 
+static _Atomic int churn_stop;
+
+/* Subscribe, read a frame or two, leave; again and again. */
+static void *
+churner(void *arg)
+{
+	struct fbus_sub_opts o = { .mode = (int)(intptr_t)arg, .depth = 4 };
+	uint64_t *rounds = calloc(1, sizeof *rounds);
+
+	while (!atomic_load(&churn_stop)) {
+		struct fbus_sub *s;
+		struct fbus_frame f;
+
+		if (fbus_sub_open(&s, uri, &o) != 0)
+			continue;
+		for (int i = 0; i < 2; i++)
+			if (fbus_sub_next(s, &f, 200) == 0)
+				T_ASSERT(test_verify(&f) == 0);
+		fbus_sub_close(s);
+		(*rounds)++;
+	}
+	return rounds;
+}
+
+static void
+churn_during_format_changes(void)
+{
+	struct fbus_format fmt = { .pixfmt = FBUS_PIXFMT_GRAY8 };
+	pthread_t th[2];
+	struct fbus_pub *p;
+	uint64_t *n[2];
+
+	snprintf(uri, sizeof uri, "shm:%s", t_unique_name("threads"));
+	T_PASS(fbus_pub_open(&p, uri, NULL));
+	atomic_store(&churn_stop, 0);
+	pthread_create(&th[0], NULL, churner, (void *)(intptr_t)FBUS_MODE_LATEST);
+	pthread_create(&th[1], NULL, churner, (void *)(intptr_t)FBUS_MODE_EVERY);
+	/* 80 sizes, each larger than the last: 80 new rings */
+	for (uint64_t seq = 1; seq <= 4000; seq++) {
+		fmt.width = 16 + (uint32_t)((seq - 1) / 50) * 16;
+		fmt.height = 16;
+		T_ASSERT(test_publish(p, &fmt, seq) == (int64_t)seq);
+		if (seq % 10 == 0)
+			t_sleep_ms(1);
+	}
+	atomic_store(&churn_stop, 1);
+	for (int i = 0; i < 2; i++)
+		pthread_join(th[i], (void **)&n[i]);
+	printf("churn: %llu latest and %llu every subscribers came and went "
+	       "over 80 ring switches\n",
+	       (unsigned long long)*n[0], (unsigned long long)*n[1]);
+	T_ASSERT(*n[0] > 0 && *n[1] > 0);
+	free(n[0]);
+	free(n[1]);
+	fbus_pub_close(p);
+}
+
+/* Hold every lock the control thread can take (a control thread stuck in
+ * an admission could hold no more than these): loans, commits and format
+ * changes still go through.  The watchdog fails the test if one waits. */
+static void
+data_path_never_waits(void)
+{
+	struct fbus_format fmt = { .pixfmt = FBUS_PIXFMT_GRAY8, .height = 16 };
+	struct fbus_sub_opts o = { .mode = FBUS_MODE_EVERY, .depth = 4 };
+	struct fbus_pub *p;
+	struct fbus_sub *s;
+	struct shm_pub *sp;
+
+	snprintf(uri, sizeof uri, "shm:%s", t_unique_name("threads"));
+	T_PASS(fbus_pub_open(&p, uri, NULL));
+	T_PASS(fbus_sub_open(&s, uri, &o));
+	sp = (struct shm_pub *)p;
+	pthread_mutex_lock(&sp->lock);
+	pthread_mutex_lock(&sp->err_lock);
+	for (uint64_t seq = 1; seq <= 200; seq++) {
+		fmt.width = 16 + (uint32_t)(seq / 20) * 16;
+		T_ASSERT(test_publish(p, &fmt, seq) == (int64_t)seq);
+	}
+	pthread_mutex_unlock(&sp->err_lock);
+	pthread_mutex_unlock(&sp->lock);
+	printf("data path: 200 commits and 10 ring switches with the control "
+	       "thread's locks held elsewhere\n");
+	fbus_sub_close(s);
+	fbus_pub_close(p);
+}
+
 int
 main(void)
 {
@@ -89,6 +180,8 @@ main(void)
 		if (res[i].every)
 			T_ASSERT(res[i].got == FRAMES + 1);
 	}
+	churn_during_format_changes();
+	data_path_never_waits();
 	printf("ok\n");
 	return 0;
 }

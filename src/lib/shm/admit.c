@@ -20,12 +20,15 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
-/* Called with p->lock held, by the control thread. */
+/* Control thread: the data path frees the rest (reclaim_dead). */
 static void
 ent_kill(struct shm_pub *p, struct ent *e)
 {
+	/* under its lock: the data path may be sending it a RING */
+	pthread_mutex_lock(&e->sock_lock);
 	fbusi_close(e->sock);
 	e->sock = -1;
+	pthread_mutex_unlock(&e->sock_lock);
 	atomic_fetch_sub(&p->n_active, 1);
 	atomic_store_explicit(&e->state, ENT_DEAD, memory_order_release);
 	atomic_store(&p->dead_pending, 1);
@@ -111,7 +114,7 @@ do_accept(struct shm_pub *p)
 	p->pend[k].deadline = fbus_now_mono_ns() + HELLO_TIMEOUT_NS;
 }
 
-/* Called with p->lock held. */
+/* The INFO answer for `framebus ls`. */
 static void
 send_info(struct shm_pub *p, int fd)
 {
@@ -121,13 +124,15 @@ send_info(struct shm_pub *p, int fd)
 	m.pid = getpid();
 	m.subscribers = atomic_load(&p->n_active);
 	m.frames = atomic_load(&p->frames);
-	/* p->lock is held by our caller: last_fmt/fps are consistent */
+	/* under the lock info_update takes (trylock) to write them */
+	pthread_mutex_lock(&p->lock);
 	/* a rate from frames long ago is not "the" rate: decay to 0 */
 	m.fps = fbus_now_mono_ns() - p->last_commit_ns < 3000000000LL &&
 	                p->avg_dt > 0
 	        ? 1.0 / p->avg_dt
 	        : 0.0;
 	m.fmt = p->last_fmt;
+	pthread_mutex_unlock(&p->lock);
 	fbusi_send_fds(fd, &m, sizeof m, NULL, 0, MSG_DONTWAIT);
 }
 
@@ -145,12 +150,13 @@ slots_reserved(struct shm_pub *p)
 	return n;
 }
 
-/* Admit a subscriber after a valid HELLO; called with p->lock held. */
+/* Admit a subscriber after a valid HELLO. */
 static void
 admit(struct shm_pub *p, struct pending *pd, const struct fbusi_ctl_hello *hi)
 {
 	struct fbusi_ctl_welcome w;
 	struct ent *e = NULL;
+	const struct ring *r;
 	uint32_t need = hi->mode == FBUS_MODE_EVERY ? hi->depth : 1;
 	size_t page_size;
 	char memname[160];
@@ -214,25 +220,34 @@ admit(struct shm_pub *p, struct pending *pd, const struct fbusi_ctl_hello *hi)
 	e->dropped = 0;
 	e->pid = pd->pid;
 	e->uid = pd->uid;
-	e->sock = pd->fd;
+	atomic_store(&e->kick, 0);
 
 	fbusi_ctl_init((union fbusi_ctl *)&w, FBUSI_CTL_WELCOME);
 	w.version = FBUSI_CTL_VERSION;
 	w.page_size = page_size;
 	fds[0] = page_fd;
 	fds[1] = e->efd;
-	if (p->ring) {
-		w.generation = p->gen;
-		w.ring_size = p->ring_size;
-		fds[2] = p->ring_fd;
-		nfds = 3;
-	}
+	/* Everything slow is done; from here to the WELCOME the data path
+	 * may wait for this lock, so only a non-blocking send happens. */
+	pthread_mutex_lock(&e->sock_lock);
+	e->sock = pd->fd;
+	e->ring_gen = 0;
 	/* Active before the WELCOME goes out: by the time the subscriber
 	 * can read a frame, commit serves it and stats count it. */
 	atomic_fetch_add(&p->n_active, 1);
-	/* release: publishes the entry to the data path's acquire loads */
-	atomic_store_explicit(&e->state, ENT_ACTIVE, memory_order_release);
+	/* seq_cst ACTIVE, then seq_cst load of the ring: pairs with
+	 * fbusi_shm_ring_switch (ring store, then state loads) */
+	atomic_store(&e->state, ENT_ACTIVE);
+	r = atomic_load(&p->cur);
+	if (r) {
+		w.generation = r->gen;
+		w.ring_size = r->size;
+		fds[2] = r->fd;
+		e->ring_gen = r->gen;
+		nfds = 3;
+	}
 	rc = fbusi_send_fds(pd->fd, &w, sizeof w, fds, nfds, MSG_DONTWAIT);
+	pthread_mutex_unlock(&e->sock_lock);
 	close(page_fd); /* the mapping keeps the memory */
 	if (rc < 0)
 		ent_kill(p, e); /* the data path frees the rest */
@@ -281,6 +296,20 @@ on_pending(struct shm_pub *p, struct pending *pd)
 	pd->fd = -1;
 }
 
+/* Hang up on the subscribers the data path asked us to drop. */
+static void
+kicked(struct shm_pub *p)
+{
+	for (uint32_t i = 0; i < p->n_ents; i++) {
+		struct ent *e = &p->ents[i];
+
+		if (atomic_load_explicit(&e->state, memory_order_acquire) ==
+		        ENT_ACTIVE &&
+		    atomic_load(&e->kick))
+			ent_kill(p, e);
+	}
+}
+
 void *
 fbusi_shm_ctl_thread(void *arg)
 {
@@ -308,22 +337,29 @@ fbusi_shm_ctl_thread(void *arg)
 				pfd[n++] = (struct pollfd){ p->pend[k].fd,
 					                    POLLIN, 0 };
 			}
-		pthread_mutex_lock(&p->lock);
+		/* entries are ours while FREE or ACTIVE: no lock, and
+		 * nothing here makes the data path wait */
 		for (uint32_t i = 0; i < p->n_ents; i++)
 			if (atomic_load(&p->ents[i].state) == ENT_ACTIVE) {
 				map[n] = (int)i;
 				pfd[n++] = (struct pollfd){ p->ents[i].sock,
 					                    POLLIN, 0 };
 			}
-		pthread_mutex_unlock(&p->lock);
 
 		if (poll(pfd, n, 250) < 0 && errno != EINTR)
 			break;
-		if (pfd[0].revents)
-			break;
+		if (pfd[0].revents) {
+			uint64_t v;
+
+			if (read(p->wake_fd, &v, sizeof v) < 0) {
+				/* EAGAIN: another reader drained it */
+			}
+			if (atomic_load(&p->stopping))
+				break;
+			kicked(p);
+		}
 		if (pfd[1].revents & POLLIN)
 			do_accept(p);
-		pthread_mutex_lock(&p->lock);
 		for (size_t i = 2; i < n; i++) {
 			if (!pfd[i].revents)
 				continue;
@@ -357,7 +393,6 @@ fbusi_shm_ctl_thread(void *arg)
 				           p->name, (int)p->pend[k].pid);
 				p->pend[k].fd = -1;
 			}
-		pthread_mutex_unlock(&p->lock);
 	}
 	free(pfd);
 	free(map);

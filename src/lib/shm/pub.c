@@ -30,10 +30,13 @@
 
 /* ---- subscriber table -------------------------------------------------- */
 
+/* Free what the control thread's DEAD entries held.  No lock: an entry
+ * is the control thread's while FREE or ACTIVE and ours while DEAD. */
 static void
 reclaim_dead(struct shm_pub *p)
 {
-	pthread_mutex_lock(&p->lock);
+	/* cleared first: an entry killed during the scan sets it again */
+	atomic_store(&p->dead_pending, 0);
 	for (uint32_t i = 0; i < p->n_ents; i++) {
 		struct ent *e = &p->ents[i];
 
@@ -51,8 +54,6 @@ reclaim_dead(struct shm_pub *p)
 		atomic_store_explicit(&e->state, ENT_FREE,
 		                      memory_order_release);
 	}
-	atomic_store(&p->dead_pending, 0);
-	pthread_mutex_unlock(&p->lock);
 }
 
 
@@ -131,13 +132,13 @@ shm_loan(struct fbus_pub *base, const struct fbus_format *fmt_in,
 			return rc;
 	}
 
-	latest = atomic_load_explicit(&p->ring->latest, memory_order_relaxed);
+	latest = atomic_load_explicit(&p->hdr->latest, memory_order_relaxed);
 	for (uint32_t s = 0; s < p->slot_count; s++) {
 		uint64_t old_seq;
 
 		if (slot_in_use(p, s, latest))
 			continue;
-		h = slot_hdr(p->ring, p->slot_size, s);
+		h = slot_hdr(p->hdr, p->slot_size, s);
 		old_seq = atomic_load_explicit(&h->seq, memory_order_relaxed);
 		/* seq_cst mark, then seq_cst re-check of the leases: pairs
 		 * with the subscriber's lease store + seq re-check
@@ -263,7 +264,7 @@ shm_commit(struct fbus_pub *base, struct fbus_slot *slot)
 		return rc;
 	}
 
-	h = slot_hdr(p->ring, p->slot_size, s);
+	h = slot_hdr(p->hdr, p->slot_size, s);
 	h->t_mono_ns = slot->t_mono_ns;
 	h->t_real_ns = slot->t_real_ns;
 	h->pixfmt = slot->fmt.pixfmt;
@@ -296,11 +297,16 @@ shm_commit(struct fbus_pub *base, struct fbus_slot *slot)
 		if (e->head - tail > e->depth) {
 			/* The subscriber scribbled on its queue.  It only
 			 * hurts itself; stop serving it. */
-			fbusi_shm_peer_dropped(p,
-			                       "bus '%s': subscriber pid %d "
-			                       "corrupted its queue; dropped",
-			                       p->name, (int)e->pid);
-			shutdown(e->sock, SHUT_RDWR);
+			/* The socket is the control thread's: ask it to
+			 * hang up (closing it here could hit a reused fd) */
+			if (!atomic_exchange(&e->kick, 1)) {
+				fbusi_shm_peer_dropped(
+					p,
+					"bus '%s': subscriber pid %d "
+					"corrupted its queue; dropped",
+					p->name, (int)e->pid);
+				fbusi_shm_wake_ctl(p);
+			}
 			continue;
 		}
 		if (e->head - tail == e->depth &&
@@ -325,13 +331,13 @@ shm_commit(struct fbus_pub *base, struct fbus_slot *slot)
 
 	/* release: latest subscribers may read the slot after an acquire
 	 * load of latest */
-	atomic_store_explicit(&p->ring->latest, (seq << 16) | s,
+	atomic_store_explicit(&p->hdr->latest, (seq << 16) | s,
 	                      memory_order_release);
 	/* seq_cst store, then seq_cst loads of `waiting`: pairs with the
 	 * subscriber's seq_cst waiting=1 store and seq_word re-check before
 	 * FUTEX_WAIT, so a sleeper is never missed and nobody sleeping
 	 * means no syscall. */
-	atomic_store(&p->ring->seq_word, (uint32_t)seq);
+	atomic_store(&p->hdr->seq_word, (uint32_t)seq);
 	for (uint32_t i = 0; i < p->n_ents; i++) {
 		struct ent *e = &p->ents[i];
 
@@ -352,7 +358,7 @@ shm_commit(struct fbus_pub *base, struct fbus_slot *slot)
 		}
 	}
 	if (any_waiting)
-		fbusi_futex_wake((const uint32_t *)&p->ring->seq_word,
+		fbusi_futex_wake((const uint32_t *)&p->hdr->seq_word,
 		                 INT_MAX);
 
 	atomic_fetch_add_explicit(&p->frames, 1, memory_order_relaxed);
@@ -480,7 +486,7 @@ fbusi_shm_pub_open(struct fbus_pub **out, const struct fbusi_uri *uri,
 		return FBUS_ENOMEM;
 	p->base.ops = &shm_pub_ops;
 	p->opts = *opts;
-	p->lock_fd = p->listen_fd = p->wake_fd = p->ring_fd = -1;
+	p->lock_fd = p->listen_fd = p->wake_fd = -1;
 	for (int k = 0; k < MAX_PENDING; k++)
 		p->pend[k].fd = -1;
 	strcpy(p->name, uri->name);
@@ -495,6 +501,7 @@ fbusi_shm_pub_open(struct fbus_pub **out, const struct fbusi_uri *uri,
 	for (uint32_t i = 0; i < p->n_ents; i++) {
 		p->ents[i].sock = p->ents[i].efd = -1;
 		atomic_init(&p->ents[i].state, ENT_FREE);
+		pthread_mutex_init(&p->ents[i].sock_lock, NULL);
 	}
 	p->shared = opts->n_allow_uids || opts->n_allow_gids;
 	rc = fbusi_bus_dir_ensure(uri, p->shared, err);
@@ -518,7 +525,7 @@ fbusi_shm_pub_open(struct fbus_pub **out, const struct fbusi_uri *uri,
 		goto err;
 	}
 	if (opts->max_frame_bytes) {
-		rc = fbusi_shm_ring_create(p, opts->max_frame_bytes, err);
+		rc = fbusi_shm_ring_switch(p, opts->max_frame_bytes, err);
 		if (rc)
 			goto err;
 	}
@@ -541,14 +548,11 @@ shm_pub_close(struct fbus_pub *base)
 	struct shm_pub *p = (struct shm_pub *)base;
 
 	if (p->thread_started) {
-		uint64_t one = 1;
-		if (write(p->wake_fd, &one, sizeof one) < 0) {
-			/* cannot fail for a fresh eventfd */
-		}
+		atomic_store(&p->stopping, 1);
+		fbusi_shm_wake_ctl(p);
 		pthread_join(p->thread, NULL);
 	}
-	if (p->ring)
-		fbusi_shm_ring_end(p, p->ring, FBUSI_RING_CLOSED);
+	fbusi_shm_ring_close_all(p);
 	/* unlink before closing the listener: from here on a new producer
 	 * may take the name */
 	if (p->listen_fd >= 0) {
@@ -568,10 +572,8 @@ shm_pub_close(struct fbus_pub *base)
 			fbusi_close(e->efd);
 			free(e->mirror);
 		}
+		pthread_mutex_destroy(&e->sock_lock);
 	}
-	if (p->ring)
-		munmap(p->ring, p->ring_size);
-	fbusi_close(p->ring_fd);
 	fbusi_close(p->wake_fd);
 	if (p->lock_fd >= 0) {
 		unlink(p->lock_path);

@@ -36,6 +36,21 @@ struct ent {
 	uint64_t dropped;
 	pid_t pid;
 	uid_t uid;
+	/* sock, and the newest ring sent on it, under sock_lock: the control
+	 * thread holds it across one non-blocking send or a close, the data
+	 * path across a RING send at a format change */
+	pthread_mutex_t sock_lock;
+	uint32_t ring_gen;
+	_Atomic int kick;   /* data path: "drop this one" (it corrupted its
+	                       queue); the control thread closes the socket */
+};
+
+/* One ring: its memfd and mapping; the data path's. */
+struct ring {
+	struct fbusi_ring_hdr *hdr;
+	size_t size;
+	int fd;
+	uint32_t gen;
 };
 
 struct pending {
@@ -55,15 +70,18 @@ struct shm_pub {
 	bool shared; /* allow-list: socket reachable by other uids */
 	dev_t sock_dev; /* our socket file, to remove only our own */
 	ino_t sock_ino;
-	int lock_fd, listen_fd, wake_fd;
+	int lock_fd, listen_fd;
+	int wake_fd;           /* eventfd: wakes the control thread */
+	_Atomic int stopping;  /* close: the control thread ends */
 	pthread_t thread;
 	int thread_started;
-	pthread_mutex_t lock; /* control plane vs ring switch / reclaim */
+	pthread_mutex_t lock;  /* only the INFO figures (last_fmt, rate) */
 
-	/* ring; replaced only by the data path, under lock */
-	int ring_fd;
-	struct fbusi_ring_hdr *ring;
-	size_t ring_size;
+	/* the ring being written: the data path's; `cur` is the same ring
+	 * for admissions (see fbusi_shm_ring_switch) */
+	struct ring *ring;
+	_Atomic(struct ring *) cur;
+	struct fbusi_ring_hdr *hdr; /* ring->hdr */
 	uint32_t gen;
 	uint32_t slot_count;
 	uint64_t slot_size;
@@ -74,7 +92,7 @@ struct shm_pub {
 	uint32_t loan_slot;
 	struct ent *ents;
 	uint32_t n_ents;
-	_Atomic int dead_pending;
+	_Atomic int dead_pending; /* an entry is DEAD: reclaim it */
 	_Atomic uint32_t n_active;
 
 	/* stats/info: written by the data path, read by the control thread
@@ -101,14 +119,17 @@ slot_hdr(struct fbusi_ring_hdr *r, uint64_t slot_size, uint32_t i)
 	                                 (uint64_t)i * slot_size);
 }
 
-/* ring.c: replace the ring by one whose slots hold `payload` bytes (or
- * create the first); subscribers get the new memfd over their sockets. */
-int fbusi_shm_ring_switch(struct shm_pub *p, uint64_t payload, struct fbusi_err *err);
-/* ring.c: create the first ring at open (no subscribers yet). */
-int fbusi_shm_ring_create(struct shm_pub *p, uint64_t payload, struct fbusi_err *err);
-/* ring.c: mark ring r closed or retired and wake every reader of it. */
-void fbusi_shm_ring_end(struct shm_pub *p, struct fbusi_ring_hdr *r,
-                        uint32_t state);
+/* ring.c, data path: start writing into a new ring whose slots hold
+ * `payload` bytes; every subscriber gets it before the old one retires. */
+int fbusi_shm_ring_switch(struct shm_pub *p, uint64_t payload,
+                          struct fbusi_err *err);
+/* ring.c: send ring r to e unless it has it; e->sock_lock held. */
+void fbusi_shm_ring_send(struct ent *e, const struct ring *r);
+/* ring.c, at close (control thread stopped): mark the ring CLOSED, wake
+ * its readers, free it. */
+void fbusi_shm_ring_close_all(struct shm_pub *p);
+/* ring.c: wake the control thread. */
+void fbusi_shm_wake_ctl(struct shm_pub *p);
 
 /* admit.c: count a dropped peer and keep why, for fbus_pub_last_error()
  * and the log callback.  Any thread. */

@@ -375,6 +375,21 @@ take_entry(struct shm_sub *s, struct fbus_frame *f)
 		gen8 = (uint32_t)(en >> 16) & 0xff;
 		slot = (uint32_t)en & 0xffff;
 		r = ring_of(s, gen8);
+		if (!r && s->cur.hdr &&
+		    (uint8_t)(gen8 - (s->cur.gen & 0xff)) - 1u < 127u) {
+			/* A newer ring: the producer wrote into it before
+			 * its control thread sent us the RING message, which
+			 * is on its way. */
+			rc = on_socket(s, RING_WAIT_MS);
+			if (rc == 1)
+				continue;
+			if (rc == 0)
+				return fbusi_fail(&s->base.err, FBUS_EPROTO,
+				                  "queued frame %llu is in ring "
+				                  "%u, which never came",
+				                  (unsigned long long)seq, gen8);
+			return rc;
+		}
 		if (!r) {
 			/* A ring we no longer map (OLD_RINGS switches
 			 * ago): the frame is gone; count it as dropped. */
