@@ -28,7 +28,7 @@ FBUS_SUB_RECONNECT = 1
 FBUS_ETIMEDOUT = -110
 FBUS_EDISCONNECTED = -107  # -ENOTCONN
 
-# Class ids: enum fbus_gt_class in src/media/groundtruth.h.
+# Class ids: enum gt_class in src/media/groundtruth.h.
 CLASS_NAMES = ["circle", "square", "triangle", "cross"]
 
 
@@ -113,7 +113,7 @@ def decode_gt(blob):
 
     Returns (frame_index, width, height, boxes) with boxes an (n, 6) int
     array of cls, x, y, w, h, visible; raises ValueError on anything that
-    fbus_gt_decode() would refuse.
+    gt_decode() would refuse.
     """
     if len(blob) < 24 or blob[:4] != b"FBGT":
         raise ValueError("metadata is not ground truth")

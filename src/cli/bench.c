@@ -427,8 +427,7 @@ cmd_bench(int argc, char **argv)
 			return 2;
 		}
 	}
-	if (optind < argc)
-		cli_die(2, "unexpected argument '%s'", argv[optind]);
+	cli_no_more_args(argc, argv);
 	signal(SIGPIPE, SIG_IGN);
 
 	for (int t = 0; t < nt; t++)

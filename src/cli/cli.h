@@ -26,6 +26,8 @@ int cmd_demo(int argc, char **argv);
 /* "framebus <cmd>: error: ..." on stderr, then exit(status). */
 void cli_die(int status, const char *fmt, ...) CLI_PRINTF(2, 3) CLI_NORETURN;
 void cli_warn(const char *fmt, ...) CLI_PRINTF(1, 2);
+/* Exit 2 with a message if getopt left an argument (optind < argc). */
+void cli_no_more_args(int argc, char **argv);
 /* Set by main(): the subcommand's name, used as the message prefix. */
 extern const char *cli_cmd_name;
 

@@ -242,10 +242,8 @@ cmd_demo(int argc, char **argv)
 			cli_getopt_error(c, argv);
 		}
 	}
-	if (optind < argc)
-		cli_die(2, "unexpected argument '%s' (see --help)",
-		        argv[optind]);
-	if (!headless && !fbus_display_available())
+	cli_no_more_args(argc, argv);
+	if (!headless && !display_available())
 		headless = 1;
 
 	snprintf(bus, sizeof bus, "shm:demo-%d", (int)getpid());

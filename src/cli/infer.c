@@ -355,8 +355,8 @@ json_string(FILE *f, const char *s)
 
 static void
 print_json(const struct fbus_frame *fr, const double *lat,
-           const struct fbus_det_box *b, size_t n,
-           const struct fbus_detector *det, const struct fbus_det_box *truth,
+           const struct det_box *b, size_t n,
+           const struct detector *det, const struct det_box *truth,
            size_t ntruth)
 {
 	printf("{\"seq\":%llu,\"t_capture_mono_ns\":%lld,"
@@ -374,7 +374,7 @@ print_json(const struct fbus_frame *fr, const double *lat,
 	       lat[ST_POST], lat[ST_DISPLAY], lat[ST_E2E]);
 	for (size_t i = 0; i < n; i++) {
 		printf("%s{\"class\":", i ? "," : "");
-		json_string(stdout, fbus_detector_class_name(det, b[i].cls));
+		json_string(stdout, detector_class_name(det, b[i].cls));
 		/* %.9g: the exact float, so a reader can redo the score
 		 * binning of the accuracy summary bit for bit. */
 		printf(",\"class_id\":%d,\"score\":%.9g,\"x\":%.1f,\"y\":%.1f,"
@@ -390,7 +390,7 @@ print_json(const struct fbus_frame *fr, const double *lat,
 			printf("%s{\"class\":\"%s\",\"class_id\":%d,\"x\":%.1f,"
 			       "\"y\":%.1f,\"w\":%.1f,\"h\":%.1f}",
 			       i ? "," : "",
-			       fbus_gt_class_name((unsigned)truth[i].cls),
+			       gt_class_name((unsigned)truth[i].cls),
 			       truth[i].cls, (double)truth[i].x,
 			       (double)truth[i].y, (double)truth[i].w,
 			       (double)truth[i].h);
@@ -423,13 +423,13 @@ struct infer {
 	long long max_frames;
 	double duration;
 	const char *record_path;
-	struct fbus_detector_opts dopts;
+	struct detector_opts dopts;
 
-	struct fbus_detector *det;
+	struct detector *det;
 	struct fbus_sub *sub;
-	struct fbus_display *win;
+	struct display *win;
 	int win_failed;
-	struct fbus_recorder *rec;
+	struct recorder *rec;
 	int rec_failed;
 	struct overlay_img img; /* last annotated picture */
 	int have_img;
@@ -442,11 +442,11 @@ struct infer {
 	/* accuracy: detector class -> ground-truth class (-1: none) */
 	int *cls_map;
 	int cls_mapped;          /* detector classes with a GT counterpart */
-	struct fbus_eval *eval;  /* created at the first frame with GT */
+	struct eval *eval;  /* created at the first frame with GT */
 	int eval_failed;
-	struct fbus_gt gt;
-	struct fbus_det_box truth[FBUS_GT_MAX_BOXES];
-	struct fbus_det_box *mapped;
+	struct gt gt;
+	struct det_box truth[FBUS_GT_MAX_BOXES];
+	struct det_box *mapped;
 	size_t mapped_cap;
 	double last_e2e_ms;
 	int64_t last_status_ns;
@@ -461,7 +461,7 @@ show(struct infer *in, const char *status)
 	if (!in->have_img || in->headless)
 		return;
 	if (!in->win && !in->win_failed) {
-		if (fbus_display_open(&in->win, "framebus infer", in->img.w,
+		if (display_open(&in->win, "framebus infer", in->img.w,
 		                      in->img.h, err, sizeof err) != 0) {
 			cli_warn("no window: %s", err);
 			in->win_failed = 1;
@@ -482,17 +482,17 @@ show(struct infer *in, const char *status)
 		tmp.h = in->img.h;
 		tmp.cap = in->img.cap;
 		status_text(&tmp, status, NULL);
-		fbus_display_show(in->win, tmp.bgr, tmp.w, tmp.h);
+		display_show(in->win, tmp.bgr, tmp.w, tmp.h);
 		overlay_free(&tmp);
 	} else {
-		fbus_display_show(in->win, in->img.bgr, in->img.w, in->img.h);
+		display_show(in->win, in->img.bgr, in->img.w, in->img.h);
 	}
 }
 
 /* Picture, boxes and overlay; then window and recording. */
 static void
 output_picture(struct infer *in, const struct fbus_frame *fr,
-               const struct fbus_det_box *b, size_t n, const double *lat)
+               const struct det_box *b, size_t n, const double *lat)
 {
 	char line1[128], line2[128], err[256];
 
@@ -500,9 +500,9 @@ output_picture(struct infer *in, const struct fbus_frame *fr,
 	snprintf(line1, sizeof line1, "%.1f fps  latency %.1f ms", in->fps,
 	         lat[ST_E2E]);
 	if (in->eval) {
-		struct fbus_eval_result r;
+		struct eval_result r;
 
-		fbus_eval_result(in->eval, &r);
+		eval_result(in->eval, &r);
 		snprintf(line2, sizeof line2,
 		         "seq %llu  skipped %llu  mAP %.2f",
 		         (unsigned long long)fr->seq, in->skipped, r.map);
@@ -516,7 +516,7 @@ output_picture(struct infer *in, const struct fbus_frame *fr,
 	if (in->record_path && !in->rec && !in->rec_failed) {
 		const char *codec = "?";
 
-		if (fbus_record_open(&in->rec, in->record_path, in->img.w,
+		if (record_open(&in->rec, in->record_path, in->img.w,
 		                     in->img.h, &codec, err, sizeof err) != 0) {
 			cli_warn("cannot record to %s: %s", in->record_path,
 			         err);
@@ -525,11 +525,11 @@ output_picture(struct infer *in, const struct fbus_frame *fr,
 			cli_warn("recording to %s (%s)", in->record_path, codec);
 		}
 	}
-	if (in->rec && fbus_record_frame(in->rec, in->img.bgr, in->img.w,
+	if (in->rec && record_frame(in->rec, in->img.bgr, in->img.w,
 	                                 in->img.h, fr->t_mono_ns, err,
 	                                 sizeof err) != 0) {
 		cli_warn("recording stopped: %s", err);
-		fbus_record_close(in->rec, err, sizeof err);
+		record_close(in->rec, err, sizeof err);
 		in->rec = NULL;
 		in->rec_failed = 1;
 	}
@@ -546,17 +546,17 @@ ms_since(int64_t t0)
 static int
 map_classes(struct infer *in)
 {
-	int nc = fbus_detector_num_classes(in->det);
+	int nc = detector_num_classes(in->det);
 
 	in->cls_map = calloc(nc > 0 ? (size_t)nc : 1, sizeof *in->cls_map);
 	if (!in->cls_map)
 		return -1;
 	for (int i = 0; i < nc; i++) {
-		const char *name = fbus_detector_class_name(in->det, i);
+		const char *name = detector_class_name(in->det, i);
 
 		in->cls_map[i] = -1;
 		for (unsigned k = 0; k < FBUS_GT_NCLASSES; k++) {
-			if (!strcasecmp(name, fbus_gt_class_name(k))) {
+			if (!strcasecmp(name, gt_class_name(k))) {
 				in->cls_map[i] = (int)k;
 				in->cls_mapped++;
 				break;
@@ -574,19 +574,19 @@ map_classes(struct infer *in)
  */
 static int
 score_frame(struct infer *in, const struct fbus_frame *fr,
-            const struct fbus_det_box *b, size_t n)
+            const struct det_box *b, size_t n)
 {
 	double sx, sy;
 	size_t nm = 0;
-	int nc = fbus_detector_num_classes(in->det);
+	int nc = detector_num_classes(in->det);
 
 	if (!fr->meta || !fr->meta_bytes ||
-	    fbus_gt_decode(fr->meta, fr->meta_bytes, &in->gt) != 0)
+	    gt_decode(fr->meta, fr->meta_bytes, &in->gt) != 0)
 		return -1;
 	sx = fr->fmt.width ? (double)fr->fmt.width / in->gt.width : 1;
 	sy = fr->fmt.height ? (double)fr->fmt.height / in->gt.height : 1;
 	for (uint32_t i = 0; i < in->gt.count; i++) {
-		const struct fbus_gt_box *g = &in->gt.box[i];
+		const struct gt_box *g = &in->gt.box[i];
 
 		in->truth[i].x = (float)(g->x * sx);
 		in->truth[i].y = (float)(g->y * sy);
@@ -605,13 +605,13 @@ score_frame(struct infer *in, const struct fbus_frame *fr,
 		in->eval_failed = 1;
 		return (int)in->gt.count;
 	}
-	if (!in->eval && fbus_eval_create(&in->eval, FBUS_GT_NCLASSES)) {
+	if (!in->eval && eval_create(&in->eval, FBUS_GT_NCLASSES)) {
 		cli_warn("no accuracy figures: out of memory");
 		in->eval_failed = 1;
 		return (int)in->gt.count;
 	}
 	if (n > in->mapped_cap) {
-		struct fbus_det_box *p = realloc(in->mapped, n * sizeof *p);
+		struct det_box *p = realloc(in->mapped, n * sizeof *p);
 
 		if (!p) {
 			cli_warn("no accuracy figures: out of memory");
@@ -628,7 +628,7 @@ score_frame(struct infer *in, const struct fbus_frame *fr,
 		in->mapped[nm].cls = in->cls_map[b[i].cls];
 		nm++;
 	}
-	if (fbus_eval_add(in->eval, in->truth, in->gt.count, in->mapped, nm)) {
+	if (eval_add(in->eval, in->truth, in->gt.count, in->mapped, nm)) {
 		cli_warn("no accuracy figures: out of memory");
 		in->eval_failed = 1;
 	}
@@ -640,19 +640,19 @@ static int
 process(struct infer *in, struct fbus_frame *fr, double wait_ms,
         int64_t t_pick)
 {
-	const struct fbus_det_box *boxes;
-	struct fbus_det_timing t;
+	const struct det_box *boxes;
+	struct det_timing t;
 	double lat[ST_N] = { 0 };
 	size_t n;
 	int64_t t_out;
 	int rc, ntruth;
 	struct fbus_frame info = *fr; /* fields kept past the release */
 
-	rc = fbus_detector_run(in->det, &fr->fmt, fr->data, &boxes, &n, &t);
+	rc = detector_run(in->det, &fr->fmt, fr->data, &boxes, &n, &t);
 	if (rc) {
 		fbus_sub_release(in->sub, fr);
 		cli_warn("frame %llu: %s", (unsigned long long)fr->seq,
-		         fbus_detector_error(in->det));
+		         detector_error(in->det));
 		return 1;
 	}
 	lat[ST_WAIT] = wait_ms;
@@ -734,9 +734,9 @@ live_status(struct infer *in)
 		return;
 	in->last_status_ns = now;
 	if (in->eval) {
-		struct fbus_eval_result r;
+		struct eval_result r;
 
-		fbus_eval_result(in->eval, &r);
+		eval_result(in->eval, &r);
 		snprintf(acc, sizeof acc, "  mAP@0.5 %.3f", r.map);
 	}
 	fprintf(stderr, "\r%llu frames  %.1f fps  latency %.1f ms  "
@@ -748,11 +748,11 @@ live_status(struct infer *in)
 static void
 summary_accuracy(const struct infer *in)
 {
-	struct fbus_eval_result r;
+	struct eval_result r;
 
 	if (!in->eval)
 		return;
-	fbus_eval_result(in->eval, &r);
+	eval_result(in->eval, &r);
 	fprintf(stderr,
 	        "  accuracy over %llu frames with ground truth (IoU 0.5, "
 	        "conf %.2f):\n"
@@ -763,15 +763,15 @@ summary_accuracy(const struct infer *in)
 	        r.precision, r.recall, (unsigned long long)r.tp,
 	        (unsigned long long)r.fp, (unsigned long long)r.n_gt);
 	for (int k = 0; k < FBUS_GT_NCLASSES; k++) {
-		struct fbus_eval_class c;
+		struct eval_class c;
 
-		fbus_eval_class(in->eval, k, &c);
+		eval_class(in->eval, k, &c);
 		if (c.ap >= 0)
 			fprintf(stderr, " %s %.3f",
-			        fbus_gt_class_name((unsigned)k), c.ap);
+			        gt_class_name((unsigned)k), c.ap);
 		else
 			fprintf(stderr, " %s -",
-			        fbus_gt_class_name((unsigned)k));
+			        gt_class_name((unsigned)k));
 	}
 	fputc('\n', stderr);
 }
@@ -807,9 +807,9 @@ summary_json(const struct infer *in, const struct fbus_sub_stats *st,
 	if (!in->eval) {
 		printf("null");
 	} else {
-		struct fbus_eval_result r;
+		struct eval_result r;
 
-		fbus_eval_result(in->eval, &r);
+		eval_result(in->eval, &r);
 		printf("{\"frames\":%llu,\"iou\":%.2f,\"conf\":%.4f,"
 		       "\"map50\":%.6f,\"precision\":%.6f,\"recall\":%.6f,"
 		       "\"truth\":%llu,\"tp\":%llu,\"fp\":%llu,\"classes\":{",
@@ -818,11 +818,11 @@ summary_json(const struct infer *in, const struct fbus_sub_stats *st,
 		       (unsigned long long)r.n_gt, (unsigned long long)r.tp,
 		       (unsigned long long)r.fp);
 		for (int k = 0; k < FBUS_GT_NCLASSES; k++) {
-			struct fbus_eval_class c;
+			struct eval_class c;
 
-			fbus_eval_class(in->eval, k, &c);
+			eval_class(in->eval, k, &c);
 			printf("%s\"%s\":{\"ap50\":", k ? "," : "",
-			       fbus_gt_class_name((unsigned)k));
+			       gt_class_name((unsigned)k));
 			if (c.ap >= 0)
 				printf("%.6f", c.ap);
 			else
@@ -967,9 +967,7 @@ cmd_infer(int argc, char **argv)
 			cli_getopt_error(c, argv);
 		}
 	}
-	if (optind < argc)
-		cli_die(2, "unexpected argument '%s' (see --help)",
-		        argv[optind]);
+	cli_no_more_args(argc, argv);
 	if (in.dopts.weights && !in.dopts.model)
 		cli_die(2, "--weights needs --model (the Darknet .cfg)");
 
@@ -995,24 +993,24 @@ cmd_infer(int argc, char **argv)
 			onnx_input_size(in.dopts.model, &in.dopts.input_w,
 			                &in.dopts.input_h);
 	}
-	if (!in.headless && !fbus_display_available())
+	if (!in.headless && !display_available())
 		in.headless = 1;
 	in.stats = in.stats && !in.quiet && isatty(STDERR_FILENO);
 
-	rc = fbus_detector_open(&in.det, &in.dopts, err, sizeof err);
+	rc = detector_open(&in.det, &in.dopts, err, sizeof err);
 	if (rc)
 		cli_die(1, "%s", err);
 	if (map_classes(&in) != 0) {
-		fbus_detector_close(in.det);
+		detector_close(in.det);
 		cli_die(1, "out of memory");
 	}
 	if (!in.quiet) {
 		uint32_t w, h;
 
-		fbus_detector_input_size(in.det, &w, &h);
+		detector_input_size(in.det, &w, &h);
 		cli_warn("model %s: %s layout, %d classes, input %ux%u",
-		         in.dopts.model, fbus_detector_layout_name(in.det),
-		         fbus_detector_num_classes(in.det), w, h);
+		         in.dopts.model, detector_layout_name(in.det),
+		         detector_num_classes(in.det), w, h);
 	}
 
 	sopts.mode = in.every ? FBUS_MODE_EVERY : FBUS_MODE_LATEST;
@@ -1021,7 +1019,7 @@ cmd_infer(int argc, char **argv)
 	sopts.pixfmt = FBUS_PIXFMT_BGR24;
 	rc = fbus_sub_open(&in.sub, in.from, &sopts);
 	if (rc) {
-		fbus_detector_close(in.det);
+		detector_close(in.det);
 		cli_die(rc == FBUS_EINVAL || rc == FBUS_ENAMETOOLONG ? 2 : 1,
 		        "%s", fbus_open_error());
 	}
@@ -1036,7 +1034,7 @@ cmd_infer(int argc, char **argv)
 			break;
 		if (in.duration > 0 && ms_since(t_start) >= in.duration * 1e3)
 			break;
-		if (in.win && fbus_display_poll(in.win))
+		if (in.win && display_poll(in.win))
 			break;
 
 		rc = fbus_sub_next(in.sub, &fr, 100);
@@ -1079,15 +1077,15 @@ cmd_infer(int argc, char **argv)
 	}
 
 	summary(&in, ms_since(t_start) / 1e3);
-	if (in.rec && fbus_record_close(in.rec, err, sizeof err) != 0) {
+	if (in.rec && record_close(in.rec, err, sizeof err) != 0) {
 		cli_warn("recording %s: %s", in.record_path, err);
 		status = 1;
 	}
-	fbus_display_close(in.win);
+	display_close(in.win);
 	overlay_free(&in.img);
 	fbus_sub_close(in.sub);
-	fbus_detector_close(in.det);
-	fbus_eval_destroy(in.eval);
+	detector_close(in.det);
+	eval_destroy(in.eval);
 	free(in.cls_map);
 	free(in.mapped);
 	for (int s = 0; s < ST_N; s++)

@@ -51,8 +51,7 @@ cmd_ls(int argc, char **argv)
 			return 2;
 		}
 	}
-	if (optind < argc)
-		cli_die(2, "unexpected argument '%s'", argv[optind]);
+	cli_no_more_args(argc, argv);
 	if (fbus_runtime_dir(dir, sizeof dir))
 		cli_die(1, "runtime directory path too long");
 	/* what producers killed with -9 left: gone before we list */

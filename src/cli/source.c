@@ -324,7 +324,7 @@ sink_subscribers(struct sink *k)
 /* ---- status line --------------------------------------------------------- */
 
 static void
-meter_tick(struct meter *m, struct sink *k, struct fbus_input *in, int force)
+meter_tick(struct meter *m, struct sink *k, struct input *in, int force)
 {
 	int64_t now = mono_ns();
 	struct input_stats ist = { 0 };
@@ -351,7 +351,7 @@ meter_tick(struct meter *m, struct sink *k, struct fbus_input *in, int force)
 }
 
 static void
-meter_summary(struct meter *m, struct sink *k, struct fbus_input *in)
+meter_summary(struct meter *m, struct sink *k, struct input *in)
 {
 	int64_t now = mono_ns();
 	double secs = (double)(now - m->t0) / 1e9;
@@ -383,11 +383,11 @@ meter_summary(struct meter *m, struct sink *k, struct fbus_input *in)
 struct producer {
 	struct opts *o;
 	struct sink sink;
-	struct fbus_synth *synth;
-	struct fbus_conv *conv;   /* synthetic in a format it cannot draw */
+	struct synth *synth;
+	struct conv *conv;   /* synthetic in a format it cannot draw */
 	uint8_t *scratch;         /* ...drawn here first, in BGR24 */
 	struct fbus_format scratch_fmt;
-	struct fbus_input *in;
+	struct input *in;
 	struct input_info info;
 	uint64_t index;
 };
@@ -400,7 +400,7 @@ fill_slot(struct producer *p, struct fbus_slot *s, char *err, size_t errlen)
 		return input_frame_write(p->in, &s->fmt, s->data, err, errlen);
 
 	{
-		struct fbus_gt gt;
+		struct gt gt;
 		int rc, n;
 
 		if (!p->conv) {
@@ -417,7 +417,7 @@ fill_slot(struct producer *p, struct fbus_slot *s, char *err, size_t errlen)
 			         (unsigned long long)p->index, fbus_strerror(rc));
 			return rc;
 		}
-		n = fbus_gt_encode(&gt, s->meta, FBUS_META_MAX);
+		n = gt_encode(&gt, s->meta, FBUS_META_MAX);
 		s->meta_bytes = n > 0 ? (uint32_t)n : 0;
 	}
 	return 0;

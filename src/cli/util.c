@@ -8,6 +8,7 @@
 #include <errno.h>
 #include <signal.h>
 #include <stdarg.h>
+#include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -15,16 +16,22 @@
 const char *cli_cmd_name = "framebus";
 volatile int cli_stop;
 
+static void
+vsay(const char *what, const char *fmt, va_list ap)
+{
+	fprintf(stderr, "framebus %s: %s", cli_cmd_name, what);
+	vfprintf(stderr, fmt, ap);
+	fputc('\n', stderr);
+}
+
 void
 cli_die(int status, const char *fmt, ...)
 {
 	va_list ap;
 
-	fprintf(stderr, "framebus %s: error: ", cli_cmd_name);
 	va_start(ap, fmt);
-	vfprintf(stderr, fmt, ap);
+	vsay("error: ", fmt, ap);
 	va_end(ap);
-	fputc('\n', stderr);
 	exit(status);
 }
 
@@ -33,11 +40,17 @@ cli_warn(const char *fmt, ...)
 {
 	va_list ap;
 
-	fprintf(stderr, "framebus %s: ", cli_cmd_name);
 	va_start(ap, fmt);
-	vfprintf(stderr, fmt, ap);
+	vsay("", fmt, ap);
 	va_end(ap);
-	fputc('\n', stderr);
+}
+
+void
+cli_no_more_args(int argc, char **argv)
+{
+	if (optind < argc)
+		cli_die(2, "unexpected argument '%s' (see --help)",
+		        argv[optind]);
 }
 
 void

@@ -27,7 +27,7 @@
 #define DEFAULT_NMS 0.45f
 #define DEFAULT_ONNX_SIZE 640
 
-struct fbus_detector {
+struct detector {
 	struct dnn_net *net;
 	int from_darknet;
 	int layout, nclasses;
@@ -36,12 +36,12 @@ struct fbus_detector {
 	float pad; /* letterbox fill, 0..1 */
 	char **names;
 	int nnames;
-	struct fbus_det_tensor outs[DNN_MAX_OUTPUTS];
+	struct det_tensor outs[DNN_MAX_OUTPUTS];
 	int nouts;
 	float *blob;
 	struct letterbox lb;
 	struct letterbox_ws ws;
-	struct fbus_det_box *cand;
+	struct det_box *cand;
 	size_t cand_cap;
 	char err[512];
 };
@@ -147,7 +147,7 @@ check_weights(const char *cfgpath, const struct darknet_cfg *cfg,
 }
 
 static int
-load_names(struct fbus_detector *d, const char *path, char *err,
+load_names(struct detector *d, const char *path, char *err,
            size_t errlen)
 {
 	int rc;
@@ -185,7 +185,7 @@ load_names(struct fbus_detector *d, const char *path, char *err,
 }
 
 static int
-forward(struct fbus_detector *d, char *err, size_t errlen)
+forward(struct detector *d, char *err, size_t errlen)
 {
 	int n = dnn_forward(d->net, d->blob, d->in_h, d->in_w, d->outs,
 	                    DNN_MAX_OUTPUTS, err, errlen);
@@ -198,8 +198,8 @@ forward(struct fbus_detector *d, char *err, size_t errlen)
 #endif /* FBUS_HAVE_OPENCV */
 
 int
-fbus_detector_open(struct fbus_detector **out,
-                   const struct fbus_detector_opts *opts, char *err,
+detector_open(struct detector **out,
+                   const struct detector_opts *opts, char *err,
                    size_t errlen)
 {
 	*out = NULL;
@@ -210,7 +210,7 @@ fbus_detector_open(struct fbus_detector **out,
 	         "scripts/deps.sh) and rebuild to run detection");
 	return FBUS_ENOTSUP;
 #else
-	struct fbus_detector *d;
+	struct detector *d;
 	struct darknet_cfg *cfg = NULL;
 	off_t wsize = 0;
 	int rc;
@@ -339,15 +339,15 @@ fbus_detector_open(struct fbus_detector **out,
 
 fail:
 	free(cfg);
-	fbus_detector_close(d);
+	detector_close(d);
 	return rc;
 #endif
 }
 
 int
-fbus_detector_run(struct fbus_detector *d, const struct fbus_format *fmt,
-                  const uint8_t *data, const struct fbus_det_box **boxes,
-                  size_t *n, struct fbus_det_timing *timing)
+detector_run(struct detector *d, const struct fbus_format *fmt,
+                  const uint8_t *data, const struct det_box **boxes,
+                  size_t *n, struct det_timing *timing)
 {
 #ifndef FBUS_HAVE_OPENCV
 	(void)d, (void)fmt, (void)data, (void)boxes, (void)n, (void)timing;
@@ -413,7 +413,7 @@ fbus_detector_run(struct fbus_detector *d, const struct fbus_format *fmt,
 }
 
 const char *
-fbus_detector_class_name(const struct fbus_detector *d, int cls)
+detector_class_name(const struct detector *d, int cls)
 {
 	if (!d || cls < 0 || cls >= d->nnames)
 		return "?";
@@ -421,19 +421,19 @@ fbus_detector_class_name(const struct fbus_detector *d, int cls)
 }
 
 int
-fbus_detector_num_classes(const struct fbus_detector *d)
+detector_num_classes(const struct detector *d)
 {
 	return d->nclasses;
 }
 
 const char *
-fbus_detector_layout_name(const struct fbus_detector *d)
+detector_layout_name(const struct detector *d)
 {
 	return yolo_layout_name(d->layout);
 }
 
 void
-fbus_detector_input_size(const struct fbus_detector *d, uint32_t *w,
+detector_input_size(const struct detector *d, uint32_t *w,
                          uint32_t *h)
 {
 	*w = (uint32_t)d->in_w;
@@ -441,21 +441,21 @@ fbus_detector_input_size(const struct fbus_detector *d, uint32_t *w,
 }
 
 int
-fbus_detector_outputs(const struct fbus_detector *d,
-                      const struct fbus_det_tensor **t)
+detector_outputs(const struct detector *d,
+                      const struct det_tensor **t)
 {
 	*t = d->outs;
 	return d->nouts;
 }
 
 const char *
-fbus_detector_error(const struct fbus_detector *d)
+detector_error(const struct detector *d)
 {
 	return d->err;
 }
 
 void
-fbus_detector_close(struct fbus_detector *d)
+detector_close(struct detector *d)
 {
 	if (!d)
 		return;

@@ -18,10 +18,10 @@
 extern "C" {
 #endif
 
-struct fbus_detector;
+struct detector;
 
 /* Zero/NULL means "default" in every field. */
-struct fbus_detector_opts {
+struct detector_opts {
 	const char *model;   /* .onnx, or a Darknet .cfg (needs weights) */
 	const char *weights; /* Darknet .weights */
 	const char *names;   /* class names, one a line; NULL = COCO if 80 */
@@ -33,21 +33,21 @@ struct fbus_detector_opts {
 };
 
 /* One detection, in source-frame pixels: top-left corner and size. */
-struct fbus_det_box {
+struct det_box {
 	float x, y, w, h;
 	float score;
 	int32_t cls;
 };
 
-/* Milliseconds spent in each stage of the last fbus_detector_run(). */
-struct fbus_det_timing {
+/* Milliseconds spent in each stage of the last detector_run(). */
+struct det_timing {
 	double pre_ms;   /* letterbox + normalise into the blob */
 	double infer_ms; /* the network's forward pass */
 	double post_ms;  /* decode + NMS + mapping back to the source */
 };
 
 /* A raw output tensor of the network, as the backend returned it. */
-struct fbus_det_tensor {
+struct det_tensor {
 	const float *data;
 	int ndims;
 	int dims[4];
@@ -60,8 +60,8 @@ struct fbus_det_tensor {
  * count, or a build without OpenCV).  Runs one forward pass on a blank
  * input to learn the output layout.  Blocks (loads files). Allocates.
  */
-int fbus_detector_open(struct fbus_detector **out,
-                       const struct fbus_detector_opts *opts, char *err,
+int detector_open(struct detector **out,
+                       const struct detector_opts *opts, char *err,
                        size_t errlen);
 
 /*
@@ -69,26 +69,26 @@ int fbus_detector_open(struct fbus_detector **out,
  * YUYV), reading the pixels in place.  On success *boxes points to *n boxes
  * sorted by score, owned by the detector and valid until the next run or
  * close.  Returns 0, FBUS_ENOTSUP for a pixel format it cannot read, or
- * FBUS_EIO when the backend fails (detail in fbus_detector_error()).
+ * FBUS_EIO when the backend fails (detail in detector_error()).
  */
-int fbus_detector_run(struct fbus_detector *d, const struct fbus_format *fmt,
-                      const uint8_t *data, const struct fbus_det_box **boxes,
-                      size_t *n, struct fbus_det_timing *timing);
+int detector_run(struct detector *d, const struct fbus_format *fmt,
+                      const uint8_t *data, const struct det_box **boxes,
+                      size_t *n, struct det_timing *timing);
 
 /* The class name of index cls ("class 7" past the list). Never NULL. */
-const char *fbus_detector_class_name(const struct fbus_detector *d, int cls);
-int fbus_detector_num_classes(const struct fbus_detector *d);
+const char *detector_class_name(const struct detector *d, int cls);
+int detector_num_classes(const struct detector *d);
 /* "darknet", "yolov5" or "yolov8" */
-const char *fbus_detector_layout_name(const struct fbus_detector *d);
-void fbus_detector_input_size(const struct fbus_detector *d, uint32_t *w,
+const char *detector_layout_name(const struct detector *d);
+void detector_input_size(const struct detector *d, uint32_t *w,
                               uint32_t *h);
 /* The raw outputs of the last run; valid until the next run or close. */
-int fbus_detector_outputs(const struct fbus_detector *d,
-                          const struct fbus_det_tensor **t);
+int detector_outputs(const struct detector *d,
+                          const struct det_tensor **t);
 /* Detail of the last failure; owned by the handle. */
-const char *fbus_detector_error(const struct fbus_detector *d);
+const char *detector_error(const struct detector *d);
 /* NULL is a no-op. */
-void fbus_detector_close(struct fbus_detector *d);
+void detector_close(struct detector *d);
 
 #ifdef __cplusplus
 }

@@ -86,7 +86,7 @@ dnn_open(struct dnn_net **out, const char *model, const char *weights,
 
 extern "C" int
 dnn_forward(struct dnn_net *d, const float *blob, int h, int w,
-            struct fbus_det_tensor *outs, int max_outs, char *err,
+            struct det_tensor *outs, int max_outs, char *err,
             size_t errlen)
 {
 	try {

@@ -33,7 +33,7 @@ int dnn_open(struct dnn_net **out, const char *model, const char *weights,
  * reason in err otherwise.
  */
 int dnn_forward(struct dnn_net *net, const float *blob, int h, int w,
-                struct fbus_det_tensor *outs, int max_outs, char *err,
+                struct det_tensor *outs, int max_outs, char *err,
                 size_t errlen);
 
 void dnn_close(struct dnn_net *net);

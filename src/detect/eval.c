@@ -28,7 +28,7 @@ struct scored {
 	uint32_t idx;
 };
 
-struct fbus_eval {
+struct eval {
 	int nclasses;
 	uint64_t frames;
 	struct bins *cls;
@@ -41,9 +41,9 @@ struct fbus_eval {
 };
 
 int
-fbus_eval_create(struct fbus_eval **out, int nclasses)
+eval_create(struct eval **out, int nclasses)
 {
-	struct fbus_eval *ev;
+	struct eval *ev;
 
 	if (!out)
 		return FBUS_EINVAL;
@@ -64,7 +64,7 @@ fbus_eval_create(struct fbus_eval **out, int nclasses)
 }
 
 void
-fbus_eval_destroy(struct fbus_eval *ev)
+eval_destroy(struct eval *ev)
 {
 	if (!ev)
 		return;
@@ -75,20 +75,20 @@ fbus_eval_destroy(struct fbus_eval *ev)
 }
 
 int
-fbus_eval_num_classes(const struct fbus_eval *ev)
+eval_num_classes(const struct eval *ev)
 {
 	return ev->nclasses;
 }
 
 static int
-box_ok(const struct fbus_det_box *b)
+box_ok(const struct det_box *b)
 {
 	return isfinite(b->x) && isfinite(b->y) && isfinite(b->w) &&
 	       isfinite(b->h) && b->w > 0 && b->h > 0;
 }
 
 double
-fbus_eval_iou(const struct fbus_det_box *a, const struct fbus_det_box *b)
+eval_iou(const struct det_box *a, const struct det_box *b)
 {
 	double ix0, iy0, ix1, iy1, inter, uni;
 
@@ -147,8 +147,8 @@ score_bin(float score)
 }
 
 int
-fbus_eval_add(struct fbus_eval *ev, const struct fbus_det_box *gt,
-              size_t ngt, const struct fbus_det_box *det, size_t ndet)
+eval_add(struct eval *ev, const struct det_box *gt,
+              size_t ngt, const struct det_box *det, size_t ndet)
 {
 	size_t nd = 0;
 
@@ -182,7 +182,7 @@ fbus_eval_add(struct fbus_eval *ev, const struct fbus_det_box *gt,
 	 * restricted to truth boxes of its own class, is the same as doing it
 	 * class by class. */
 	for (size_t k = 0; k < nd; k++) {
-		const struct fbus_det_box *d = &det[ev->order[k].idx];
+		const struct det_box *d = &det[ev->order[k].idx];
 		struct bins *b = &ev->cls[d->cls];
 		double best = 0;
 		size_t bj = 0;
@@ -193,7 +193,7 @@ fbus_eval_add(struct fbus_eval *ev, const struct fbus_det_box *gt,
 
 			if (ev->matched[j] || gt[j].cls != d->cls)
 				continue;
-			iou = fbus_eval_iou(d, &gt[j]);
+			iou = eval_iou(d, &gt[j]);
 			if (iou >= FBUS_EVAL_IOU && (!found || iou > best)) {
 				best = iou;
 				bj = j;
@@ -251,7 +251,7 @@ class_ap(const struct bins *b, uint64_t *tp_out, uint64_t *fp_out)
 }
 
 int
-fbus_eval_class(const struct fbus_eval *ev, int cls, struct fbus_eval_class *c)
+eval_class(const struct eval *ev, int cls, struct eval_class *c)
 {
 	if (cls < 0 || cls >= ev->nclasses)
 		return FBUS_EINVAL;
@@ -261,16 +261,16 @@ fbus_eval_class(const struct fbus_eval *ev, int cls, struct fbus_eval_class *c)
 }
 
 void
-fbus_eval_result(const struct fbus_eval *ev, struct fbus_eval_result *r)
+eval_result(const struct eval *ev, struct eval_result *r)
 {
 	double sum = 0;
 
 	memset(r, 0, sizeof *r);
 	r->frames = ev->frames;
 	for (int i = 0; i < ev->nclasses; i++) {
-		struct fbus_eval_class c;
+		struct eval_class c;
 
-		fbus_eval_class(ev, i, &c);
+		eval_class(ev, i, &c);
 		r->n_gt += c.n_gt;
 		r->tp += c.tp;
 		r->fp += c.fp;

@@ -24,17 +24,17 @@ extern "C" {
  * precision/recall curve (scores closer than that are treated as tied). */
 #define FBUS_EVAL_BINS 1000
 
-struct fbus_eval;
+struct eval;
 
 /* Per-class totals. ap is -1 when the class has no ground truth. */
-struct fbus_eval_class {
+struct eval_class {
 	uint64_t n_gt; /* truth boxes seen */
 	uint64_t tp;   /* detections matched to a truth box */
 	uint64_t fp;   /* detections matched to none */
 	double ap;     /* average precision at IoU 0.5, 0..1 */
 };
 
-struct fbus_eval_result {
+struct eval_result {
 	uint64_t frames; /* frames added */
 	uint64_t n_gt, tp, fp;
 	double precision; /* tp / (tp + fp); 0 without detections */
@@ -47,7 +47,7 @@ struct fbus_eval_result {
  * A run's accumulator for classes 0..nclasses-1.  Returns 0, FBUS_EINVAL
  * for nclasses outside 1..1024, or FBUS_ENOMEM.  Allocates.
  */
-int fbus_eval_create(struct fbus_eval **out, int nclasses);
+int eval_create(struct eval **out, int nclasses);
 
 /*
  * Add one frame: its truth boxes (score ignored) and the detections made on
@@ -56,24 +56,24 @@ int fbus_eval_create(struct fbus_eval **out, int nclasses);
  * FBUS_ENOMEM (the frame is then not counted).  Allocates only when a frame
  * has more boxes than any before it.
  */
-int fbus_eval_add(struct fbus_eval *ev, const struct fbus_det_box *gt,
-                  size_t ngt, const struct fbus_det_box *det, size_t ndet);
+int eval_add(struct eval *ev, const struct det_box *gt,
+                  size_t ngt, const struct det_box *det, size_t ndet);
 
 /* Totals and mAP so far.  Never allocates; cheap enough to call per frame. */
-void fbus_eval_result(const struct fbus_eval *ev, struct fbus_eval_result *r);
+void eval_result(const struct eval *ev, struct eval_result *r);
 
 /* One class's totals; FBUS_EINVAL for a class out of range. */
-int fbus_eval_class(const struct fbus_eval *ev, int cls,
-                    struct fbus_eval_class *c);
+int eval_class(const struct eval *ev, int cls,
+                    struct eval_class *c);
 
-int fbus_eval_num_classes(const struct fbus_eval *ev);
+int eval_num_classes(const struct eval *ev);
 
 /* Intersection over union of two boxes (x, y, w, h); 0 if either is empty. */
-double fbus_eval_iou(const struct fbus_det_box *a,
-                     const struct fbus_det_box *b);
+double eval_iou(const struct det_box *a,
+                     const struct det_box *b);
 
 /* NULL is a no-op. */
-void fbus_eval_destroy(struct fbus_eval *ev);
+void eval_destroy(struct eval *ev);
 
 #ifdef __cplusplus
 }

@@ -240,8 +240,8 @@ overlay_text_scale(const struct overlay_img *img)
 }
 
 void
-overlay_detections(struct overlay_img *img, const struct fbus_det_box *b,
-                   size_t n, const struct fbus_detector *d)
+overlay_detections(struct overlay_img *img, const struct det_box *b,
+                   size_t n, const struct detector *d)
 {
 	int scale = overlay_text_scale(img);
 	int t = scale + 1;
@@ -259,7 +259,7 @@ overlay_detections(struct overlay_img *img, const struct fbus_det_box *b,
 		overlay_class_color(b[k].cls, c);
 		overlay_rect(img, x, y, w, h, t, c);
 		snprintf(label, sizeof label, "%s %.2f",
-		         fbus_detector_class_name(d, b[k].cls),
+		         detector_class_name(d, b[k].cls),
 		         (double)b[k].score);
 		/* Label above the box, or inside it at the top edge. */
 		ly = y - OVERLAY_GLYPH_H * scale;

@@ -47,8 +47,8 @@ int overlay_text(struct overlay_img *img, int x, int y, int scale,
                  const char *s, const uint8_t fg[3], const uint8_t *bg);
 
 /* Boxes (highest score drawn last, on top) with "name 0.87" labels. */
-void overlay_detections(struct overlay_img *img, const struct fbus_det_box *b,
-                        size_t n, const struct fbus_detector *d);
+void overlay_detections(struct overlay_img *img, const struct det_box *b,
+                        size_t n, const struct detector *d);
 
 /* Scale of text for a picture this size (1 up to 640 wide, then more). */
 int overlay_text_scale(const struct overlay_img *img);

@@ -10,7 +10,7 @@
 #include <string.h>
 
 static void
-shape_str(const struct fbus_det_tensor *t, char *buf, size_t n)
+shape_str(const struct det_tensor *t, char *buf, size_t n)
 {
 	size_t off = 0;
 
@@ -21,7 +21,7 @@ shape_str(const struct fbus_det_tensor *t, char *buf, size_t n)
 }
 
 int
-yolo_detect_layout(const struct fbus_det_tensor *outs, int nouts,
+yolo_detect_layout(const struct det_tensor *outs, int nouts,
                    int from_darknet, int *layout, int *nclasses, char *err,
                    size_t errlen)
 {
@@ -37,7 +37,7 @@ yolo_detect_layout(const struct fbus_det_tensor *outs, int nouts,
 		int cols = 0;
 
 		for (int i = 0; i < nouts; i++) {
-			const struct fbus_det_tensor *t = &outs[i];
+			const struct det_tensor *t = &outs[i];
 
 			if (t->ndims != 2 || t->dims[1] < 6 ||
 			    (cols && t->dims[1] != cols)) {
@@ -56,7 +56,7 @@ yolo_detect_layout(const struct fbus_det_tensor *outs, int nouts,
 	/* ONNX: the first 3-D output decides.  N (boxes) is in the thousands,
 	 * 4+C or 5+C is small, so the longer axis is the box axis. */
 	for (int i = 0; i < nouts; i++) {
-		const struct fbus_det_tensor *t = &outs[i];
+		const struct det_tensor *t = &outs[i];
 
 		if (t->ndims != 3 || t->dims[0] != 1)
 			continue;
@@ -96,7 +96,7 @@ yolo_layout_name(int layout)
 }
 
 size_t
-yolo_rows(int layout, const struct fbus_det_tensor *t)
+yolo_rows(int layout, const struct det_tensor *t)
 {
 	switch (layout) {
 	case YOLO_LAYOUT_DARKNET: return (size_t)t->dims[0];
@@ -107,12 +107,12 @@ yolo_rows(int layout, const struct fbus_det_tensor *t)
 }
 
 static int
-push(struct fbus_det_box *out, size_t *n, size_t cap, float cx, float cy,
+push(struct det_box *out, size_t *n, size_t cap, float cx, float cy,
      float w, float h, float score, int cls)
 {
 	if (*n >= cap)
 		return -1;
-	out[*n] = (struct fbus_det_box){
+	out[*n] = (struct det_box){
 		.x = cx - w / 2, .y = cy - h / 2, .w = w, .h = h,
 		.score = score, .cls = cls,
 	};
@@ -121,8 +121,8 @@ push(struct fbus_det_box *out, size_t *n, size_t cap, float cx, float cy,
 }
 
 size_t
-yolo_decode(int layout, const struct fbus_det_tensor *t, int nclasses,
-            int in_w, int in_h, float conf, struct fbus_det_box *out,
+yolo_decode(int layout, const struct det_tensor *t, int nclasses,
+            int in_w, int in_h, float conf, struct det_box *out,
             size_t cap)
 {
 	size_t n = 0, rows = yolo_rows(layout, t);
@@ -181,7 +181,7 @@ yolo_decode(int layout, const struct fbus_det_tensor *t, int nclasses,
 }
 
 float
-yolo_iou(const struct fbus_det_box *a, const struct fbus_det_box *b)
+yolo_iou(const struct det_box *a, const struct det_box *b)
 {
 	float x0 = a->x > b->x ? a->x : b->x;
 	float y0 = a->y > b->y ? a->y : b->y;
@@ -197,7 +197,7 @@ yolo_iou(const struct fbus_det_box *a, const struct fbus_det_box *b)
 }
 
 struct ranked {
-	struct fbus_det_box box;
+	struct det_box box;
 	size_t index;
 };
 
@@ -214,7 +214,7 @@ by_score(const void *pa, const void *pb)
 }
 
 size_t
-yolo_nms(struct fbus_det_box *boxes, size_t n, float iou)
+yolo_nms(struct det_box *boxes, size_t n, float iou)
 {
 	struct ranked *r;
 	size_t kept = 0;
@@ -278,7 +278,7 @@ clampf(float v, float lo, float hi)
 }
 
 void
-letterbox_unmap(const struct letterbox *lb, struct fbus_det_box *b, size_t n)
+letterbox_unmap(const struct letterbox *lb, struct det_box *b, size_t n)
 {
 	float sx = (float)lb->src_w / (float)lb->new_w;
 	float sy = (float)lb->src_h / (float)lb->new_h;

@@ -32,33 +32,33 @@ enum yolo_layout {
  * normalised).  Returns 0, or FBUS_ENOTSUP with a sentence in err naming
  * the shapes seen and the ones understood.
  */
-int yolo_detect_layout(const struct fbus_det_tensor *outs, int nouts,
+int yolo_detect_layout(const struct det_tensor *outs, int nouts,
                        int from_darknet, int *layout, int *nclasses,
                        char *err, size_t errlen);
 
 const char *yolo_layout_name(int layout);
 
 /* Rows (candidate boxes) a tensor of that layout holds. */
-size_t yolo_rows(int layout, const struct fbus_det_tensor *t);
+size_t yolo_rows(int layout, const struct det_tensor *t);
 
 /*
  * Append the rows of t scoring at least conf to out (at most cap), as boxes
  * in network-input pixels (top-left x, y, w, h).  Returns how many were
  * appended.
  */
-size_t yolo_decode(int layout, const struct fbus_det_tensor *t, int nclasses,
-                   int in_w, int in_h, float conf, struct fbus_det_box *out,
+size_t yolo_decode(int layout, const struct det_tensor *t, int nclasses,
+                   int in_w, int in_h, float conf, struct det_box *out,
                    size_t cap);
 
 /* Intersection over union; 0 for empty boxes. */
-float yolo_iou(const struct fbus_det_box *a, const struct fbus_det_box *b);
+float yolo_iou(const struct det_box *a, const struct det_box *b);
 
 /*
  * Per-class greedy non-maximum suppression: sort by score (highest first,
  * ties by original order), drop every box whose IoU with a kept box of the
  * same class exceeds iou.  Compacts boxes in place; returns the count kept.
  */
-size_t yolo_nms(struct fbus_det_box *boxes, size_t n, float iou);
+size_t yolo_nms(struct det_box *boxes, size_t n, float iou);
 
 /*
  * Letterbox: the source scaled by one factor to fit the network input,
@@ -77,7 +77,7 @@ void letterbox_geometry(struct letterbox *lb, int src_w, int src_h,
 
 /* Map boxes from network-input pixels to source pixels, clipped to the
  * frame.  Boxes left with no area get w = h = 0. */
-void letterbox_unmap(const struct letterbox *lb, struct fbus_det_box *b,
+void letterbox_unmap(const struct letterbox *lb, struct det_box *b,
                      size_t n);
 
 #endif /* FBUS_YOLO_POST_H */

@@ -12,7 +12,7 @@
 #include <stdlib.h>
 
 int
-fbus_display_available(void)
+display_available(void)
 {
 	const char *x = getenv("DISPLAY"), *wl = getenv("WAYLAND_DISPLAY");
 
@@ -22,7 +22,7 @@ fbus_display_available(void)
 #ifdef FBUS_HAVE_SDL2
 #include <SDL.h>
 
-struct fbus_display {
+struct display {
 	SDL_Window *win;
 	SDL_Renderer *ren;
 	SDL_Texture *tex;
@@ -31,10 +31,10 @@ struct fbus_display {
 };
 
 int
-fbus_display_open(struct fbus_display **out, const char *title, int w, int h,
+display_open(struct display **out, const char *title, int w, int h,
                   char *err, size_t errlen)
 {
-	struct fbus_display *d;
+	struct display *d;
 	int ww = w, wh = h;
 
 	*out = NULL;
@@ -74,12 +74,12 @@ fbus_display_open(struct fbus_display **out, const char *title, int w, int h,
 
 fail:
 	snprintf(err, errlen, "SDL window: %s", SDL_GetError());
-	fbus_display_close(d);
+	display_close(d);
 	return FBUS_EIO;
 }
 
 int
-fbus_display_show(struct fbus_display *d, const uint8_t *bgr, int w, int h)
+display_show(struct display *d, const uint8_t *bgr, int w, int h)
 {
 	if (!d->tex || d->tw != w || d->th != h) {
 		if (d->tex)
@@ -102,7 +102,7 @@ fbus_display_show(struct fbus_display *d, const uint8_t *bgr, int w, int h)
 }
 
 int
-fbus_display_poll(struct fbus_display *d)
+display_poll(struct display *d)
 {
 	SDL_Event ev;
 
@@ -121,7 +121,7 @@ fbus_display_poll(struct fbus_display *d)
 }
 
 void
-fbus_display_close(struct fbus_display *d)
+display_close(struct display *d)
 {
 	if (!d)
 		return;
@@ -139,7 +139,7 @@ fbus_display_close(struct fbus_display *d)
 #else /* !FBUS_HAVE_SDL2 */
 
 int
-fbus_display_open(struct fbus_display **out, const char *title, int w, int h,
+display_open(struct display **out, const char *title, int w, int h,
                   char *err, size_t errlen)
 {
 	(void)title, (void)w, (void)h;
@@ -151,21 +151,21 @@ fbus_display_open(struct fbus_display **out, const char *title, int w, int h,
 }
 
 int
-fbus_display_show(struct fbus_display *d, const uint8_t *bgr, int w, int h)
+display_show(struct display *d, const uint8_t *bgr, int w, int h)
 {
 	(void)d, (void)bgr, (void)w, (void)h;
 	return FBUS_ENOTSUP;
 }
 
 int
-fbus_display_poll(struct fbus_display *d)
+display_poll(struct display *d)
 {
 	(void)d;
 	return 0;
 }
 
 void
-fbus_display_close(struct fbus_display *d)
+display_close(struct display *d)
 {
 	(void)d;
 }

@@ -17,7 +17,7 @@
  *   14      2     height } pixels (FBUS_MAX_DIM fits in 16 bits)
  *   16      8     frame index (the synthetic scene's frame number)
  *   24      count * box_bytes: boxes, each
- *             +0  2  class id (enum fbus_gt_class)
+ *             +0  2  class id (enum gt_class)
  *             +2  2  x      } top-left corner and size in pixels, clipped
  *             +4  2  y      } to the frame: x + w <= width,
  *             +6  2  w      }               y + h <= height, w, h >= 1
@@ -27,7 +27,7 @@
  *                    in 1/1000
  *
  * A reader must accept larger header_bytes/box_bytes (skip what it does not
- * know) and must never trust the bytes: fbus_gt_decode() checks every
+ * know) and must never trust the bytes: gt_decode() checks every
  * length and every box against the frame before returning anything.
  */
 #ifndef FBUS_GROUNDTRUTH_H
@@ -44,7 +44,7 @@
 /* 24 + 256 * 12 = 3096 bytes: well inside FBUS_META_MAX (8192). */
 #define FBUS_GT_MAX_BOXES 256u
 
-enum fbus_gt_class {
+enum gt_class {
 	FBUS_GT_CIRCLE = 0,
 	FBUS_GT_SQUARE = 1,
 	FBUS_GT_TRIANGLE = 2,
@@ -52,22 +52,22 @@ enum fbus_gt_class {
 	FBUS_GT_NCLASSES = 4
 };
 
-struct fbus_gt_box {
-	uint16_t cls;     /* enum fbus_gt_class */
+struct gt_box {
+	uint16_t cls;     /* enum gt_class */
 	uint16_t x, y, w, h;
 	uint16_t visible; /* 0..1000 */
 };
 
-struct fbus_gt {
+struct gt {
 	uint32_t width, height;
 	uint64_t frame;
 	uint32_t count;
-	struct fbus_gt_box box[FBUS_GT_MAX_BOXES];
+	struct gt_box box[FBUS_GT_MAX_BOXES];
 };
 
 /* "circle", "square", "triangle", "cross"; NULL for an unknown id. */
 static inline const char *
-fbus_gt_class_name(unsigned cls)
+gt_class_name(unsigned cls)
 {
 	switch (cls) {
 	case FBUS_GT_CIRCLE: return "circle";
@@ -79,21 +79,21 @@ fbus_gt_class_name(unsigned cls)
 }
 
 static inline void
-fbus_gt_put16(uint8_t *p, uint32_t v)
+gt_put16(uint8_t *p, uint32_t v)
 {
 	p[0] = (uint8_t)v;
 	p[1] = (uint8_t)(v >> 8);
 }
 
 static inline uint32_t
-fbus_gt_get16(const uint8_t *p)
+gt_get16(const uint8_t *p)
 {
 	return (uint32_t)p[0] | (uint32_t)p[1] << 8;
 }
 
 /* A box is valid when it is non-empty and lies inside the frame. */
 static inline int
-fbus_gt_box_ok(const struct fbus_gt_box *b, uint32_t width, uint32_t height)
+gt_box_ok(const struct gt_box *b, uint32_t width, uint32_t height)
 {
 	return b->w > 0 && b->h > 0 && (uint32_t)b->x + b->w <= width &&
 	       (uint32_t)b->y + b->h <= height && b->visible <= 1000;
@@ -105,7 +105,7 @@ fbus_gt_box_ok(const struct fbus_gt_box *b, uint32_t width, uint32_t height)
  * size beyond 16 bits) or buf is too small.
  */
 static inline int
-fbus_gt_encode(const struct fbus_gt *gt, void *buf, size_t cap)
+gt_encode(const struct gt *gt, void *buf, size_t cap)
 {
 	uint8_t *p = (uint8_t *)buf;
 	size_t need;
@@ -117,26 +117,26 @@ fbus_gt_encode(const struct fbus_gt *gt, void *buf, size_t cap)
 	if (cap < need)
 		return -1;
 	memcpy(p, FBUS_GT_MAGIC, 4);
-	fbus_gt_put16(p + 4, FBUS_GT_VERSION);
-	fbus_gt_put16(p + 6, FBUS_GT_HEADER_BYTES);
-	fbus_gt_put16(p + 8, FBUS_GT_BOX_BYTES);
-	fbus_gt_put16(p + 10, gt->count);
-	fbus_gt_put16(p + 12, gt->width);
-	fbus_gt_put16(p + 14, gt->height);
+	gt_put16(p + 4, FBUS_GT_VERSION);
+	gt_put16(p + 6, FBUS_GT_HEADER_BYTES);
+	gt_put16(p + 8, FBUS_GT_BOX_BYTES);
+	gt_put16(p + 10, gt->count);
+	gt_put16(p + 12, gt->width);
+	gt_put16(p + 14, gt->height);
 	for (int i = 0; i < 8; i++)
 		p[16 + i] = (uint8_t)(gt->frame >> (8 * i));
 	for (uint32_t i = 0; i < gt->count; i++) {
-		const struct fbus_gt_box *b = &gt->box[i];
+		const struct gt_box *b = &gt->box[i];
 		uint8_t *q = p + FBUS_GT_HEADER_BYTES + i * FBUS_GT_BOX_BYTES;
 
-		if (!fbus_gt_box_ok(b, gt->width, gt->height))
+		if (!gt_box_ok(b, gt->width, gt->height))
 			return -1;
-		fbus_gt_put16(q + 0, b->cls);
-		fbus_gt_put16(q + 2, b->x);
-		fbus_gt_put16(q + 4, b->y);
-		fbus_gt_put16(q + 6, b->w);
-		fbus_gt_put16(q + 8, b->h);
-		fbus_gt_put16(q + 10, b->visible);
+		gt_put16(q + 0, b->cls);
+		gt_put16(q + 2, b->x);
+		gt_put16(q + 4, b->y);
+		gt_put16(q + 6, b->w);
+		gt_put16(q + 8, b->h);
+		gt_put16(q + 10, b->visible);
 	}
 	return (int)need;
 }
@@ -148,7 +148,7 @@ fbus_gt_encode(const struct fbus_gt *gt, void *buf, size_t cap)
  * that is empty or outside the frame.  On -1, gt->count is 0.
  */
 static inline int
-fbus_gt_decode(const void *buf, size_t len, struct fbus_gt *gt)
+gt_decode(const void *buf, size_t len, struct gt *gt)
 {
 	const uint8_t *p = (const uint8_t *)buf;
 	uint32_t hdr, boxb, count;
@@ -158,17 +158,17 @@ fbus_gt_decode(const void *buf, size_t len, struct fbus_gt *gt)
 	gt->count = 0;
 	if (!buf || len < FBUS_GT_HEADER_BYTES || memcmp(p, FBUS_GT_MAGIC, 4))
 		return -1;
-	if (fbus_gt_get16(p + 4) != FBUS_GT_VERSION)
+	if (gt_get16(p + 4) != FBUS_GT_VERSION)
 		return -1;
-	hdr = fbus_gt_get16(p + 6);
-	boxb = fbus_gt_get16(p + 8);
-	count = fbus_gt_get16(p + 10);
+	hdr = gt_get16(p + 6);
+	boxb = gt_get16(p + 8);
+	count = gt_get16(p + 10);
 	if (hdr < FBUS_GT_HEADER_BYTES || boxb < FBUS_GT_BOX_BYTES ||
 	    count > FBUS_GT_MAX_BOXES ||
 	    (uint64_t)hdr + (uint64_t)count * boxb > len)
 		return -1;
-	gt->width = fbus_gt_get16(p + 12);
-	gt->height = fbus_gt_get16(p + 14);
+	gt->width = gt_get16(p + 12);
+	gt->height = gt_get16(p + 14);
 	if (gt->width == 0 || gt->height == 0)
 		return -1;
 	gt->frame = 0;
@@ -176,15 +176,15 @@ fbus_gt_decode(const void *buf, size_t len, struct fbus_gt *gt)
 		gt->frame |= (uint64_t)p[16 + i] << (8 * i);
 	for (uint32_t i = 0; i < count; i++) {
 		const uint8_t *q = p + hdr + (size_t)i * boxb;
-		struct fbus_gt_box *b = &gt->box[i];
+		struct gt_box *b = &gt->box[i];
 
-		b->cls = (uint16_t)fbus_gt_get16(q + 0);
-		b->x = (uint16_t)fbus_gt_get16(q + 2);
-		b->y = (uint16_t)fbus_gt_get16(q + 4);
-		b->w = (uint16_t)fbus_gt_get16(q + 6);
-		b->h = (uint16_t)fbus_gt_get16(q + 8);
-		b->visible = (uint16_t)fbus_gt_get16(q + 10);
-		if (!fbus_gt_box_ok(b, gt->width, gt->height))
+		b->cls = (uint16_t)gt_get16(q + 0);
+		b->x = (uint16_t)gt_get16(q + 2);
+		b->y = (uint16_t)gt_get16(q + 4);
+		b->w = (uint16_t)gt_get16(q + 6);
+		b->h = (uint16_t)gt_get16(q + 8);
+		b->visible = (uint16_t)gt_get16(q + 10);
+		if (!gt_box_ok(b, gt->width, gt->height))
 			return -1;
 	}
 	gt->count = count;

@@ -67,14 +67,14 @@ struct input_stats {
 	int connected;       /* live sources: 0 while reconnecting */
 };
 
-struct fbus_input;
+struct input;
 
 /*
  * Open and probe the source and decode its first frame (so that errors such
  * as an unsupported codec show up here, not later).  Returns 0 or a negative
  * code with a sentence in err.  May block (network: up to the I/O timeout).
  */
-int input_open(struct fbus_input **out, const struct input_opts *opts,
+int input_open(struct input **out, const struct input_opts *opts,
                char *err, size_t errlen);
 
 /*
@@ -83,29 +83,29 @@ int input_open(struct fbus_input **out, const struct input_opts *opts,
  * Live sources reconnect inside this call when the stream drops, reporting
  * through opts->status; corrupt packets are counted and skipped.
  */
-int input_next(struct fbus_input *in, char *err, size_t errlen);
+int input_next(struct input *in, char *err, size_t errlen);
 
 /* Layout of the current frame as it will be written (output size/format). */
-int input_frame_format(struct fbus_input *in, struct fbus_format *fmt);
+int input_frame_format(struct input *in, struct fbus_format *fmt);
 
 /* Write the current frame into dst laid out as fmt (from
  * input_frame_format, strides may be larger): a plain plane copy when the
  * decoder already produced that format and size, else one swscale pass. */
-int input_frame_write(struct fbus_input *in, const struct fbus_format *fmt,
+int input_frame_write(struct input *in, const struct fbus_format *fmt,
                       uint8_t *dst, char *err, size_t errlen);
 
-void input_get_info(struct fbus_input *in, struct input_info *info);
-void input_get_stats(struct fbus_input *in, struct input_stats *st);
-void input_close(struct fbus_input *in);
+void input_get_info(struct input *in, struct input_info *info);
+void input_get_stats(struct input *in, struct input_stats *st);
+void input_close(struct input *in);
 
 /*
  * Convert a frame between fbus pixel formats and sizes with libswscale
  * (for the synthetic scene in formats it does not draw itself).
  */
-struct fbus_conv;
-int conv_create(struct fbus_conv **out, char *err, size_t errlen);
-int conv_run(struct fbus_conv *c, const struct fbus_format *sf,
+struct conv;
+int conv_create(struct conv **out, char *err, size_t errlen);
+int conv_run(struct conv *c, const struct fbus_format *sf,
              const uint8_t *src, const struct fbus_format *df, uint8_t *dst);
-void conv_destroy(struct fbus_conv *c);
+void conv_destroy(struct conv *c);
 
 #endif /* FBUS_INPUT_H */

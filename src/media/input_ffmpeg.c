@@ -91,7 +91,7 @@ input_available(void)
 }
 
 int
-input_open(struct fbus_input **out, const struct input_opts *opts, char *err,
+input_open(struct input **out, const struct input_opts *opts, char *err,
            size_t errlen)
 {
 	(void)opts;
@@ -101,7 +101,7 @@ input_open(struct fbus_input **out, const struct input_opts *opts, char *err,
 }
 
 int
-input_next(struct fbus_input *in, char *err, size_t errlen)
+input_next(struct input *in, char *err, size_t errlen)
 {
 	(void)in;
 	errf(err, errlen, "%s", NO_FFMPEG);
@@ -109,14 +109,14 @@ input_next(struct fbus_input *in, char *err, size_t errlen)
 }
 
 int
-input_frame_format(struct fbus_input *in, struct fbus_format *fmt)
+input_frame_format(struct input *in, struct fbus_format *fmt)
 {
 	(void)in, (void)fmt;
 	return FBUS_ENOTSUP;
 }
 
 int
-input_frame_write(struct fbus_input *in, const struct fbus_format *fmt,
+input_frame_write(struct input *in, const struct fbus_format *fmt,
                   uint8_t *dst, char *err, size_t errlen)
 {
 	(void)in, (void)fmt, (void)dst;
@@ -125,27 +125,27 @@ input_frame_write(struct fbus_input *in, const struct fbus_format *fmt,
 }
 
 void
-input_get_info(struct fbus_input *in, struct input_info *info)
+input_get_info(struct input *in, struct input_info *info)
 {
 	(void)in;
 	memset(info, 0, sizeof *info);
 }
 
 void
-input_get_stats(struct fbus_input *in, struct input_stats *st)
+input_get_stats(struct input *in, struct input_stats *st)
 {
 	(void)in;
 	memset(st, 0, sizeof *st);
 }
 
 void
-input_close(struct fbus_input *in)
+input_close(struct input *in)
 {
 	(void)in;
 }
 
 int
-conv_create(struct fbus_conv **out, char *err, size_t errlen)
+conv_create(struct conv **out, char *err, size_t errlen)
 {
 	*out = NULL;
 	errf(err, errlen, "pixel format conversion needs FFmpeg's libswscale; %s",
@@ -154,7 +154,7 @@ conv_create(struct fbus_conv **out, char *err, size_t errlen)
 }
 
 int
-conv_run(struct fbus_conv *c, const struct fbus_format *sf, const uint8_t *src,
+conv_run(struct conv *c, const struct fbus_format *sf, const uint8_t *src,
          const struct fbus_format *df, uint8_t *dst)
 {
 	(void)c, (void)sf, (void)src, (void)df, (void)dst;
@@ -162,7 +162,7 @@ conv_run(struct fbus_conv *c, const struct fbus_format *sf, const uint8_t *src,
 }
 
 void
-conv_destroy(struct fbus_conv *c)
+conv_destroy(struct conv *c)
 {
 	(void)c;
 }
@@ -181,7 +181,7 @@ conv_destroy(struct fbus_conv *c)
 #define MAX_BAD_RUN 200
 #define SWS_FLAGS SWS_BICUBIC /* the ffmpeg CLI's default, so results match */
 
-struct fbus_input {
+struct input {
 	struct input_opts o;
 	char *spec;
 	int kind;
@@ -210,7 +210,7 @@ struct fbus_input {
 	int first_pending; /* the frame decoded by open is not handed out yet */
 };
 
-struct fbus_conv {
+struct conv {
 	struct SwsContext *sws;
 };
 
@@ -256,7 +256,7 @@ av_err(int rc, char *buf, size_t n)
 static int
 interrupt_cb(void *opaque)
 {
-	struct fbus_input *in = opaque;
+	struct input *in = opaque;
 
 	if (in->o.stop && *in->o.stop)
 		return 1;
@@ -264,13 +264,13 @@ interrupt_cb(void *opaque)
 }
 
 static void
-arm_deadline(struct fbus_input *in, int64_t ns)
+arm_deadline(struct input *in, int64_t ns)
 {
 	in->io_deadline_ns = in->live ? now_ns() + ns : 0;
 }
 
 static void
-status(struct fbus_input *in, const char *fmt, ...)
+status(struct input *in, const char *fmt, ...)
 {
 	char msg[512];
 	va_list ap;
@@ -284,7 +284,7 @@ status(struct fbus_input *in, const char *fmt, ...)
 }
 
 static void
-close_stream(struct fbus_input *in)
+close_stream(struct input *in)
 {
 	avcodec_free_context(&in->dec);
 	avformat_close_input(&in->fmt);
@@ -343,7 +343,7 @@ check_path(const char *path, int kind, char *err, size_t errlen)
 
 /* Open `url` and its best video stream's decoder. */
 static int
-open_stream(struct fbus_input *in, const char *url, char *err, size_t errlen)
+open_stream(struct input *in, const char *url, char *err, size_t errlen)
 {
 	const AVInputFormat *ifmt = NULL;
 	const AVCodec *codec = NULL;
@@ -500,7 +500,7 @@ frame_is_corrupt(const AVFrame *f)
  * (negative: FFmpeg error code).  Bad packets are counted and skipped.
  */
 static int
-decode_step(struct fbus_input *in, char *err, size_t errlen)
+decode_step(struct input *in, char *err, size_t errlen)
 {
 	char eb[128];
 	int rc;
@@ -580,7 +580,7 @@ cmp_str(const void *a, const void *b)
 }
 
 static int
-scan_dir(struct fbus_input *in, char *err, size_t errlen)
+scan_dir(struct input *in, char *err, size_t errlen)
 {
 	DIR *dir = opendir(in->spec);
 	struct dirent *e;
@@ -622,7 +622,7 @@ oom:
 
 /* Decode the one picture of an image file into in->frame. */
 static int
-load_image(struct fbus_input *in, const char *path, char *err, size_t errlen)
+load_image(struct input *in, const char *path, char *err, size_t errlen)
 {
 	int rc;
 
@@ -647,7 +647,7 @@ load_image(struct fbus_input *in, const char *path, char *err, size_t errlen)
 /* Next image of the directory; skips (and counts) files that fail, and
  * gives up only when a whole round fails. */
 static int
-next_dir_image(struct fbus_input *in, char *err, size_t errlen)
+next_dir_image(struct input *in, char *err, size_t errlen)
 {
 	char e2[256];
 
@@ -670,7 +670,7 @@ next_dir_image(struct fbus_input *in, char *err, size_t errlen)
 /* Live source dropped: close, then try again with back-off until it is
  * back or *stop is set.  Returns 0 when reconnected, 1 when stopped. */
 static int
-reconnect(struct fbus_input *in, const char *why)
+reconnect(struct input *in, const char *why)
 {
 	int64_t t0 = now_ns();
 	double wait = 0.5;
@@ -707,7 +707,7 @@ reconnect(struct fbus_input *in, const char *why)
 }
 
 int
-input_next(struct fbus_input *in, char *err, size_t errlen)
+input_next(struct input *in, char *err, size_t errlen)
 {
 	char eb[256];
 	int rc;
@@ -776,10 +776,10 @@ input_next(struct fbus_input *in, char *err, size_t errlen)
 }
 
 int
-input_open(struct fbus_input **out, const struct input_opts *opts, char *err,
+input_open(struct input **out, const struct input_opts *opts, char *err,
            size_t errlen)
 {
-	struct fbus_input *in;
+	struct input *in;
 	const char *url;
 	char eb[256];
 	int rc;
@@ -865,7 +865,7 @@ fail:
 }
 
 int
-input_frame_format(struct fbus_input *in, struct fbus_format *fmt)
+input_frame_format(struct input *in, struct fbus_format *fmt)
 {
 	const AVFrame *f = in->frame;
 
@@ -899,7 +899,7 @@ plane_ptrs(const struct fbus_format *fmt, uint8_t *dst, uint8_t *p[4], int ls[4]
 }
 
 int
-input_frame_write(struct fbus_input *in, const struct fbus_format *fmt,
+input_frame_write(struct input *in, const struct fbus_format *fmt,
                   uint8_t *dst, char *err, size_t errlen)
 {
 	const AVFrame *f = in->frame;
@@ -937,19 +937,19 @@ input_frame_write(struct fbus_input *in, const struct fbus_format *fmt,
 }
 
 void
-input_get_info(struct fbus_input *in, struct input_info *info)
+input_get_info(struct input *in, struct input_info *info)
 {
 	*info = in->info;
 }
 
 void
-input_get_stats(struct fbus_input *in, struct input_stats *st)
+input_get_stats(struct input *in, struct input_stats *st)
 {
 	*st = in->st;
 }
 
 void
-input_close(struct fbus_input *in)
+input_close(struct input *in)
 {
 	if (!in)
 		return;
@@ -965,7 +965,7 @@ input_close(struct fbus_input *in)
 }
 
 int
-conv_create(struct fbus_conv **out, char *err, size_t errlen)
+conv_create(struct conv **out, char *err, size_t errlen)
 {
 	*out = calloc(1, sizeof **out);
 	if (!*out) {
@@ -976,7 +976,7 @@ conv_create(struct fbus_conv **out, char *err, size_t errlen)
 }
 
 int
-conv_run(struct fbus_conv *c, const struct fbus_format *sf, const uint8_t *src,
+conv_run(struct conv *c, const struct fbus_format *sf, const uint8_t *src,
          const struct fbus_format *df, uint8_t *dst)
 {
 	enum AVPixelFormat s = to_av(sf->pixfmt), d = to_av(df->pixfmt);
@@ -998,7 +998,7 @@ conv_run(struct fbus_conv *c, const struct fbus_format *sf, const uint8_t *src,
 }
 
 void
-conv_destroy(struct fbus_conv *c)
+conv_destroy(struct conv *c)
 {
 	if (!c)
 		return;

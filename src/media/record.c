@@ -19,7 +19,7 @@
 #include <libavutil/opt.h>
 #include <libswscale/swscale.h>
 
-struct fbus_recorder {
+struct recorder {
 	AVFormatContext *fmt;
 	AVCodecContext *enc;
 	AVStream *st;
@@ -44,7 +44,7 @@ averr(char *err, size_t errlen, const char *what, int rc)
 
 /* Send a frame (NULL = flush) and write every packet that comes out. */
 static int
-encode(struct fbus_recorder *r, AVFrame *f, char *err, size_t errlen)
+encode(struct recorder *r, AVFrame *f, char *err, size_t errlen)
 {
 	int rc = avcodec_send_frame(r->enc, f);
 
@@ -71,7 +71,7 @@ encode(struct fbus_recorder *r, AVFrame *f, char *err, size_t errlen)
 }
 
 static void
-destroy(struct fbus_recorder *r)
+destroy(struct recorder *r)
 {
 	if (r->fmt && r->fmt->pb && !(r->fmt->oformat->flags & AVFMT_NOFILE))
 		avio_closep(&r->fmt->pb);
@@ -84,10 +84,10 @@ destroy(struct fbus_recorder *r)
 }
 
 int
-fbus_record_open(struct fbus_recorder **out, const char *path, int w, int h,
+record_open(struct recorder **out, const char *path, int w, int h,
                  const char **codec, char *err, size_t errlen)
 {
-	struct fbus_recorder *r;
+	struct recorder *r;
 	const AVCodec *c;
 	int rc;
 
@@ -193,7 +193,7 @@ fail:
 }
 
 int
-fbus_record_frame(struct fbus_recorder *r, const uint8_t *bgr, int w, int h,
+record_frame(struct recorder *r, const uint8_t *bgr, int w, int h,
                   int64_t t_ns, char *err, size_t errlen)
 {
 	const uint8_t *src[1] = { bgr };
@@ -232,7 +232,7 @@ fbus_record_frame(struct fbus_recorder *r, const uint8_t *bgr, int w, int h,
 }
 
 int
-fbus_record_close(struct fbus_recorder *r, char *err, size_t errlen)
+record_close(struct recorder *r, char *err, size_t errlen)
 {
 	int rc = 0;
 
@@ -251,12 +251,12 @@ fbus_record_close(struct fbus_recorder *r, char *err, size_t errlen)
 
 #else /* !FBUS_HAVE_FFMPEG */
 
-struct fbus_recorder {
+struct recorder {
 	int unused;
 };
 
 int
-fbus_record_open(struct fbus_recorder **out, const char *path, int w, int h,
+record_open(struct recorder **out, const char *path, int w, int h,
                  const char **codec, char *err, size_t errlen)
 {
 	(void)path, (void)w, (void)h, (void)codec;
@@ -268,7 +268,7 @@ fbus_record_open(struct fbus_recorder **out, const char *path, int w, int h,
 }
 
 int
-fbus_record_frame(struct fbus_recorder *r, const uint8_t *bgr, int w, int h,
+record_frame(struct recorder *r, const uint8_t *bgr, int w, int h,
                   int64_t t_ns, char *err, size_t errlen)
 {
 	(void)r, (void)bgr, (void)w, (void)h, (void)t_ns, (void)err,
@@ -277,7 +277,7 @@ fbus_record_frame(struct fbus_recorder *r, const uint8_t *bgr, int w, int h,
 }
 
 int
-fbus_record_close(struct fbus_recorder *r, char *err, size_t errlen)
+record_close(struct recorder *r, char *err, size_t errlen)
 {
 	(void)r, (void)err, (void)errlen;
 	return 0;

@@ -10,7 +10,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-struct fbus_recorder;
+struct recorder;
 
 /*
  * Create `path` for pictures of w x h (odd sizes are trimmed by one pixel;
@@ -18,16 +18,16 @@ struct fbus_recorder;
  * names the encoder used.  Returns 0, or FBUS_ENOTSUP (built without
  * FFmpeg) / FBUS_EIO with a sentence in err.  Allocates.
  */
-int fbus_record_open(struct fbus_recorder **out, const char *path, int w,
+int record_open(struct recorder **out, const char *path, int w,
                      int h, const char **codec, char *err, size_t errlen);
 
 /* Encode one picture captured at t_ns (CLOCK_MONOTONIC). Returns 0 or
  * FBUS_EIO with the reason in err. */
-int fbus_record_frame(struct fbus_recorder *r, const uint8_t *bgr, int w,
+int record_frame(struct recorder *r, const uint8_t *bgr, int w,
                       int h, int64_t t_ns, char *err, size_t errlen);
 
 /* Flush, write the trailer, close.  Returns 0 or FBUS_EIO. NULL is a
  * no-op returning 0. */
-int fbus_record_close(struct fbus_recorder *r, char *err, size_t errlen);
+int record_close(struct recorder *r, char *err, size_t errlen);
 
 #endif /* FBUS_RECORD_H */

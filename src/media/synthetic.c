@@ -30,13 +30,13 @@
 #define PI 3.14159265358979323846
 
 struct object {
-	int cls;        /* enum fbus_gt_class, -1 = slot empty */
+	int cls;        /* enum gt_class, -1 = slot empty */
 	double cx, cy;  /* centre */
 	double size;    /* circle diameter, square/triangle side, cross span */
 	uint8_t bgr[3];
 };
 
-struct fbus_synth {
+struct synth {
 	uint64_t seed;
 	uint32_t w, h;
 	uint32_t flags;
@@ -138,7 +138,7 @@ value_noise(uint64_t seed, int octave, int x, int y, int cell)
 }
 
 static void
-make_texture(struct fbus_synth *s)
+make_texture(struct synth *s)
 {
 	static const int cells[4] = { 128, 64, 16, 4 };
 	static const double weights[4] = { 0.45, 0.3, 0.15, 0.1 };
@@ -168,10 +168,10 @@ make_texture(struct fbus_synth *s)
 	}
 }
 
-struct fbus_synth *
+struct synth *
 synth_create(uint64_t seed, uint32_t w, uint32_t h)
 {
-	struct fbus_synth *s;
+	struct synth *s;
 	struct rng r = { hash3(seed, 0x5c0, 1) };
 
 	if (w == 0 || h == 0 || w > FBUS_MAX_DIM || h > FBUS_MAX_DIM)
@@ -198,7 +198,7 @@ synth_create(uint64_t seed, uint32_t w, uint32_t h)
 }
 
 void
-synth_destroy(struct fbus_synth *s)
+synth_destroy(struct synth *s)
 {
 	if (!s)
 		return;
@@ -208,13 +208,13 @@ synth_destroy(struct fbus_synth *s)
 }
 
 void
-synth_set_flags(struct fbus_synth *s, uint32_t flags)
+synth_set_flags(struct synth *s, uint32_t flags)
 {
 	s->flags = flags;
 }
 
 void
-synth_set_min_visible(struct fbus_synth *s, uint32_t permille)
+synth_set_min_visible(struct synth *s, uint32_t permille)
 {
 	s->min_visible = permille > 1000 ? 1000 : permille;
 }
@@ -247,7 +247,7 @@ border_point(struct rng *r, int edge, double w, double h, double m,
  * so the generation and the position within it are a division away.
  */
 static void
-object_at(const struct fbus_synth *s, int slot, uint64_t index,
+object_at(const struct synth *s, int slot, uint64_t index,
           struct object *o)
 {
 	struct rng r = { hash3(s->seed, 0x5107, (uint64_t)slot) };
@@ -323,7 +323,7 @@ struct raster {
 /* Rasterise object `id` (1-based) into the owner map, keeping every
  * object's visible-pixel count current. */
 static void
-rasterise(struct fbus_synth *s, const struct object *o, int id,
+rasterise(struct synth *s, const struct object *o, int id,
           struct raster *ras)
 {
 	struct raster *me = &ras[id - 1];
@@ -360,8 +360,8 @@ rasterise(struct fbus_synth *s, const struct object *o, int id,
 }
 
 int
-synth_render(struct fbus_synth *s, uint64_t index,
-             const struct fbus_format *fmt, uint8_t *dst, struct fbus_gt *gt)
+synth_render(struct synth *s, uint64_t index,
+             const struct fbus_format *fmt, uint8_t *dst, struct gt *gt)
 {
 	struct object obj[NSLOTS];
 	struct raster ras[NSLOTS];
@@ -433,7 +433,7 @@ synth_render(struct fbus_synth *s, uint64_t index,
 	gt->frame = index;
 	gt->count = 0;
 	for (int i = 0; i < NSLOTS; i++) {
-		struct fbus_gt_box *b = &gt->box[gt->count];
+		struct gt_box *b = &gt->box[gt->count];
 		uint64_t vis;
 
 		if (obj[i].cls < 0 || ras[i].full == 0 || ras[i].visible == 0)

@@ -13,7 +13,7 @@
 
 #include <stdint.h>
 
-struct fbus_synth;
+struct synth;
 
 /* Rendering switches, for tests and diagnostics; 0 = the full scene. */
 enum synth_flags {
@@ -26,12 +26,12 @@ enum synth_flags {
  * out of memory or the size is out of range.  Allocates (a texture and a
  * w x h byte map).
  */
-struct fbus_synth *synth_create(uint64_t seed, uint32_t w, uint32_t h);
-void synth_destroy(struct fbus_synth *s);
+struct synth *synth_create(uint64_t seed, uint32_t w, uint32_t h);
+void synth_destroy(struct synth *s);
 
-void synth_set_flags(struct fbus_synth *s, uint32_t flags);
+void synth_set_flags(struct synth *s, uint32_t flags);
 /* Boxes less visible than this (1/1000; default 300) are left out of gt. */
-void synth_set_min_visible(struct fbus_synth *s, uint32_t permille);
+void synth_set_min_visible(struct synth *s, uint32_t permille);
 
 /* Pixel formats synth_render() draws directly (no conversion). */
 int synth_supports(uint32_t pixfmt);
@@ -44,8 +44,8 @@ int synth_supports(uint32_t pixfmt);
  * format synth_supports() refuses or a size mismatch.
  * Never allocates.  Not thread-safe for one scene (uses a scratch map).
  */
-int synth_render(struct fbus_synth *s, uint64_t index,
+int synth_render(struct synth *s, uint64_t index,
                  const struct fbus_format *fmt, uint8_t *dst,
-                 struct fbus_gt *gt);
+                 struct gt *gt);
 
 #endif /* FBUS_SYNTHETIC_H */

@@ -31,7 +31,7 @@ struct variant {
 static int
 load(const char *path, struct variant *v, int *n)
 {
-	static struct fbus_gt gt;
+	static struct gt gt;
 	char line[8192];
 	FILE *f = fopen(path, "r");
 
@@ -77,7 +77,7 @@ load(const char *path, struct variant *v, int *n)
 			gt.box[i].visible = 1000;
 		}
 		gt.frame = (uint64_t)*n;
-		v[*n].bytes = fbus_gt_encode(&gt, v[*n].blob, sizeof v[*n].blob);
+		v[*n].bytes = gt_encode(&gt, v[*n].blob, sizeof v[*n].blob);
 		if (v[*n].bytes < 0) {
 			fprintf(stderr, "%s: box outside the frame: %s", path,
 			        line);

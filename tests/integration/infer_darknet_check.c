@@ -58,7 +58,7 @@ clampf(float v, float lo, float hi)
 }
 
 static int
-compare_raw(network *net, const struct fbus_det_tensor *outs, int nouts)
+compare_raw(network *net, const struct det_tensor *outs, int nouts)
 {
 	int k = 0;
 	double maxdiff = 0;
@@ -66,7 +66,7 @@ compare_raw(network *net, const struct fbus_det_tensor *outs, int nouts)
 
 	for (int li = 0; li < net->n; li++) {
 		layer *l = &net->layers[li];
-		const struct fbus_det_tensor *t;
+		const struct det_tensor *t;
 		int C = l->classes, stride = l->w * l->h;
 
 		if (l->type != YOLO)
@@ -147,7 +147,7 @@ struct ref_box {
 };
 
 static int
-compare_boxes(network *net, const struct fbus_det_box *ours, size_t n_ours)
+compare_boxes(network *net, const struct det_box *ours, size_t n_ours)
 {
 	int nd = 0, nref = 0, matched = 0;
 	detection *dets = get_network_boxes(net, net->w, net->h, CONF, 0.5f,
@@ -229,12 +229,12 @@ int
 main(int argc, char **argv)
 {
 	char weights[1024], cmd[4096], err[512];
-	struct fbus_detector *det;
-	struct fbus_detector_opts o = { .conf = CONF, .nms = NMS,
+	struct detector *det;
+	struct detector_opts o = { .conf = CONF, .nms = NMS,
 		                        .threads = 1 };
 	struct fbus_format fmt = { .pixfmt = FBUS_PIXFMT_BGR24 };
-	const struct fbus_det_box *boxes;
-	const struct fbus_det_tensor *outs;
+	const struct det_box *boxes;
+	const struct det_tensor *outs;
 	size_t nboxes;
 	network *net;
 	uint8_t *bgr;
@@ -256,7 +256,7 @@ main(int argc, char **argv)
 
 	o.model = argv[1];
 	o.weights = weights;
-	if (fbus_detector_open(&det, &o, err, sizeof err) != 0) {
+	if (detector_open(&det, &o, err, sizeof err) != 0) {
 		fprintf(stderr, "FAIL: our detector: %s\n", err);
 		return 1;
 	}
@@ -279,18 +279,18 @@ main(int argc, char **argv)
 			X[c * net->w * net->h + i] = bgr[3 * i + 2 - c] / 255.0f;
 	network_predict(net, X);
 
-	rc = fbus_detector_run(det, &fmt, bgr, &boxes, &nboxes, NULL);
+	rc = detector_run(det, &fmt, bgr, &boxes, &nboxes, NULL);
 	if (rc) {
-		fprintf(stderr, "FAIL: run: %s\n", fbus_detector_error(det));
+		fprintf(stderr, "FAIL: run: %s\n", detector_error(det));
 		return 1;
 	}
-	nouts = fbus_detector_outputs(det, &outs);
+	nouts = detector_outputs(det, &outs);
 	if (compare_raw(net, outs, nouts) != 0 || failures)
 		rc = 1;
 	if (compare_boxes(net, boxes, nboxes) != 0)
 		rc = 1;
 	free_network(net);
-	fbus_detector_close(det);
+	detector_close(det);
 	free(bgr);
 	free(X);
 	if (rc || failures) {

@@ -116,7 +116,7 @@ main(int argc, char **argv)
 	setvbuf(stdout, NULL, _IOLBF, 0);
 	while (n < 0 || got < n) {
 		struct fbus_frame fr;
-		struct fbus_gt gt;
+		struct gt gt;
 		int ngt = -1;
 
 		rc = fbus_sub_next(sub, &fr, (int)timeout);
@@ -131,7 +131,7 @@ main(int argc, char **argv)
 			return 1;
 		}
 		if (fr.meta_bytes)
-			ngt = fbus_gt_decode(fr.meta, fr.meta_bytes, &gt) == 0
+			ngt = gt_decode(fr.meta, fr.meta_bytes, &gt) == 0
 			              ? (int)gt.count : -2;
 		if (need_gt && (ngt < 0 || gt.width != fr.fmt.width ||
 		                gt.height != fr.fmt.height)) {

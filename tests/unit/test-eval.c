@@ -20,20 +20,20 @@
 
 #define NEAR(a, b) assert_true(fabs((double)(a) - (double)(b)) < 1e-9)
 
-static struct fbus_det_box
+static struct det_box
 box(int cls, float x, float y, float w, float h, float score)
 {
-	struct fbus_det_box b = { x, y, w, h, score, cls };
+	struct det_box b = { x, y, w, h, score, cls };
 
 	return b;
 }
 
-static struct fbus_eval *
+static struct eval *
 new_eval(int nclasses)
 {
-	struct fbus_eval *ev = NULL;
+	struct eval *ev = NULL;
 
-	assert_int_equal(fbus_eval_create(&ev, nclasses), 0);
+	assert_int_equal(eval_create(&ev, nclasses), 0);
 	assert_non_null(ev);
 	return ev;
 }
@@ -41,66 +41,66 @@ new_eval(int nclasses)
 static void
 test_create_args(void **state)
 {
-	struct fbus_eval *ev = (struct fbus_eval *)&ev;
-	struct fbus_eval_class c;
+	struct eval *ev = (struct eval *)&ev;
+	struct eval_class c;
 
 	(void)state;
-	assert_int_equal(fbus_eval_create(&ev, 0), FBUS_EINVAL);
+	assert_int_equal(eval_create(&ev, 0), FBUS_EINVAL);
 	assert_null(ev);
-	assert_int_equal(fbus_eval_create(&ev, 1025), FBUS_EINVAL);
-	assert_int_equal(fbus_eval_create(NULL, 4), FBUS_EINVAL);
+	assert_int_equal(eval_create(&ev, 1025), FBUS_EINVAL);
+	assert_int_equal(eval_create(NULL, 4), FBUS_EINVAL);
 	ev = new_eval(4);
-	assert_int_equal(fbus_eval_num_classes(ev), 4);
-	assert_int_equal(fbus_eval_class(ev, 4, &c), FBUS_EINVAL);
-	assert_int_equal(fbus_eval_class(ev, -1, &c), FBUS_EINVAL);
-	assert_int_equal(fbus_eval_class(ev, 3, &c), 0);
+	assert_int_equal(eval_num_classes(ev), 4);
+	assert_int_equal(eval_class(ev, 4, &c), FBUS_EINVAL);
+	assert_int_equal(eval_class(ev, -1, &c), FBUS_EINVAL);
+	assert_int_equal(eval_class(ev, 3, &c), 0);
 	assert_true(c.ap < 0); /* no truth: no AP */
-	fbus_eval_destroy(ev);
-	fbus_eval_destroy(NULL);
+	eval_destroy(ev);
+	eval_destroy(NULL);
 }
 
 static void
 test_iou(void **state)
 {
-	struct fbus_det_box a = box(0, 0, 0, 10, 10, 1);
-	struct fbus_det_box b;
+	struct det_box a = box(0, 0, 0, 10, 10, 1);
+	struct det_box b;
 
 	(void)state;
-	NEAR(fbus_eval_iou(&a, &a), 1);
+	NEAR(eval_iou(&a, &a), 1);
 	b = box(0, 10, 0, 10, 10, 1); /* touching edges: no overlap */
-	NEAR(fbus_eval_iou(&a, &b), 0);
+	NEAR(eval_iou(&a, &b), 0);
 	b = box(0, 5, 0, 10, 10, 1); /* 50 / 150 */
-	NEAR(fbus_eval_iou(&a, &b), 1.0 / 3.0);
+	NEAR(eval_iou(&a, &b), 1.0 / 3.0);
 	b = box(0, 5, 5, 10, 10, 1); /* 25 / 175 */
-	NEAR(fbus_eval_iou(&a, &b), 1.0 / 7.0);
+	NEAR(eval_iou(&a, &b), 1.0 / 7.0);
 	b = box(0, 2, 2, 4, 4, 1); /* inside: 16 / 100 */
-	NEAR(fbus_eval_iou(&a, &b), 0.16);
+	NEAR(eval_iou(&a, &b), 0.16);
 	b = box(0, 0, 0, 0, 10, 1); /* empty */
-	NEAR(fbus_eval_iou(&a, &b), 0);
+	NEAR(eval_iou(&a, &b), 0);
 	b = box(0, NAN, 0, 10, 10, 1);
-	NEAR(fbus_eval_iou(&a, &b), 0);
+	NEAR(eval_iou(&a, &b), 0);
 }
 
 static void
 test_perfect(void **state)
 {
-	struct fbus_eval *ev = new_eval(4);
-	struct fbus_eval_result r;
-	struct fbus_det_box gt[3] = {
+	struct eval *ev = new_eval(4);
+	struct eval_result r;
+	struct det_box gt[3] = {
 		box(0, 10, 10, 20, 20, 0),
 		box(1, 100, 50, 30, 40, 0),
 		box(3, 300, 200, 25, 25, 0),
 	};
-	struct fbus_det_box det[3];
+	struct det_box det[3];
 
 	(void)state;
 	for (int i = 0; i < 3; i++) {
 		det[i] = gt[2 - i];
 		det[i].score = 0.9f - 0.1f * (float)i;
 	}
-	assert_int_equal(fbus_eval_add(ev, gt, 3, det, 3), 0);
-	assert_int_equal(fbus_eval_add(ev, gt, 3, det, 3), 0);
-	fbus_eval_result(ev, &r);
+	assert_int_equal(eval_add(ev, gt, 3, det, 3), 0);
+	assert_int_equal(eval_add(ev, gt, 3, det, 3), 0);
+	eval_result(ev, &r);
 	assert_int_equal(r.frames, 2);
 	assert_int_equal(r.n_gt, 6);
 	assert_int_equal(r.tp, 6);
@@ -109,7 +109,7 @@ test_perfect(void **state)
 	NEAR(r.precision, 1);
 	NEAR(r.recall, 1);
 	NEAR(r.map, 1);
-	fbus_eval_destroy(ev);
+	eval_destroy(ev);
 }
 
 /*
@@ -122,90 +122,90 @@ test_perfect(void **state)
 static void
 test_voc_example(void **state)
 {
-	struct fbus_eval *ev = new_eval(1);
-	struct fbus_eval_result r;
-	struct fbus_eval_class c;
-	struct fbus_det_box gt_a[2] = {
+	struct eval *ev = new_eval(1);
+	struct eval_result r;
+	struct eval_class c;
+	struct det_box gt_a[2] = {
 		box(0, 0, 0, 10, 10, 0),
 		box(0, 100, 0, 10, 10, 0),
 	};
-	struct fbus_det_box gt_b[3] = {
+	struct det_box gt_b[3] = {
 		box(0, 0, 0, 10, 10, 0),
 		box(0, 100, 0, 10, 10, 0),
 		box(0, 200, 0, 10, 10, 0),
 	};
-	struct fbus_det_box det_a[2] = {
+	struct det_box det_a[2] = {
 		box(0, 0, 0, 10, 10, 0.9f),   /* TP */
 		box(0, 50, 50, 10, 10, 0.6f), /* FP: nothing there */
 	};
-	struct fbus_det_box det_b[3] = {
+	struct det_box det_b[3] = {
 		box(0, 300, 0, 10, 10, 0.8f), /* FP */
 		box(0, 101, 0, 10, 10, 0.7f), /* TP: IoU 90/110 */
 		box(0, 200, 1, 10, 10, 0.5f), /* TP: IoU 90/110 */
 	};
 
 	(void)state;
-	assert_int_equal(fbus_eval_add(ev, gt_a, 2, det_a, 2), 0);
-	assert_int_equal(fbus_eval_add(ev, gt_b, 3, det_b, 3), 0);
-	fbus_eval_result(ev, &r);
+	assert_int_equal(eval_add(ev, gt_a, 2, det_a, 2), 0);
+	assert_int_equal(eval_add(ev, gt_b, 3, det_b, 3), 0);
+	eval_result(ev, &r);
 	assert_int_equal(r.n_gt, 5);
 	assert_int_equal(r.tp, 3);
 	assert_int_equal(r.fp, 2);
 	NEAR(r.precision, 0.6);
 	NEAR(r.recall, 0.6);
 	NEAR(r.map, 0.2 + 0.2 * 2.0 / 3.0 + 0.2 * 0.6);
-	assert_int_equal(fbus_eval_class(ev, 0, &c), 0);
+	assert_int_equal(eval_class(ev, 0, &c), 0);
 	NEAR(c.ap, r.map);
 	assert_int_equal(c.n_gt, 5);
-	fbus_eval_destroy(ev);
+	eval_destroy(ev);
 }
 
 /* IoU exactly 0.5 counts; just below does not. */
 static void
 test_threshold(void **state)
 {
-	struct fbus_eval *ev = new_eval(1);
-	struct fbus_eval_result r;
-	struct fbus_det_box gt = box(0, 0, 0, 10, 10, 0);
-	struct fbus_det_box at = box(0, 0, 0, 20, 10, 0.9f);     /* 100/200 */
-	struct fbus_det_box below = box(0, 0, 0, 20.5f, 10, 0.9f); /* 100/205 */
+	struct eval *ev = new_eval(1);
+	struct eval_result r;
+	struct det_box gt = box(0, 0, 0, 10, 10, 0);
+	struct det_box at = box(0, 0, 0, 20, 10, 0.9f);     /* 100/200 */
+	struct det_box below = box(0, 0, 0, 20.5f, 10, 0.9f); /* 100/205 */
 
 	(void)state;
-	assert_int_equal(fbus_eval_add(ev, &gt, 1, &at, 1), 0);
-	fbus_eval_result(ev, &r);
+	assert_int_equal(eval_add(ev, &gt, 1, &at, 1), 0);
+	eval_result(ev, &r);
 	assert_int_equal(r.tp, 1);
-	assert_int_equal(fbus_eval_add(ev, &gt, 1, &below, 1), 0);
-	fbus_eval_result(ev, &r);
+	assert_int_equal(eval_add(ev, &gt, 1, &below, 1), 0);
+	eval_result(ev, &r);
 	assert_int_equal(r.tp, 1);
 	assert_int_equal(r.fp, 1);
 	assert_int_equal(r.n_gt, 2);
 	/* 0.9 bin: 1 TP + 1 FP -> one point, P 1/2 at R 1/2 */
 	NEAR(r.map, 0.25);
-	fbus_eval_destroy(ev);
+	eval_destroy(ev);
 }
 
 /* A truth box is matched once: a duplicate detection is a false positive. */
 static void
 test_duplicate(void **state)
 {
-	struct fbus_eval *ev = new_eval(1);
-	struct fbus_eval_result r;
-	struct fbus_det_box gt = box(0, 0, 0, 10, 10, 0);
-	struct fbus_det_box det[2] = {
+	struct eval *ev = new_eval(1);
+	struct eval_result r;
+	struct det_box gt = box(0, 0, 0, 10, 10, 0);
+	struct det_box det[2] = {
 		box(0, 0, 0, 10, 10, 0.8f),
 		box(0, 1, 0, 10, 10, 0.4f),
 	};
 
 	(void)state;
-	assert_int_equal(fbus_eval_add(ev, &gt, 1, det, 2), 0);
-	fbus_eval_result(ev, &r);
+	assert_int_equal(eval_add(ev, &gt, 1, det, 2), 0);
+	eval_result(ev, &r);
 	assert_int_equal(r.tp, 1);
 	assert_int_equal(r.fp, 1);
 	NEAR(r.precision, 0.5);
 	NEAR(r.recall, 1);
 	/* TP at 0.8 reaches recall 1 with precision 1 first. */
 	NEAR(r.map, 1);
-	fbus_eval_destroy(ev);
+	eval_destroy(ev);
 }
 
 /*
@@ -217,20 +217,20 @@ test_duplicate(void **state)
 static void
 test_greedy_by_score(void **state)
 {
-	struct fbus_eval *ev = new_eval(1);
-	struct fbus_eval_result r;
-	struct fbus_det_box gt = box(0, 0, 0, 10, 10, 0);
-	struct fbus_det_box det[2] = {
+	struct eval *ev = new_eval(1);
+	struct eval_result r;
+	struct det_box gt = box(0, 0, 0, 10, 10, 0);
+	struct det_box det[2] = {
 		box(0, 0, 0, 10, 10, 0.6f),
 		box(0, 2, 0, 10, 10, 0.9f),
 	};
 
 	(void)state;
-	assert_int_equal(fbus_eval_add(ev, &gt, 1, det, 2), 0);
-	fbus_eval_result(ev, &r);
+	assert_int_equal(eval_add(ev, &gt, 1, det, 2), 0);
+	eval_result(ev, &r);
 	NEAR(r.map, 1);
 	NEAR(r.precision, 0.5);
-	fbus_eval_destroy(ev);
+	eval_destroy(ev);
 }
 
 /*
@@ -241,24 +241,24 @@ test_greedy_by_score(void **state)
 static void
 test_best_unmatched(void **state)
 {
-	struct fbus_eval *ev = new_eval(1);
-	struct fbus_eval_result r;
-	struct fbus_det_box gt[2] = {
+	struct eval *ev = new_eval(1);
+	struct eval_result r;
+	struct det_box gt[2] = {
 		box(0, 0, 0, 10, 10, 0), /* A */
 		box(0, 2, 0, 10, 10, 0), /* B */
 	};
-	struct fbus_det_box det[2] = {
+	struct det_box det[2] = {
 		box(0, 1.5f, 0, 10, 10, 0.8f),
 		box(0, 2, 0, 10, 10, 0.9f), /* B exactly: takes it first */
 	};
 
 	(void)state;
-	assert_int_equal(fbus_eval_add(ev, gt, 2, det, 2), 0);
-	fbus_eval_result(ev, &r);
+	assert_int_equal(eval_add(ev, gt, 2, det, 2), 0);
+	eval_result(ev, &r);
 	assert_int_equal(r.tp, 2);
 	assert_int_equal(r.fp, 0);
 	NEAR(r.map, 1);
-	fbus_eval_destroy(ev);
+	eval_destroy(ev);
 }
 
 /*
@@ -270,14 +270,14 @@ test_best_unmatched(void **state)
 static void
 test_classes(void **state)
 {
-	struct fbus_eval *ev = new_eval(4);
-	struct fbus_eval_result r;
-	struct fbus_eval_class c;
-	struct fbus_det_box gt[2] = {
+	struct eval *ev = new_eval(4);
+	struct eval_result r;
+	struct eval_class c;
+	struct det_box gt[2] = {
 		box(0, 0, 0, 10, 10, 0),
 		box(1, 50, 50, 10, 10, 0),
 	};
-	struct fbus_det_box det[4] = {
+	struct det_box det[4] = {
 		box(0, 0, 0, 10, 10, 0.8f),
 		box(1, 0, 0, 10, 10, 0.9f),   /* right place, wrong class */
 		box(1, 50, 50, 10, 10, 0.7f),
@@ -285,8 +285,8 @@ test_classes(void **state)
 	};
 
 	(void)state;
-	assert_int_equal(fbus_eval_add(ev, gt, 2, det, 4), 0);
-	fbus_eval_result(ev, &r);
+	assert_int_equal(eval_add(ev, gt, 2, det, 4), 0);
+	eval_result(ev, &r);
 	assert_int_equal(r.classes_present, 2);
 	assert_int_equal(r.n_gt, 2);
 	assert_int_equal(r.tp, 2);
@@ -294,23 +294,23 @@ test_classes(void **state)
 	NEAR(r.precision, 0.5);
 	NEAR(r.recall, 1);
 	NEAR(r.map, 0.75);
-	assert_int_equal(fbus_eval_class(ev, 1, &c), 0);
+	assert_int_equal(eval_class(ev, 1, &c), 0);
 	NEAR(c.ap, 0.5);
 	assert_int_equal(c.tp, 1);
 	assert_int_equal(c.fp, 1);
-	assert_int_equal(fbus_eval_class(ev, 2, &c), 0);
+	assert_int_equal(eval_class(ev, 2, &c), 0);
 	assert_true(c.ap < 0);
 	assert_int_equal(c.fp, 1);
-	fbus_eval_destroy(ev);
+	eval_destroy(ev);
 }
 
 /* Missed truth boxes lower recall and AP; no detections at all is AP 0. */
 static void
 test_misses(void **state)
 {
-	struct fbus_eval *ev = new_eval(1);
-	struct fbus_eval_result r;
-	struct fbus_det_box gt[4] = {
+	struct eval *ev = new_eval(1);
+	struct eval_result r;
+	struct det_box gt[4] = {
 		box(0, 0, 0, 10, 10, 0),
 		box(0, 20, 0, 10, 10, 0),
 		box(0, 40, 0, 10, 10, 0),
@@ -318,18 +318,18 @@ test_misses(void **state)
 	};
 
 	(void)state;
-	assert_int_equal(fbus_eval_add(ev, gt, 4, NULL, 0), 0);
-	fbus_eval_result(ev, &r);
+	assert_int_equal(eval_add(ev, gt, 4, NULL, 0), 0);
+	eval_result(ev, &r);
 	NEAR(r.map, 0);
 	NEAR(r.precision, 0);
 	NEAR(r.recall, 0);
 	/* a second frame: 1 of 4 found -> overall recall 1/8, AP 1/8 */
-	assert_int_equal(fbus_eval_add(ev, gt, 4, gt, 1), 0);
-	fbus_eval_result(ev, &r);
+	assert_int_equal(eval_add(ev, gt, 4, gt, 1), 0);
+	eval_result(ev, &r);
 	NEAR(r.recall, 0.125);
 	NEAR(r.precision, 1);
 	NEAR(r.map, 0.125);
-	fbus_eval_destroy(ev);
+	eval_destroy(ev);
 }
 
 /*
@@ -339,21 +339,21 @@ test_misses(void **state)
 static void
 test_ties(void **state)
 {
-	struct fbus_det_box gt = box(0, 0, 0, 10, 10, 0);
-	struct fbus_det_box det[2][2] = {
+	struct det_box gt = box(0, 0, 0, 10, 10, 0);
+	struct det_box det[2][2] = {
 		{ box(0, 0, 0, 10, 10, 0.5001f), box(0, 80, 0, 10, 10, 0.5004f) },
 		{ box(0, 0, 0, 10, 10, 0.5004f), box(0, 80, 0, 10, 10, 0.5001f) },
 	};
 
 	(void)state;
 	for (int k = 0; k < 2; k++) {
-		struct fbus_eval *ev = new_eval(1);
-		struct fbus_eval_result r;
+		struct eval *ev = new_eval(1);
+		struct eval_result r;
 
-		assert_int_equal(fbus_eval_add(ev, &gt, 1, det[k], 2), 0);
-		fbus_eval_result(ev, &r);
+		assert_int_equal(eval_add(ev, &gt, 1, det[k], 2), 0);
+		eval_result(ev, &r);
 		NEAR(r.map, 0.5);
-		fbus_eval_destroy(ev);
+		eval_destroy(ev);
 	}
 }
 
@@ -361,15 +361,15 @@ test_ties(void **state)
 static void
 test_ignored(void **state)
 {
-	struct fbus_eval *ev = new_eval(2);
-	struct fbus_eval_result r;
-	struct fbus_det_box gt[4] = {
+	struct eval *ev = new_eval(2);
+	struct eval_result r;
+	struct det_box gt[4] = {
 		box(0, 0, 0, 10, 10, 0),
 		box(5, 0, 0, 10, 10, 0),
 		box(-1, 0, 0, 10, 10, 0),
 		box(1, 0, 0, 0, 10, 0),
 	};
-	struct fbus_det_box det[5] = {
+	struct det_box det[5] = {
 		box(0, 0, 0, 10, 10, 0.9f),
 		box(7, 0, 0, 10, 10, 0.9f),
 		box(0, NAN, 0, 10, 10, 0.9f),
@@ -378,14 +378,14 @@ test_ignored(void **state)
 	};
 
 	(void)state;
-	assert_int_equal(fbus_eval_add(ev, gt, 4, det, 5), 0);
-	fbus_eval_result(ev, &r);
+	assert_int_equal(eval_add(ev, gt, 4, det, 5), 0);
+	eval_result(ev, &r);
 	assert_int_equal(r.n_gt, 1);
 	assert_int_equal(r.tp, 1);
 	assert_int_equal(r.fp, 0);
 	assert_int_equal(r.classes_present, 1);
 	NEAR(r.map, 1);
-	fbus_eval_destroy(ev);
+	eval_destroy(ev);
 }
 
 /* Frames larger than the scratch's first size grow it. */
@@ -393,10 +393,10 @@ static void
 test_large_frame(void **state)
 {
 	enum { N = 700 };
-	struct fbus_eval *ev = new_eval(3);
-	struct fbus_eval_result r;
-	struct fbus_det_box *gt = calloc(N, sizeof *gt);
-	struct fbus_det_box *det = calloc(2 * N, sizeof *det);
+	struct eval *ev = new_eval(3);
+	struct eval_result r;
+	struct det_box *gt = calloc(N, sizeof *gt);
+	struct det_box *det = calloc(2 * N, sizeof *det);
 
 	(void)state;
 	assert_non_null(gt);
@@ -411,15 +411,15 @@ test_large_frame(void **state)
 		det[N + i].x += 5000;
 		det[N + i].score = 0.3f;
 	}
-	assert_int_equal(fbus_eval_add(ev, gt, N, det, 2 * N), 0);
-	fbus_eval_result(ev, &r);
+	assert_int_equal(eval_add(ev, gt, N, det, 2 * N), 0);
+	eval_result(ev, &r);
 	assert_int_equal(r.tp, N);
 	assert_int_equal(r.fp, N);
 	NEAR(r.map, 1);
 	NEAR(r.precision, 0.5);
 	free(gt);
 	free(det);
-	fbus_eval_destroy(ev);
+	eval_destroy(ev);
 }
 
 int

@@ -34,7 +34,7 @@ bgr_format(uint32_t w, uint32_t h)
 }
 
 static uint8_t *
-render(struct fbus_synth *s, uint64_t k, uint32_t flags, struct fbus_gt *gt)
+render(struct synth *s, uint64_t k, uint32_t flags, struct gt *gt)
 {
 	struct fbus_format f = bgr_format(W, H);
 	uint8_t *buf = malloc(f.size);
@@ -48,7 +48,7 @@ render(struct fbus_synth *s, uint64_t k, uint32_t flags, struct fbus_gt *gt)
 
 /* 1 where the frame differs from its object-free twin. */
 static uint8_t *
-object_mask(struct fbus_synth *s, uint64_t k, struct fbus_gt *gt)
+object_mask(struct synth *s, uint64_t k, struct gt *gt)
 {
 	uint8_t *full = render(s, k, 0, gt);
 	uint8_t *bg = render(s, k, SYNTH_NO_OBJECTS, NULL);
@@ -63,7 +63,7 @@ object_mask(struct fbus_synth *s, uint64_t k, struct fbus_gt *gt)
 }
 
 static int
-in_box(const struct fbus_gt_box *b, uint32_t x, uint32_t y)
+in_box(const struct gt_box *b, uint32_t x, uint32_t y)
 {
 	return x >= b->x && x < (uint32_t)b->x + b->w && y >= b->y &&
 	       y < (uint32_t)b->y + b->h;
@@ -72,10 +72,10 @@ in_box(const struct fbus_gt_box *b, uint32_t x, uint32_t y)
 static void
 test_deterministic(void **state)
 {
-	struct fbus_synth *a = synth_create(42, W, H);
-	struct fbus_synth *b = synth_create(42, W, H);
-	struct fbus_synth *c = synth_create(43, W, H);
-	struct fbus_gt ga, gb;
+	struct synth *a = synth_create(42, W, H);
+	struct synth *b = synth_create(42, W, H);
+	struct synth *c = synth_create(43, W, H);
+	struct gt ga, gb;
 	uint8_t *fa, *fb, *fc, *f0, *f1;
 
 	(void)state;
@@ -122,11 +122,11 @@ test_gt_matches_pixels(void **state)
 
 	(void)state;
 	for (uint64_t seed = 1; seed <= 3; seed++) {
-		struct fbus_synth *s = synth_create(seed, W, H);
+		struct synth *s = synth_create(seed, W, H);
 
 		assert_non_null(s);
 		for (size_t fi = 0; fi < sizeof frames / sizeof frames[0]; fi++) {
-			struct fbus_gt all, kept;
+			struct gt all, kept;
 			uint8_t *mask;
 			uint32_t j = 0;
 
@@ -149,10 +149,10 @@ test_gt_matches_pixels(void **state)
 						         (int)seed, (int)frames[fi], x, y);
 				}
 			for (uint32_t i = 0; i < all.count; i++) {
-				const struct fbus_gt_box *b = &all.box[i];
+				const struct gt_box *b = &all.box[i];
 				int top = 0, bottom = 0, left = 0, right = 0;
 
-				assert_true(fbus_gt_box_ok(b, W, H));
+				assert_true(gt_box_ok(b, W, H));
 				for (uint32_t x = b->x; x < (uint32_t)b->x + b->w; x++) {
 					top |= mask[b->y * W + x];
 					bottom |= mask[(b->y + b->h - 1) * W + x];
@@ -194,12 +194,12 @@ test_gt_matches_pixels(void **state)
 
 /* Boxes of every other object, to find objects nobody overlaps. */
 static int
-overlaps_other(const struct fbus_gt *gt, uint32_t i)
+overlaps_other(const struct gt *gt, uint32_t i)
 {
-	const struct fbus_gt_box *a = &gt->box[i];
+	const struct gt_box *a = &gt->box[i];
 
 	for (uint32_t j = 0; j < gt->count; j++) {
-		const struct fbus_gt_box *b = &gt->box[j];
+		const struct gt_box *b = &gt->box[j];
 
 		if (j == i)
 			continue;
@@ -219,7 +219,7 @@ overlaps_other(const struct fbus_gt *gt, uint32_t i)
 static void
 test_classes_and_sizes(void **state)
 {
-	struct fbus_synth *s = synth_create(7, W, H);
+	struct synth *s = synth_create(7, W, H);
 	int seen[FBUS_GT_NCLASSES] = { 0 };
 	int counts_differ = 0, last_count = -1, edge = 0;
 
@@ -227,14 +227,14 @@ test_classes_and_sizes(void **state)
 	assert_non_null(s);
 	synth_set_min_visible(s, 0);
 	for (uint64_t k = 0; k < 1800; k += 60) {
-		struct fbus_gt gt;
+		struct gt gt;
 		uint8_t *mask = object_mask(s, k, &gt);
 
 		if (last_count >= 0 && (int)gt.count != last_count)
 			counts_differ = 1;
 		last_count = (int)gt.count;
 		for (uint32_t i = 0; i < gt.count; i++) {
-			const struct fbus_gt_box *b = &gt.box[i];
+			const struct gt_box *b = &gt.box[i];
 			double fill, aspect;
 			uint32_t n = 0;
 
@@ -277,7 +277,7 @@ test_classes_and_sizes(void **state)
 	}
 	for (int c = 0; c < FBUS_GT_NCLASSES; c++)
 		if (seen[c] == 0)
-			fail_msg("class %s never seen whole", fbus_gt_class_name(c));
+			fail_msg("class %s never seen whole", gt_class_name(c));
 	assert_true(counts_differ);
 	assert_true(edge > 0);
 	synth_destroy(s);
@@ -286,7 +286,7 @@ test_classes_and_sizes(void **state)
 static void
 test_formats_and_noise(void **state)
 {
-	struct fbus_synth *s = synth_create(9, W, H);
+	struct synth *s = synth_create(9, W, H);
 	struct fbus_format rgb = { .pixfmt = FBUS_PIXFMT_RGB24, .width = W,
 	                           .height = H };
 	struct fbus_format bgra = { .pixfmt = FBUS_PIXFMT_BGRA, .width = W,
@@ -359,10 +359,10 @@ test_small_frames(void **state)
 
 	(void)state;
 	for (size_t i = 0; i < sizeof sizes / sizeof sizes[0]; i++) {
-		struct fbus_synth *s = synth_create(5, sizes[i][0], sizes[i][1]);
+		struct synth *s = synth_create(5, sizes[i][0], sizes[i][1]);
 		struct fbus_format f = bgr_format(sizes[i][0], sizes[i][1]);
 		uint8_t *buf = malloc(f.size);
-		struct fbus_gt gt;
+		struct gt gt;
 		uint8_t meta[FBUS_META_MAX];
 
 		assert_non_null(s);
@@ -370,9 +370,9 @@ test_small_frames(void **state)
 		for (uint64_t k = 0; k < 300; k += 13) {
 			assert_int_equal(synth_render(s, k, &f, buf, &gt), 0);
 			for (uint32_t j = 0; j < gt.count; j++)
-				assert_true(fbus_gt_box_ok(&gt.box[j], f.width,
+				assert_true(gt_box_ok(&gt.box[j], f.width,
 				                           f.height));
-			assert_true(fbus_gt_encode(&gt, meta, sizeof meta) > 0);
+			assert_true(gt_encode(&gt, meta, sizeof meta) > 0);
 		}
 		free(buf);
 		synth_destroy(s);
@@ -382,16 +382,16 @@ test_small_frames(void **state)
 static void
 test_gt_codec(void **state)
 {
-	struct fbus_gt gt = { .width = 1280, .height = 720, .frame = 0x1122334455667788ull,
+	struct gt gt = { .width = 1280, .height = 720, .frame = 0x1122334455667788ull,
 	                      .count = 2 };
-	struct fbus_gt out;
+	struct gt out;
 	uint8_t buf[FBUS_META_MAX], big[FBUS_META_MAX];
 	int n;
 
 	(void)state;
-	gt.box[0] = (struct fbus_gt_box){ FBUS_GT_SQUARE, 10, 20, 30, 40, 1000 };
-	gt.box[1] = (struct fbus_gt_box){ FBUS_GT_CROSS, 1250, 700, 30, 20, 412 };
-	n = fbus_gt_encode(&gt, buf, sizeof buf);
+	gt.box[0] = (struct gt_box){ FBUS_GT_SQUARE, 10, 20, 30, 40, 1000 };
+	gt.box[1] = (struct gt_box){ FBUS_GT_CROSS, 1250, 700, 30, 20, 412 };
+	n = gt_encode(&gt, buf, sizeof buf);
 	assert_int_equal(n, FBUS_GT_HEADER_BYTES + 2 * FBUS_GT_BOX_BYTES);
 	/* the documented layout, byte for byte */
 	assert_memory_equal(buf, "FBGT\x01\x00\x18\x00\x0c\x00\x02\x00", 12);
@@ -399,57 +399,57 @@ test_gt_codec(void **state)
 	assert_int_equal(buf[16], 0x88);
 	assert_int_equal(buf[24 + 12], FBUS_GT_CROSS);
 	assert_int_equal(buf[24 + 12 + 10] | buf[24 + 12 + 11] << 8, 412);
-	assert_int_equal(fbus_gt_decode(buf, (size_t)n, &out), 0);
+	assert_int_equal(gt_decode(buf, (size_t)n, &out), 0);
 	assert_int_equal(out.count, 2);
 	assert_int_equal(out.frame, gt.frame);
 	assert_memory_equal(out.box, gt.box, 2 * sizeof gt.box[0]);
 
 	/* every truncation is refused */
 	for (int len = 0; len < n; len++)
-		assert_int_equal(fbus_gt_decode(buf, (size_t)len, &out), -1);
+		assert_int_equal(gt_decode(buf, (size_t)len, &out), -1);
 	assert_int_equal(out.count, 0);
 	/* bad magic, version, count, box outside the frame, empty box */
 	buf[0] = 'X';
-	assert_int_equal(fbus_gt_decode(buf, (size_t)n, &out), -1);
+	assert_int_equal(gt_decode(buf, (size_t)n, &out), -1);
 	buf[0] = 'F';
 	buf[4] = 2;
-	assert_int_equal(fbus_gt_decode(buf, (size_t)n, &out), -1);
+	assert_int_equal(gt_decode(buf, (size_t)n, &out), -1);
 	buf[4] = 1;
 	buf[10] = 0xff, buf[11] = 0xff;
-	assert_int_equal(fbus_gt_decode(buf, sizeof buf, &out), -1);
+	assert_int_equal(gt_decode(buf, sizeof buf, &out), -1);
 	buf[10] = 2, buf[11] = 0;
 	buf[24 + 12 + 2] = 0xff; /* x = 1279 + w 30 > 1280 */
-	assert_int_equal(fbus_gt_decode(buf, (size_t)n, &out), -1);
-	n = fbus_gt_encode(&gt, buf, sizeof buf);
+	assert_int_equal(gt_decode(buf, (size_t)n, &out), -1);
+	n = gt_encode(&gt, buf, sizeof buf);
 	buf[24 + 6] = 0, buf[24 + 7] = 0; /* w = 0 */
-	assert_int_equal(fbus_gt_decode(buf, (size_t)n, &out), -1);
-	assert_int_equal(fbus_gt_decode(NULL, 100, &out), -1);
+	assert_int_equal(gt_decode(buf, (size_t)n, &out), -1);
+	assert_int_equal(gt_decode(NULL, 100, &out), -1);
 
 	/* the encoder refuses what the decoder would refuse */
 	gt.box[1].x = 1260;
-	assert_int_equal(fbus_gt_encode(&gt, buf, sizeof buf), -1);
+	assert_int_equal(gt_encode(&gt, buf, sizeof buf), -1);
 	gt.box[1].x = 1250;
-	assert_int_equal(fbus_gt_encode(&gt, buf, 30), -1);
+	assert_int_equal(gt_encode(&gt, buf, 30), -1);
 	gt.count = FBUS_GT_MAX_BOXES + 1;
-	assert_int_equal(fbus_gt_encode(&gt, buf, sizeof buf), -1);
+	assert_int_equal(gt_encode(&gt, buf, sizeof buf), -1);
 	gt.count = FBUS_GT_MAX_BOXES;
 	for (uint32_t i = 0; i < gt.count; i++)
 		gt.box[i] = gt.box[0];
-	n = fbus_gt_encode(&gt, buf, sizeof buf);
+	n = gt_encode(&gt, buf, sizeof buf);
 	assert_true(n > 0 && n <= (int)FBUS_META_MAX);
 
 	/* a newer writer's larger header and boxes are skipped over */
 	gt.count = 2;
-	gt.box[1] = (struct fbus_gt_box){ FBUS_GT_CIRCLE, 5, 6, 7, 8, 900 };
-	n = fbus_gt_encode(&gt, buf, sizeof buf);
+	gt.box[1] = (struct gt_box){ FBUS_GT_CIRCLE, 5, 6, 7, 8, 900 };
+	n = gt_encode(&gt, buf, sizeof buf);
 	memset(big, 0xEE, sizeof big);
 	memcpy(big, buf, 24);
 	big[6] = 32, big[8] = 16;
 	memcpy(big + 32, buf + 24, 12);
 	memcpy(big + 48, buf + 36, 12);
-	assert_int_equal(fbus_gt_decode(big, 32 + 2 * 16, &out), 0);
+	assert_int_equal(gt_decode(big, 32 + 2 * 16, &out), 0);
 	assert_memory_equal(out.box, gt.box, 2 * sizeof gt.box[0]);
-	assert_int_equal(fbus_gt_decode(big, 32 + 2 * 16 - 1, &out), -1);
+	assert_int_equal(gt_decode(big, 32 + 2 * 16 - 1, &out), -1);
 
 	/* random bytes with the right magic: never a crash, never a bad box */
 	srand(1);
@@ -463,13 +463,13 @@ test_gt_codec(void **state)
 			big[6] = (uint8_t)(24 + rand() % 3);
 			big[7] = 0;
 		}
-		if (fbus_gt_decode(big, len, &out) == 0)
+		if (gt_decode(big, len, &out) == 0)
 			for (uint32_t i = 0; i < out.count; i++)
-				assert_true(fbus_gt_box_ok(&out.box[i], out.width,
+				assert_true(gt_box_ok(&out.box[i], out.width,
 				                           out.height));
 	}
-	assert_string_equal(fbus_gt_class_name(FBUS_GT_TRIANGLE), "triangle");
-	assert_null(fbus_gt_class_name(FBUS_GT_NCLASSES));
+	assert_string_equal(gt_class_name(FBUS_GT_TRIANGLE), "triangle");
+	assert_null(gt_class_name(FBUS_GT_NCLASSES));
 }
 
 int

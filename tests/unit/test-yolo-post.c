@@ -21,10 +21,10 @@
 
 #define NEAR(a, b) assert_true(fabsf((float)(a) - (float)(b)) < 1e-3f)
 
-static struct fbus_det_tensor
+static struct det_tensor
 tensor(const float *data, int nd, int d0, int d1, int d2)
 {
-	struct fbus_det_tensor t = { .data = data, .ndims = nd };
+	struct det_tensor t = { .data = data, .ndims = nd };
 
 	t.dims[0] = d0;
 	t.dims[1] = d1;
@@ -35,7 +35,7 @@ tensor(const float *data, int nd, int d0, int d1, int d2)
 static void
 test_layout_detection(void **state)
 {
-	struct fbus_det_tensor o[2];
+	struct det_tensor o[2];
 	char err[256];
 	int layout, nc;
 
@@ -92,8 +92,8 @@ test_decode_darknet(void **state)
 		0.1f, 0.1f, 0.1f, 0.1f, 0.3f, 0.2f, 0.1f, /* below conf */
 		0.25f, 0.75f, 0.5f, 0.25f, 0.7f, 0.6f, 0.0f,
 	};
-	struct fbus_det_tensor t = tensor(rows, 2, 3, 7, 0);
-	struct fbus_det_box b[4];
+	struct det_tensor t = tensor(rows, 2, 3, 7, 0);
+	struct det_box b[4];
 	size_t n;
 
 	(void)state;
@@ -127,8 +127,8 @@ test_decode_v5(void **state)
 		320, 240, 100, 50, 0.8f, 0.5f, 0.9f,
 		100, 100, 20, 20, 0.4f, 0.9f, 0.1f, /* 0.36 < 0.4 */
 	};
-	struct fbus_det_tensor t = tensor(rows, 3, 1, 2, 7);
-	struct fbus_det_box b[2];
+	struct det_tensor t = tensor(rows, 3, 1, 2, 7);
+	struct det_box b[2];
 
 	(void)state;
 	assert_int_equal(yolo_decode(YOLO_LAYOUT_V5, &t, 2, 640, 640, 0.4f,
@@ -157,8 +157,8 @@ test_decode_v8(void **state)
 		0.9f, 0.1f, 0.2f, /* class 0 */
 		0.3f, 0.7f, 0.1f, /* class 1 */
 	};
-	struct fbus_det_tensor t = tensor(cols, 3, 1, 6, 3);
-	struct fbus_det_box b[3];
+	struct det_tensor t = tensor(cols, 3, 1, 6, 3);
+	struct det_box b[3];
 
 	(void)state;
 	assert_int_equal(yolo_decode(YOLO_LAYOUT_V8, &t, 2, 640, 640, 0.5f,
@@ -178,10 +178,10 @@ test_decode_v8(void **state)
 static void
 test_iou(void **state)
 {
-	struct fbus_det_box a = { 0, 0, 10, 10, 1, 0 };
-	struct fbus_det_box b = { 5, 5, 10, 10, 1, 0 };
-	struct fbus_det_box c = { 10, 0, 10, 10, 1, 0 };
-	struct fbus_det_box e = { 3, 3, 0, 0, 1, 0 };
+	struct det_box a = { 0, 0, 10, 10, 1, 0 };
+	struct det_box b = { 5, 5, 10, 10, 1, 0 };
+	struct det_box c = { 10, 0, 10, 10, 1, 0 };
+	struct det_box e = { 3, 3, 0, 0, 1, 0 };
 
 	(void)state;
 	/* 25 / (100 + 100 - 25) */
@@ -194,7 +194,7 @@ test_iou(void **state)
 static void
 test_nms(void **state)
 {
-	struct fbus_det_box b[] = {
+	struct det_box b[] = {
 		{ 0, 0, 10, 10, 0.9f, 0 },   /* A */
 		{ 1, 1, 10, 10, 0.8f, 0 },   /* B: IoU(A) = 81/119 */
 		{ 1, 1, 10, 10, 0.7f, 1 },   /* C: other class, kept */
@@ -212,7 +212,7 @@ test_nms(void **state)
 	NEAR(b[3].score, 0.7f);  /* C */
 
 	/* A lower threshold also removes E. */
-	struct fbus_det_box b2[] = {
+	struct det_box b2[] = {
 		{ 0, 0, 10, 10, 0.9f, 0 },
 		{ 5, 0, 10, 10, 0.85f, 0 },
 	};
@@ -220,7 +220,7 @@ test_nms(void **state)
 	assert_int_equal(yolo_nms(b2, 0, 0.3f), 0);
 
 	/* Equal scores keep their input order. */
-	struct fbus_det_box b3[] = {
+	struct det_box b3[] = {
 		{ 0, 0, 1, 1, 0.5f, 3 },
 		{ 50, 0, 1, 1, 0.5f, 4 },
 	};
@@ -265,7 +265,7 @@ static void
 test_letterbox_unmap(void **state)
 {
 	struct letterbox lb;
-	struct fbus_det_box b[3] = {
+	struct det_box b[3] = {
 		/* The whole picture area of the input. */
 		{ 0, 91, 416, 234, 1, 0 },
 		/* Net (104, 117)+(52, 58.5) → source (480, 120)+(240, 270):
