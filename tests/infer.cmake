@@ -56,7 +56,7 @@ else()
   message(STATUS "framebus: darknet (Debian package) not found — the infer cross-check test is not built")
 endif()
 
-# Benchmark of the pre-process alone (docs/PERFORMANCE-infer.md); not a test.
+# Benchmark of the pre-process alone (docs/PERFORMANCE.md section 3); not a test.
 add_executable(infer-bench-pre ${FBUS_TEST_DIR}/integration/infer_bench_pre.c)
 target_link_libraries(infer-bench-pre PRIVATE fbus_detect)
 fbus_target_warnings(infer-bench-pre)

@@ -16,22 +16,18 @@
 #include "display_sdl.h"
 #include "eval.h"
 #include "groundtruth.h"
+#include "model_file.h"
 #include "overlay.h"
 #include "record.h"
 
-#include <fcntl.h>
 #include <getopt.h>
-#include <libgen.h>
 #include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
-#include <sys/mman.h>
-#include <sys/stat.h>
 #include <unistd.h>
 
-#define BUNDLED_NAME "framebus-shapes"
 
 static void
 usage(FILE *f)
@@ -51,8 +47,9 @@ usage(FILE *f)
 	        "model:\n"
 	        "  --model PATH        .onnx (YOLOv5/v8/11 export) or Darknet\n"
 	        "                      .cfg; default: the bundled demo model\n"
-	        "                      (models/" BUNDLED_NAME ".onnx;\n"
-	        "                      $FBUS_MODELS_DIR sets the directory)\n"
+	        "                      (share/framebus/models/framebus-shapes\n"
+	        "                      .onnx beside bin/; $FBUS_MODELS_DIR\n"
+	        "                      sets the directory)\n"
 	        "  --weights PATH      Darknet .weights for a .cfg model\n"
 	        "  --names PATH        class names, one a line (default: COCO\n"
 	        "                      for 80-class models)\n"
@@ -132,206 +129,6 @@ pct(const struct series *s, double p)
 	if (k > s->n)
 		k = s->n;
 	return s->v[k - 1];
-}
-
-/* ---- the bundled demo model ------------------------------------------ */
-
-static int
-readable(const char *path)
-{
-	return access(path, R_OK) == 0;
-}
-
-/*
- * The demo model: in $FBUS_MODELS_DIR if set (and only there), else next
- * to the sources (a build tree) or installed under
- * <prefix>/share/framebus/models (found from /proc/self/exe).  ONNX first;
- * a Darknet .cfg + .weights pair of the same name also works.  On success
- * model (and weights, "" for ONNX) and names are set; on failure `looked`
- * says where it looked.
- */
-static int
-find_bundled(char *model, char *weights, char *names, size_t n,
-             char *looked, size_t looked_n)
-{
-	char exe[PATH_MAX], dirs[2][PATH_MAX + 64];
-	const char *env = getenv("FBUS_MODELS_DIR");
-	ssize_t len;
-
-	dirs[1][0] = '\0';
-	if (env && *env) {
-		snprintf(dirs[0], sizeof dirs[0], "%s", env);
-	} else {
-		snprintf(dirs[0], sizeof dirs[0], "%s/models",
-		         FBUS_SOURCE_DIR);
-		len = readlink("/proc/self/exe", exe, sizeof exe - 1);
-		if (len > 0) {
-			exe[len] = '\0';
-			snprintf(dirs[1], sizeof dirs[1],
-			         "%s/../share/framebus/models", dirname(exe));
-		}
-	}
-	snprintf(looked, looked_n, "%s/" BUNDLED_NAME ".onnx%s%s", dirs[0],
-	         dirs[1][0] ? " and " : "", dirs[1]);
-	for (int i = 0; i < 2; i++) {
-		if (!dirs[i][0])
-			continue;
-		if (snprintf(names, n, "%s/" BUNDLED_NAME ".names", dirs[i]) >=
-		    (int)n)
-			continue;
-		weights[0] = '\0';
-		if (snprintf(model, n, "%s/" BUNDLED_NAME ".onnx", dirs[i]) <
-		            (int)n &&
-		    readable(model))
-			return 1;
-		if (snprintf(model, n, "%s/" BUNDLED_NAME ".cfg", dirs[i]) <
-		            (int)n &&
-		    snprintf(weights, n, "%s/" BUNDLED_NAME ".weights",
-		             dirs[i]) < (int)n &&
-		    readable(model) && readable(weights))
-			return 1;
-	}
-	return 0;
-}
-
-/* ---- the input shape an ONNX model declares ----------------------------- */
-
-/*
- * OpenCV 4.6 has no API for the input shape an ONNX file declares, and
- * running a fixed-shape export (the bundled model is 1x3xHxW with a
- * non-square H x W) at any other size fails in its Reshape nodes.  So read
- * it from the file: ModelProto.graph (7) -> GraphProto.input (11, the first
- * is the image) -> ValueInfoProto.type (2) -> TypeProto.tensor_type (1) ->
- * .shape (2) -> TensorShapeProto.dim (1, repeated) -> .dim_value (1).
- * Field numbers from onnx/onnx.proto3.  Only protobuf's wire format is
- * needed: https://protobuf.dev/programming-guides/encoding/
- */
-struct pb {
-	const uint8_t *p, *end;
-};
-
-static int
-pb_varint(struct pb *b, uint64_t *v)
-{
-	*v = 0;
-	for (int shift = 0; shift < 64 && b->p < b->end; shift += 7) {
-		uint8_t c = *b->p++;
-
-		*v |= (uint64_t)(c & 0x7f) << shift;
-		if (!(c & 0x80))
-			return 0;
-	}
-	return -1;
-}
-
-/* Next field of b: 1 and its number (and value or sub-message), 0 at the
- * end, -1 when malformed. */
-static int
-pb_next(struct pb *b, uint32_t *field, uint64_t *val, struct pb *sub)
-{
-	uint64_t key, len;
-
-	if (b->p >= b->end)
-		return 0;
-	if (pb_varint(b, &key) || key >> 3 == 0 || key >> 3 > UINT32_MAX)
-		return -1;
-	*field = (uint32_t)(key >> 3);
-	*val = 0;
-	sub->p = sub->end = NULL;
-	switch (key & 7) {
-	case 0:
-		return pb_varint(b, val) ? -1 : 1;
-	case 1:
-		len = 8;
-		break;
-	case 5:
-		len = 4;
-		break;
-	case 2:
-		if (pb_varint(b, &len))
-			return -1;
-		sub->p = b->p;
-		sub->end = b->p + (len <= (uint64_t)(b->end - b->p) ? len : 0);
-		break;
-	default: /* groups (3, 4) are not in ONNX */
-		return -1;
-	}
-	if (len > (uint64_t)(b->end - b->p))
-		return -1;
-	b->p += len;
-	return 1;
-}
-
-/* The first sub-message numbered `want` in b, as *out; 1 found, else 0. */
-static int
-pb_find(struct pb b, uint32_t want, struct pb *out)
-{
-	uint32_t f;
-	uint64_t v;
-	struct pb sub;
-	int rc;
-
-	while ((rc = pb_next(&b, &f, &v, &sub)) == 1) {
-		if (f == want && sub.p) {
-			*out = sub;
-			return 1;
-		}
-	}
-	return 0;
-}
-
-/* W x H of the model's first input if it is a fixed 1x{1,3}xHxW; else 0. */
-static int
-onnx_input_size(const char *path, uint32_t *w, uint32_t *h)
-{
-	struct pb b, g, in, ty, tt, shape, dim;
-	struct stat st;
-	int64_t d[4];
-	int nd = 0, fd, ok = 0;
-	void *map;
-	uint32_t f;
-	uint64_t v;
-
-	fd = open(path, O_RDONLY | O_CLOEXEC);
-	if (fd < 0)
-		return 0;
-	if (fstat(fd, &st) != 0 || st.st_size < 16 ||
-	    (map = mmap(NULL, (size_t)st.st_size, PROT_READ, MAP_PRIVATE, fd,
-	                0)) == MAP_FAILED) {
-		close(fd);
-		return 0;
-	}
-	close(fd);
-	b.p = map;
-	b.end = b.p + st.st_size;
-	if (pb_find(b, 7, &g) && pb_find(g, 11, &in) && pb_find(in, 2, &ty) &&
-	    pb_find(ty, 1, &tt) && pb_find(tt, 2, &shape)) {
-		struct pb sub;
-
-		while (pb_next(&shape, &f, &v, &sub) == 1) {
-			if (f != 1 || !sub.p)
-				continue;
-			if (nd == 4) {
-				nd = 5;
-				break;
-			}
-			d[nd] = -1;
-			dim = sub;
-			while (pb_next(&dim, &f, &v, &sub) == 1)
-				if (f == 1 && !sub.p && v <= 65536)
-					d[nd] = (int64_t)v;
-			nd++;
-		}
-		if (nd == 4 && (d[0] == 1 || d[0] == -1) &&
-		    (d[1] == 3 || d[1] == 1) && d[2] >= 32 && d[2] <= 4096 &&
-		    d[3] >= 32 && d[3] <= 4096) {
-			*h = (uint32_t)d[2];
-			*w = (uint32_t)d[3];
-			ok = 1;
-		}
-	}
-	munmap(map, (size_t)st.st_size);
-	return ok;
 }
 
 /* ---- output ------------------------------------------------------------ */
@@ -972,7 +769,7 @@ cmd_infer(int argc, char **argv)
 		cli_die(2, "--weights needs --model (the Darknet .cfg)");
 
 	if (!in.dopts.model) {
-		if (!find_bundled(model, weights, names, sizeof model, looked,
+		if (!detector_find_bundled(model, weights, names, sizeof model, looked,
 		                  sizeof looked))
 			cli_die(1, "no model given and the bundled demo model "
 			           "is missing: looked for %s.  It ships in "
@@ -983,15 +780,8 @@ cmd_infer(int argc, char **argv)
 			        looked);
 		in.dopts.model = model;
 		in.dopts.weights = weights[0] ? weights : NULL;
-		if (!in.dopts.names && readable(names))
+		if (!in.dopts.names && access(names, R_OK) == 0)
 			in.dopts.names = names;
-	}
-	if (!in.dopts.input_w) {
-		size_t len = strlen(in.dopts.model);
-
-		if (len > 5 && !strcasecmp(in.dopts.model + len - 5, ".onnx"))
-			onnx_input_size(in.dopts.model, &in.dopts.input_w,
-			                &in.dopts.input_h);
 	}
 	if (!in.headless && !display_available())
 		in.headless = 1;

@@ -7,6 +7,7 @@
  */
 #define _POSIX_C_SOURCE 200809L
 #include "detector.h"
+#include "model_file.h"
 
 #include "darknet_cfg.h"
 #include "dnn_backend.h"
@@ -262,7 +263,18 @@ detector_open(struct detector **out,
 			          opts->model);
 			goto fail;
 		}
-		d->in_w = d->in_h = DEFAULT_ONNX_SIZE;
+		/* the size the file declares: a fixed-shape export fails in
+		 * its Reshape nodes at any other */
+		{
+			uint32_t w, h;
+
+			if (onnx_input_size(opts->model, &w, &h)) {
+				d->in_w = (int)w;
+				d->in_h = (int)h;
+			} else {
+				d->in_w = d->in_h = DEFAULT_ONNX_SIZE;
+			}
+		}
 		/* Ultralytics letterboxes with 114/255. */
 		d->pad = 114.0f / 255.0f;
 	} else if (ends_with(opts->model, ".weights")) {

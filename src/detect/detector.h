@@ -27,7 +27,8 @@ struct detector_opts {
 	const char *names;   /* class names, one a line; NULL = COCO if 80 */
 	float conf;          /* score threshold; 0 = 0.25 */
 	float nms;           /* IoU threshold of NMS; 0 = 0.45 */
-	uint32_t input_w;    /* network input; 0 = the cfg's, or 640 (onnx) */
+	uint32_t input_w;    /* network input; 0 = the cfg's, or what the
+	                        ONNX file declares (640 if dynamic) */
 	uint32_t input_h;
 	int threads;         /* OpenCV threads; 0 = OpenCV's default */
 };
