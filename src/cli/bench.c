@@ -59,13 +59,6 @@ cpu_now_us(void)
 	       (double)(ru.ru_utime.tv_usec + ru.ru_stime.tv_usec);
 }
 
-static int
-cmp_double(const void *a, const void *b)
-{
-	double x = *(const double *)a, y = *(const double *)b;
-	return (x > y) - (x < y);
-}
-
 static void
 make_uri(char *buf, size_t n, const struct bench_case *c)
 {
@@ -135,9 +128,9 @@ run_subscriber(const char *uri, int frames, int out_fd)
 		cpu1 = cpu_now_us();
 	fbus_sub_close(s);
 	if (rep.frames) {
-		qsort(lat, rep.frames, sizeof *lat, cmp_double);
-		rep.p50 = lat[rep.frames / 2];
-		rep.p99 = lat[(rep.frames * 99) / 100];
+		cli_sort_doubles(lat, rep.frames);
+		rep.p50 = cli_percentile(lat, rep.frames, 50);
+		rep.p99 = cli_percentile(lat, rep.frames, 99);
 		rep.max = lat[rep.frames - 1];
 		/* cpu0 was taken after frame 1 of the paced phase, cpu1 at
 		 * the first throughput frame: frames-1 paced frames and one
@@ -148,15 +141,6 @@ run_subscriber(const char *uri, int frames, int out_fd)
 	if (write(out_fd, &rep, sizeof rep) != sizeof rep)
 		_exit(4);
 	_exit(0);
-}
-
-static void
-sleep_until(int64_t t)
-{
-	struct timespec ts = { t / 1000000000, t % 1000000000 };
-
-	while (clock_nanosleep(CLOCK_MONOTONIC, TIMER_ABSTIME, &ts, NULL))
-		;
 }
 
 static int64_t
@@ -265,7 +249,7 @@ run_case(const struct bench_case *c, int json)
 
 		/* 1 ms of quiet after each frame, however long its fill took,
 		 * so the subscriber is asleep when the next one lands */
-		sleep_until(fbus_now_mono_ns() + 1000000);
+		cli_sleep_until(fbus_now_mono_ns() + 1000000);
 		clock_gettime(CLOCK_THREAD_CPUTIME_ID, &a);
 		if ((rc = (int)publish(p, &fmt, src, c->fill, 1)) < 0)
 			cli_die(1, "publish: %s", fbus_pub_last_error(p));

@@ -6,6 +6,7 @@
 #ifndef FBUS_CLI_H
 #define FBUS_CLI_H
 
+#include <stddef.h>
 #include <stdint.h>
 
 #if defined(__GNUC__)
@@ -26,6 +27,15 @@ int cmd_demo(int argc, char **argv);
 /* "framebus <cmd>: error: ..." on stderr, then exit(status). */
 void cli_die(int status, const char *fmt, ...) CLI_PRINTF(2, 3) CLI_NORETURN;
 void cli_warn(const char *fmt, ...) CLI_PRINTF(1, 2);
+/* Sort ascending; the nearest-rank percentile p (0..100) of a sorted
+ * series: the one definition every tool reports (0 for none). */
+void cli_sort_doubles(double *v, size_t n);
+double cli_percentile(const double *sorted, size_t n, double p);
+/* Sleep until the absolute CLOCK_MONOTONIC time t (fbus_now_mono_ns), in
+ * steps of at most 100 ms so a caught signal (cli_stop) ends it soon; a
+ * paced loop computes each deadline from the first, never from "now". */
+void cli_sleep_until(int64_t t);
+
 /* Exit 2 with a message if getopt left an argument (optind < argc). */
 void cli_no_more_args(int argc, char **argv);
 /* Set by main(): the subcommand's name, used as the message prefix. */

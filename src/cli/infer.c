@@ -107,30 +107,6 @@ series_add(struct series *s, double x)
 	s->v[s->n++] = x;
 }
 
-static int
-cmp_double(const void *a, const void *b)
-{
-	double x = *(const double *)a, y = *(const double *)b;
-
-	return x < y ? -1 : x > y;
-}
-
-/* Nearest-rank percentile of a sorted series. */
-static double
-pct(const struct series *s, double p)
-{
-	size_t k;
-
-	if (!s->n)
-		return 0;
-	k = (size_t)(p / 100.0 * (double)s->n + 0.999999);
-	if (k < 1)
-		k = 1;
-	if (k > s->n)
-		k = s->n;
-	return s->v[k - 1];
-}
-
 /* ---- output ------------------------------------------------------------ */
 
 static void
@@ -596,8 +572,8 @@ summary_json(const struct infer *in, const struct fbus_sub_stats *st,
 			continue;
 		printf("%s\"%s\":{\"p50\":%.3f,\"p95\":%.3f,\"p99\":%.3f,"
 		       "\"max\":%.3f}",
-		       first ? "" : ",", keys[s], pct(v, 50), pct(v, 95),
-		       pct(v, 99), v->v[v->n - 1]);
+		       first ? "" : ",", keys[s], cli_percentile(v->v, v->n, 50), cli_percentile(v->v, v->n, 95),
+		       cli_percentile(v->v, v->n, 99), v->v[v->n - 1]);
 		first = 0;
 	}
 	printf("},\"accuracy\":");
@@ -643,8 +619,7 @@ summary(struct infer *in, double elapsed_s)
 	fbus_sub_stats(in->sub, &st);
 	for (int s = 0; s < ST_N; s++)
 		if (in->lat[s].n)
-			qsort(in->lat[s].v, in->lat[s].n, sizeof *in->lat[s].v,
-			      cmp_double);
+			cli_sort_doubles(in->lat[s].v, in->lat[s].n);
 	clear_status(in);
 	if (in->json)
 		summary_json(in, &st, elapsed_s);
@@ -666,7 +641,7 @@ summary(struct infer *in, double elapsed_s)
 		if (!v->n)
 			continue;
 		fprintf(stderr, "  %-16s %9.3f %9.3f %9.3f %9.3f\n",
-		        stage_names[s], pct(v, 50), pct(v, 95), pct(v, 99),
+		        stage_names[s], cli_percentile(v->v, v->n, 50), cli_percentile(v->v, v->n, 95), cli_percentile(v->v, v->n, 99),
 		        v->v[v->n - 1]);
 	}
 	summary_accuracy(in);

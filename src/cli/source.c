@@ -104,36 +104,6 @@ struct meter {
 	uint32_t subs;
 };
 
-static int64_t
-mono_ns(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * NS + ts.tv_nsec;
-}
-
-/* Sleep until the absolute CLOCK_MONOTONIC time t (no drift: the next
- * deadline is computed from the first, never from "now").  Sleeps in short
- * steps so that a signal caught by another thread still stops us quickly. */
-static void
-sleep_until(int64_t t)
-{
-	for (;;) {
-		int64_t now = mono_ns(), step = t - now;
-		struct timespec ts;
-
-		if (step <= 0 || cli_stop)
-			return;
-		if (step > 100000000)
-			step = 100000000;
-		step += now;
-		ts.tv_sec = step / NS;
-		ts.tv_nsec = step % NS;
-		clock_nanosleep(CLOCK_MONOTONIC, TIMER_ABSTIME, &ts, NULL);
-	}
-}
-
 static void
 on_status(void *user, const char *msg)
 {
@@ -326,7 +296,7 @@ sink_subscribers(struct sink *k)
 static void
 meter_tick(struct meter *m, struct sink *k, struct input *in, int force)
 {
-	int64_t now = mono_ns();
+	int64_t now = fbus_now_mono_ns();
 	struct input_stats ist = { 0 };
 
 	if (!force && now - m->last_print < NS)
@@ -353,7 +323,7 @@ meter_tick(struct meter *m, struct sink *k, struct input *in, int force)
 static void
 meter_summary(struct meter *m, struct sink *k, struct input *in)
 {
-	int64_t now = mono_ns();
+	int64_t now = fbus_now_mono_ns();
 	double secs = (double)(now - m->t0) / 1e9;
 	struct input_stats ist = { 0 };
 
@@ -553,7 +523,7 @@ cmd_source(int argc, char **argv)
 
 	wait_subscribers(&p);
 	m.tty = o.stats && isatty(STDERR_FILENO) && !o.quiet;
-	m.t0 = m.last_print = mono_ns();
+	m.t0 = m.last_print = fbus_now_mono_ns();
 	deadline = m.t0;
 	if (o.duration > 0)
 		t_end = m.t0 + (int64_t)(o.duration * 1e9);
@@ -566,7 +536,7 @@ cmd_source(int argc, char **argv)
 
 		if (o.frames && (long long)m.frames >= o.frames)
 			break;
-		if (t_end && mono_ns() >= t_end)
+		if (t_end && fbus_now_mono_ns() >= t_end)
 			break;
 		if (p.in) {
 			rc = input_next(p.in, err, sizeof err);
@@ -580,7 +550,7 @@ cmd_source(int argc, char **argv)
 			/* a live source runs at its own pace: keep every
 			 * frame that reaches the next deadline, drop the rest */
 			if (live && period) {
-				now = mono_ns();
+				now = fbus_now_mono_ns();
 				if (now < deadline - period / 4) {
 					m.rate_drops++;
 					continue;
@@ -598,7 +568,7 @@ cmd_source(int argc, char **argv)
 		if (rc == FBUS_EBUSY) {
 			m.busy++;
 			p.index++;
-			sleep_until(deadline += period);
+			cli_sleep_until(deadline += period);
 			continue;
 		}
 		if (rc < 0) {
@@ -620,10 +590,10 @@ cmd_source(int argc, char **argv)
 			/* the grid starts when the first frame is ready, so the
 			 * first render does not count as lateness */
 			if (m.frames == 0)
-				deadline = mono_ns();
-			sleep_until(deadline);
+				deadline = fbus_now_mono_ns();
+			cli_sleep_until(deadline);
 		}
-		now = mono_ns();
+		now = fbus_now_mono_ns();
 		slot.t_mono_ns = now;
 		slot.t_real_ns = fbus_now_real_ns();
 		seq = sink_commit(&p.sink, &slot);

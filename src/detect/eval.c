@@ -12,6 +12,7 @@
  * `infer` running for days uses the same memory as one running a second.
  */
 #include "eval.h"
+#include "yolo_post.h"
 
 #include <math.h>
 #include <stdlib.h>
@@ -87,23 +88,6 @@ box_ok(const struct det_box *b)
 	       isfinite(b->h) && b->w > 0 && b->h > 0;
 }
 
-double
-eval_iou(const struct det_box *a, const struct det_box *b)
-{
-	double ix0, iy0, ix1, iy1, inter, uni;
-
-	if (!box_ok(a) || !box_ok(b))
-		return 0;
-	ix0 = fmax(a->x, b->x);
-	iy0 = fmax(a->y, b->y);
-	ix1 = fmin((double)a->x + a->w, (double)b->x + b->w);
-	iy1 = fmin((double)a->y + a->h, (double)b->y + b->h);
-	if (ix1 <= ix0 || iy1 <= iy0)
-		return 0;
-	inter = (ix1 - ix0) * (iy1 - iy0);
-	uni = (double)a->w * a->h + (double)b->w * b->h - inter;
-	return uni > 0 ? inter / uni : 0;
-}
 
 static int
 grow(void **p, size_t *cap, size_t n, size_t elem)
@@ -193,7 +177,7 @@ eval_add(struct eval *ev, const struct det_box *gt,
 
 			if (ev->matched[j] || gt[j].cls != d->cls)
 				continue;
-			iou = eval_iou(d, &gt[j]);
+			iou = det_box_iou(d, &gt[j]);
 			if (iou >= FBUS_EVAL_IOU && (!found || iou > best)) {
 				best = iou;
 				bj = j;

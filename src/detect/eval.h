@@ -68,10 +68,6 @@ int eval_class(const struct eval *ev, int cls,
 
 int eval_num_classes(const struct eval *ev);
 
-/* Intersection over union of two boxes (x, y, w, h); 0 if either is empty. */
-double eval_iou(const struct det_box *a,
-                     const struct det_box *b);
-
 /* NULL is a no-op. */
 void eval_destroy(struct eval *ev);
 

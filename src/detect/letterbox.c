@@ -7,6 +7,7 @@
  * per frame; rows are sampled straight from the source planes.
  */
 #include "letterbox.h"
+#include "bt601.h"
 
 #include <math.h>
 #include <stdlib.h>
@@ -78,12 +79,6 @@ lerp2(const uint8_t *r0, const uint8_t *r1, const struct tap *t, float fy)
 	return a + (b - a) * fy;
 }
 
-static inline float
-clamp255(float v)
-{
-	return v < 0 ? 0 : v > 255 ? 255 : v;
-}
-
 /* Packed RGB-like rows: the taps point at the pixel, ro/go/bo at the
  * channel inside it. */
 static void
@@ -106,7 +101,6 @@ row_gray(const uint8_t *r0, const uint8_t *r1, float fy, const struct tap *xt,
 		R[i] = G[i] = B[i] = lerp2(r0, r1, &xt[i], fy) * k_norm;
 }
 
-/* BT.601 limited range, the default of FFmpeg's swscale and of cameras. */
 static void
 row_yuv(const uint8_t *y0, const uint8_t *y1, float fy, const struct tap *xt,
         const uint8_t *u0, const uint8_t *u1, const uint8_t *v0,
@@ -114,13 +108,14 @@ row_yuv(const uint8_t *y0, const uint8_t *y1, float fy, const struct tap *xt,
         float *G, float *B)
 {
 	for (int i = 0; i < n; i++) {
-		float y = (lerp2(y0, y1, &xt[i], fy) - 16.0f) * 1.164383f;
-		float u = lerp2(u0, u1, &xc[i], fc) - 128.0f;
-		float v = lerp2(v0, v1, &xc[i], fc) - 128.0f;
+		float r, g, b;
 
-		R[i] = clamp255(y + 1.596027f * v) * k_norm;
-		G[i] = clamp255(y - 0.391762f * u - 0.812968f * v) * k_norm;
-		B[i] = clamp255(y + 2.017232f * u) * k_norm;
+		bt601_rgb(lerp2(y0, y1, &xt[i], fy),
+		          lerp2(u0, u1, &xc[i], fc),
+		          lerp2(v0, v1, &xc[i], fc), &r, &g, &b);
+		R[i] = r * k_norm;
+		G[i] = g * k_norm;
+		B[i] = b * k_norm;
 	}
 }
 

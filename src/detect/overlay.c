@@ -5,6 +5,7 @@
  * font for ASCII 32..126: five column bytes per glyph, bit 0 at the top.
  */
 #include "overlay.h"
+#include "bt601.h"
 #include "letterbox.h"
 
 #include <stdio.h>
@@ -76,21 +77,16 @@ overlay_class_color(int cls, uint8_t bgr[3])
 	memcpy(bgr, c, 3);
 }
 
-static inline uint8_t
-clamp8(int v)
-{
-	return (uint8_t)(v < 0 ? 0 : v > 255 ? 255 : v);
-}
-
-/* BT.601 limited range, 16.16 fixed point. */
+/* BGR out, from the one conversion the detector uses (bt601.h) */
 static inline void
 yuv_px(uint8_t *o, int y, int u, int v)
 {
-	int c = (y - 16) * 76284, d = u - 128, e = v - 128;
+	float r, g, b;
 
-	o[0] = clamp8((c + 132201 * d + 32768) >> 16);
-	o[1] = clamp8((c - 25675 * d - 53279 * e + 32768) >> 16);
-	o[2] = clamp8((c + 104597 * e + 32768) >> 16);
+	bt601_rgb((float)y, (float)u, (float)v, &r, &g, &b);
+	o[0] = (uint8_t)(b + 0.5f);
+	o[1] = (uint8_t)(g + 0.5f);
+	o[2] = (uint8_t)(r + 0.5f);
 }
 
 int

@@ -5,6 +5,7 @@
  */
 #include "yolo_post.h"
 
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -180,19 +181,24 @@ yolo_decode(int layout, const struct det_tensor *t, int nclasses,
 	return n;
 }
 
-float
-yolo_iou(const struct det_box *a, const struct det_box *b)
+double
+det_box_iou(const struct det_box *a, const struct det_box *b)
 {
-	float x0 = a->x > b->x ? a->x : b->x;
-	float y0 = a->y > b->y ? a->y : b->y;
-	float x1 = a->x + a->w < b->x + b->w ? a->x + a->w : b->x + b->w;
-	float y1 = a->y + a->h < b->y + b->h ? a->y + a->h : b->y + b->h;
-	float inter, uni;
+	double ix0, iy0, ix1, iy1, inter, uni;
 
-	if (x1 <= x0 || y1 <= y0)
+	/* NaN, infinite or empty boxes overlap nothing */
+	if (!(a->w > 0 && a->h > 0 && b->w > 0 && b->h > 0) ||
+	    !isfinite(a->x + a->y + a->w + a->h) ||
+	    !isfinite(b->x + b->y + b->w + b->h))
 		return 0;
-	inter = (x1 - x0) * (y1 - y0);
-	uni = a->w * a->h + b->w * b->h - inter;
+	ix0 = fmax(a->x, b->x);
+	iy0 = fmax(a->y, b->y);
+	ix1 = fmin((double)a->x + a->w, (double)b->x + b->w);
+	iy1 = fmin((double)a->y + a->h, (double)b->y + b->h);
+	if (ix1 <= ix0 || iy1 <= iy0)
+		return 0;
+	inter = (ix1 - ix0) * (iy1 - iy0);
+	uni = (double)a->w * a->h + (double)b->w * b->h - inter;
 	return uni > 0 ? inter / uni : 0;
 }
 
@@ -235,7 +241,7 @@ yolo_nms(struct det_box *boxes, size_t n, float iou)
 
 		for (size_t k = 0; k < kept; k++) {
 			if (boxes[k].cls == r[i].box.cls &&
-			    yolo_iou(&boxes[k], &r[i].box) > iou) {
+			    det_box_iou(&boxes[k], &r[i].box) > iou) {
 				drop = 1;
 				break;
 			}

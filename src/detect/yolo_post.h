@@ -50,8 +50,9 @@ size_t yolo_decode(int layout, const struct det_tensor *t, int nclasses,
                    int in_w, int in_h, float conf, struct det_box *out,
                    size_t cap);
 
-/* Intersection over union; 0 for empty boxes. */
-float yolo_iou(const struct det_box *a, const struct det_box *b);
+/* Intersection over union of two boxes (x, y, w, h): the one definition,
+ * for NMS and for scoring; 0 if either is empty or not finite. */
+double det_box_iou(const struct det_box *a, const struct det_box *b);
 
 /*
  * Per-class greedy non-maximum suppression: sort by score (highest first,

@@ -220,15 +220,6 @@ input_available(void)
 	return 1;
 }
 
-static int64_t
-now_ns(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
-}
-
 static enum AVPixelFormat
 to_av(uint32_t pixfmt)
 {
@@ -260,13 +251,13 @@ interrupt_cb(void *opaque)
 
 	if (in->o.stop && *in->o.stop)
 		return 1;
-	return in->io_deadline_ns && now_ns() > in->io_deadline_ns;
+	return in->io_deadline_ns && fbus_now_mono_ns() > in->io_deadline_ns;
 }
 
 static void
 arm_deadline(struct input *in, int64_t ns)
 {
-	in->io_deadline_ns = in->live ? now_ns() + ns : 0;
+	in->io_deadline_ns = in->live ? fbus_now_mono_ns() + ns : 0;
 }
 
 static void
@@ -672,7 +663,7 @@ next_dir_image(struct input *in, char *err, size_t errlen)
 static int
 reconnect(struct input *in, const char *why)
 {
-	int64_t t0 = now_ns();
+	int64_t t0 = fbus_now_mono_ns();
 	double wait = 0.5;
 	char err[512];
 
@@ -680,9 +671,9 @@ reconnect(struct input *in, const char *why)
 	in->st.connected = 0;
 	status(in, "stream lost (%s); reconnecting", why);
 	for (unsigned attempt = 1;; attempt++) {
-		int64_t until = now_ns() + (int64_t)(wait * 1e9);
+		int64_t until = fbus_now_mono_ns() + (int64_t)(wait * 1e9);
 
-		while (now_ns() < until) {
+		while (fbus_now_mono_ns() < until) {
 			struct timespec ts = { 0, 20000000 };
 
 			if (in->o.stop && *in->o.stop)
@@ -693,7 +684,7 @@ reconnect(struct input *in, const char *why)
 			in->st.connected = 1;
 			in->st.reconnects++;
 			status(in, "%s back after %.1f s", in->spec,
-			       (double)(now_ns() - t0) / 1e9);
+			       (double)(fbus_now_mono_ns() - t0) / 1e9);
 			return 0;
 		}
 		if (in->o.stop && *in->o.stop)

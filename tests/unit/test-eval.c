@@ -17,6 +17,7 @@
 #include <cmocka.h>
 
 #include "eval.h"
+#include "yolo_post.h"
 
 #define NEAR(a, b) assert_true(fabs((double)(a) - (double)(b)) < 1e-9)
 
@@ -66,19 +67,19 @@ test_iou(void **state)
 	struct det_box b;
 
 	(void)state;
-	NEAR(eval_iou(&a, &a), 1);
+	NEAR(det_box_iou(&a, &a), 1);
 	b = box(0, 10, 0, 10, 10, 1); /* touching edges: no overlap */
-	NEAR(eval_iou(&a, &b), 0);
+	NEAR(det_box_iou(&a, &b), 0);
 	b = box(0, 5, 0, 10, 10, 1); /* 50 / 150 */
-	NEAR(eval_iou(&a, &b), 1.0 / 3.0);
+	NEAR(det_box_iou(&a, &b), 1.0 / 3.0);
 	b = box(0, 5, 5, 10, 10, 1); /* 25 / 175 */
-	NEAR(eval_iou(&a, &b), 1.0 / 7.0);
+	NEAR(det_box_iou(&a, &b), 1.0 / 7.0);
 	b = box(0, 2, 2, 4, 4, 1); /* inside: 16 / 100 */
-	NEAR(eval_iou(&a, &b), 0.16);
+	NEAR(det_box_iou(&a, &b), 0.16);
 	b = box(0, 0, 0, 0, 10, 1); /* empty */
-	NEAR(eval_iou(&a, &b), 0);
+	NEAR(det_box_iou(&a, &b), 0);
 	b = box(0, NAN, 0, 10, 10, 1);
-	NEAR(eval_iou(&a, &b), 0);
+	NEAR(det_box_iou(&a, &b), 0);
 }
 
 static void

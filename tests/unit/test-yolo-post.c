@@ -185,10 +185,10 @@ test_iou(void **state)
 
 	(void)state;
 	/* 25 / (100 + 100 - 25) */
-	NEAR(yolo_iou(&a, &b), 25.0f / 175.0f);
-	NEAR(yolo_iou(&a, &a), 1.0f);
-	NEAR(yolo_iou(&a, &c), 0.0f); /* touching edges */
-	NEAR(yolo_iou(&a, &e), 0.0f);
+	NEAR(det_box_iou(&a, &b), 25.0f / 175.0f);
+	NEAR(det_box_iou(&a, &a), 1.0f);
+	NEAR(det_box_iou(&a, &c), 0.0f); /* touching edges */
+	NEAR(det_box_iou(&a, &e), 0.0f);
 }
 
 static void
