@@ -4,7 +4,8 @@
  * FFmpeg: files (libavformat + libavcodec), V4L2 cameras (libavdevice's
  * "video4linux2"), network streams (with reconnect) and images (one file
  * repeated, or a directory cycled), plus the libswscale pass that lands the
- * decoded frame in the loaned slot.
+ * decoded frame in the loaned slot (helpers in convert_sws.c).  Built only
+ * when FFmpeg is found; input_none.c stands in otherwise.
  *
  * Copies: the decoder writes into its own reference-counted frame pool (it
  * must keep reference frames for inter prediction for longer than one slot
@@ -13,7 +14,9 @@
  * slot.  No intermediate frame buffer exists on this path.
  */
 #define _GNU_SOURCE
+#include "convert_sws.h"
 #include "input.h"
+#include "input_int.h"
 
 #include <ctype.h>
 #include <dirent.h>
@@ -27,148 +30,6 @@
 #include <time.h>
 #include <unistd.h>
 
-static int
-has_image_ext(const char *name)
-{
-	const char *dot = strrchr(name, '.');
-
-	return dot && (!strcasecmp(dot, ".jpg") || !strcasecmp(dot, ".jpeg") ||
-	               !strcasecmp(dot, ".png"));
-}
-
-int
-input_kind_of(const char *spec)
-{
-	struct stat st;
-
-	if (!strncmp(spec, "/dev/video", 10) || !strncmp(spec, "v4l2:", 5))
-		return INPUT_CAMERA;
-	if (strstr(spec, "://") && strncmp(spec, "file://", 7))
-		return INPUT_NETWORK;
-	if (stat(spec, &st) == 0 && S_ISDIR(st.st_mode))
-		return INPUT_IMAGE_DIR;
-	if (has_image_ext(spec))
-		return INPUT_IMAGE;
-	return INPUT_FILE;
-}
-
-const char *
-input_kind_name(int kind)
-{
-	switch (kind) {
-	case INPUT_FILE: return "file";
-	case INPUT_CAMERA: return "camera";
-	case INPUT_NETWORK: return "network stream";
-	case INPUT_IMAGE: return "image";
-	case INPUT_IMAGE_DIR: return "image directory";
-	default: return "?";
-	}
-}
-
-static void
-errf(char *err, size_t n, const char *fmt, ...)
-{
-	va_list ap;
-
-	if (!err || !n)
-		return;
-	va_start(ap, fmt);
-	vsnprintf(err, n, fmt, ap);
-	va_end(ap);
-}
-
-#ifndef FBUS_HAVE_FFMPEG
-
-#define NO_FFMPEG                                                             \
-	"built without FFmpeg: install libavformat-dev libavcodec-dev "       \
-	"libavutil-dev libswscale-dev libavdevice-dev (scripts/deps.sh) "     \
-	"and rebuild"
-
-int
-input_available(void)
-{
-	return 0;
-}
-
-int
-input_open(struct input **out, const struct input_opts *opts, char *err,
-           size_t errlen)
-{
-	(void)opts;
-	*out = NULL;
-	errf(err, errlen, "%s", NO_FFMPEG);
-	return FBUS_ENOTSUP;
-}
-
-int
-input_next(struct input *in, char *err, size_t errlen)
-{
-	(void)in;
-	errf(err, errlen, "%s", NO_FFMPEG);
-	return FBUS_ENOTSUP;
-}
-
-int
-input_frame_format(struct input *in, struct fbus_format *fmt)
-{
-	(void)in, (void)fmt;
-	return FBUS_ENOTSUP;
-}
-
-int
-input_frame_write(struct input *in, const struct fbus_format *fmt,
-                  uint8_t *dst, char *err, size_t errlen)
-{
-	(void)in, (void)fmt, (void)dst;
-	errf(err, errlen, "%s", NO_FFMPEG);
-	return FBUS_ENOTSUP;
-}
-
-void
-input_get_info(struct input *in, struct input_info *info)
-{
-	(void)in;
-	memset(info, 0, sizeof *info);
-}
-
-void
-input_get_stats(struct input *in, struct input_stats *st)
-{
-	(void)in;
-	memset(st, 0, sizeof *st);
-}
-
-void
-input_close(struct input *in)
-{
-	(void)in;
-}
-
-int
-conv_create(struct conv **out, char *err, size_t errlen)
-{
-	*out = NULL;
-	errf(err, errlen, "pixel format conversion needs FFmpeg's libswscale; %s",
-	     NO_FFMPEG);
-	return FBUS_ENOTSUP;
-}
-
-int
-conv_run(struct conv *c, const struct fbus_format *sf, const uint8_t *src,
-         const struct fbus_format *df, uint8_t *dst)
-{
-	(void)c, (void)sf, (void)src, (void)df, (void)dst;
-	return FBUS_ENOTSUP;
-}
-
-void
-conv_destroy(struct conv *c)
-{
-	(void)c;
-}
-
-#else /* FBUS_HAVE_FFMPEG */
-
 #include <libavcodec/avcodec.h>
 #include <libavdevice/avdevice.h>
 #include <libavformat/avformat.h>
@@ -179,7 +40,6 @@ conv_destroy(struct conv *c)
 /* Bad packets in a row, with no picture decoded, before we call the input
  * unreadable rather than damaged. */
 #define MAX_BAD_RUN 200
-#define SWS_FLAGS SWS_BICUBIC /* the ffmpeg CLI's default, so results match */
 
 struct input {
 	struct input_opts o;
@@ -210,29 +70,10 @@ struct input {
 	int first_pending; /* the frame decoded by open is not handed out yet */
 };
 
-struct conv {
-	struct SwsContext *sws;
-};
-
 int
 input_available(void)
 {
 	return 1;
-}
-
-static enum AVPixelFormat
-to_av(uint32_t pixfmt)
-{
-	switch (pixfmt) {
-	case FBUS_PIXFMT_BGR24: return AV_PIX_FMT_BGR24;
-	case FBUS_PIXFMT_RGB24: return AV_PIX_FMT_RGB24;
-	case FBUS_PIXFMT_BGRA: return AV_PIX_FMT_BGRA;
-	case FBUS_PIXFMT_GRAY8: return AV_PIX_FMT_GRAY8;
-	case FBUS_PIXFMT_NV12: return AV_PIX_FMT_NV12;
-	case FBUS_PIXFMT_I420: return AV_PIX_FMT_YUV420P;
-	case FBUS_PIXFMT_YUYV: return AV_PIX_FMT_YUYV422;
-	default: return AV_PIX_FMT_NONE;
-	}
 }
 
 static const char *
@@ -291,7 +132,7 @@ add_opt(AVDictionary **d, const char *kv, char *err, size_t errlen)
 	char key[128];
 
 	if (!eq || eq == kv || (size_t)(eq - kv) >= sizeof key) {
-		errf(err, errlen, "bad input option '%s': expected KEY=VALUE", kv);
+		input_errf(err, errlen, "bad input option '%s': expected KEY=VALUE", kv);
 		return FBUS_EINVAL;
 	}
 	memcpy(key, kv, (size_t)(eq - kv));
@@ -308,25 +149,25 @@ check_path(const char *path, int kind, char *err, size_t errlen)
 
 	if (stat(path, &st) != 0) {
 		if (errno == ENOENT && kind == INPUT_CAMERA)
-			errf(err, errlen, "%s: no such camera (is it plugged in? "
+			input_errf(err, errlen, "%s: no such camera (is it plugged in? "
 			     "see v4l2-ctl --list-devices)", path);
 		else
-			errf(err, errlen, "%s: %s", path, strerror(errno));
+			input_errf(err, errlen, "%s: %s", path, strerror(errno));
 		return -errno;
 	}
 	if (kind != INPUT_CAMERA && S_ISDIR(st.st_mode)) {
-		errf(err, errlen, "%s: is a directory", path);
+		input_errf(err, errlen, "%s: is a directory", path);
 		return FBUS_EINVAL;
 	}
 	if (access(path, R_OK) != 0) {
 		int e = errno;
 
-		errf(err, errlen, "%s: cannot read: %s%s", path, strerror(e),
+		input_errf(err, errlen, "%s: cannot read: %s%s", path, strerror(e),
 		     kind == INPUT_CAMERA ? " (is the user in group 'video'?)" : "");
 		return -e;
 	}
 	if (kind == INPUT_CAMERA && !S_ISCHR(st.st_mode)) {
-		errf(err, errlen, "%s: not a camera device", path);
+		input_errf(err, errlen, "%s: not a camera device", path);
 		return FBUS_EINVAL;
 	}
 	return 0;
@@ -346,7 +187,7 @@ open_stream(struct input *in, const char *url, char *err, size_t errlen)
 	if (in->kind == INPUT_CAMERA) {
 		ifmt = av_find_input_format("video4linux2");
 		if (!ifmt) {
-			errf(err, errlen, "this FFmpeg has no video4linux2 input "
+			input_errf(err, errlen, "this FFmpeg has no video4linux2 input "
 			     "(libavdevice without V4L2 support)");
 			return FBUS_ENOTSUP;
 		}
@@ -366,7 +207,7 @@ open_stream(struct input *in, const char *url, char *err, size_t errlen)
 	in->fmt = avformat_alloc_context();
 	if (!in->fmt) {
 		rc = FBUS_ENOMEM;
-		errf(err, errlen, "out of memory");
+		input_errf(err, errlen, "out of memory");
 		goto fail_dict;
 	}
 	in->fmt->interrupt_callback.callback = interrupt_cb;
@@ -376,23 +217,23 @@ open_stream(struct input *in, const char *url, char *err, size_t errlen)
 	if (rc < 0) {
 		/* avformat_open_input frees the context on failure */
 		if (in->kind == INPUT_CAMERA && rc == AVERROR(EBUSY))
-			errf(err, errlen, "%s: camera busy (another program is "
+			input_errf(err, errlen, "%s: camera busy (another program is "
 			     "using it)", url);
 		else if (in->kind == INPUT_CAMERA && rc == AVERROR(ENOENT))
-			errf(err, errlen, "%s: no such camera", url);
+			input_errf(err, errlen, "%s: no such camera", url);
 		else if (in->kind == INPUT_CAMERA &&
 		         (rc == AVERROR(EINVAL) || rc == AVERROR(ENOTTY)))
-			errf(err, errlen, "%s: not a usable V4L2 capture device, "
+			input_errf(err, errlen, "%s: not a usable V4L2 capture device, "
 			     "or it refuses the size/format/rate asked (%s)", url,
 			     av_err(rc, eb, sizeof eb));
 		else if (rc == AVERROR_INVALIDDATA)
-			errf(err, errlen, "%s: not a video or image FFmpeg can "
+			input_errf(err, errlen, "%s: not a video or image FFmpeg can "
 			     "read (%s)", url, av_err(rc, eb, sizeof eb));
 		else if (rc == AVERROR_EXIT)
-			errf(err, errlen, "%s: no answer within %.1f s", url,
+			input_errf(err, errlen, "%s: no answer within %.1f s", url,
 			     2 * (double)in->io_timeout_ns / 1e9);
 		else
-			errf(err, errlen, "%s: %s", url, av_err(rc, eb, sizeof eb));
+			input_errf(err, errlen, "%s: %s", url, av_err(rc, eb, sizeof eb));
 		goto fail_dict;
 	}
 	{
@@ -400,7 +241,7 @@ open_stream(struct input *in, const char *url, char *err, size_t errlen)
 		                                         AV_DICT_IGNORE_SUFFIX);
 
 		if (e) {
-			errf(err, errlen, "%s: unknown input option '%s'", url,
+			input_errf(err, errlen, "%s: unknown input option '%s'", url,
 			     e->key);
 			rc = FBUS_EINVAL;
 			goto fail_fmt;
@@ -408,13 +249,13 @@ open_stream(struct input *in, const char *url, char *err, size_t errlen)
 	}
 	rc = avformat_find_stream_info(in->fmt, NULL);
 	if (rc < 0) {
-		errf(err, errlen, "%s: cannot read stream info: %s", url,
+		input_errf(err, errlen, "%s: cannot read stream info: %s", url,
 		     av_err(rc, eb, sizeof eb));
 		goto fail_fmt;
 	}
 	rc = av_find_best_stream(in->fmt, AVMEDIA_TYPE_VIDEO, -1, -1, &codec, 0);
 	if (rc == AVERROR_STREAM_NOT_FOUND) {
-		errf(err, errlen, "%s: no video stream", url);
+		input_errf(err, errlen, "%s: no video stream", url);
 		rc = FBUS_EINVAL;
 		goto fail_fmt;
 	}
@@ -428,7 +269,7 @@ open_stream(struct input *in, const char *url, char *err, size_t errlen)
 				par = in->fmt->streams[i]->codecpar;
 		if (par && par->codec_tag)
 			av_fourcc_make_string(tag, par->codec_tag);
-		errf(err, errlen, "%s: unsupported codec '%s'%s%s%s (no decoder "
+		input_errf(err, errlen, "%s: unsupported codec '%s'%s%s%s (no decoder "
 		     "in this FFmpeg build)", url,
 		     !par || par->codec_id == AV_CODEC_ID_NONE
 		             ? "unknown" : avcodec_get_name(par->codec_id),
@@ -441,7 +282,7 @@ open_stream(struct input *in, const char *url, char *err, size_t errlen)
 	in->dec = avcodec_alloc_context3(codec);
 	if (!in->dec) {
 		rc = FBUS_ENOMEM;
-		errf(err, errlen, "out of memory");
+		input_errf(err, errlen, "out of memory");
 		goto fail_fmt;
 	}
 	rc = avcodec_parameters_to_context(in->dec, st->codecpar);
@@ -454,7 +295,7 @@ open_stream(struct input *in, const char *url, char *err, size_t errlen)
 		rc = avcodec_open2(in->dec, codec, NULL);
 	}
 	if (rc < 0) {
-		errf(err, errlen, "%s: cannot open the %s decoder: %s", url,
+		input_errf(err, errlen, "%s: cannot open the %s decoder: %s", url,
 		     codec->name, av_err(rc, eb, sizeof eb));
 		goto fail_dec;
 	}
@@ -539,7 +380,7 @@ decode_step(struct input *in, char *err, size_t errlen)
 					goto unreadable;
 				continue;
 			}
-			errf(err, errlen, "%s: read error: %s", in->spec,
+			input_errf(err, errlen, "%s: read error: %s", in->spec,
 			     rc == AVERROR_EXIT ? "no data within the I/O timeout"
 			                        : av_err(rc, eb, sizeof eb));
 			return rc;
@@ -557,7 +398,7 @@ decode_step(struct input *in, char *err, size_t errlen)
 		}
 	}
 unreadable:
-	errf(err, errlen, "%s: %llu bad packets in a row and no picture: the "
+	input_errf(err, errlen, "%s: %llu bad packets in a row and no picture: the "
 	     "stream is corrupt or not what it claims to be", in->spec,
 	     (unsigned long long)in->bad_run);
 	return AVERROR_INVALIDDATA;
@@ -578,13 +419,13 @@ scan_dir(struct input *in, char *err, size_t errlen)
 	size_t cap = 0;
 
 	if (!dir) {
-		errf(err, errlen, "%s: %s", in->spec, strerror(errno));
+		input_errf(err, errlen, "%s: %s", in->spec, strerror(errno));
 		return -errno;
 	}
 	while ((e = readdir(dir))) {
 		char *path;
 
-		if (e->d_name[0] == '.' || !has_image_ext(e->d_name))
+		if (e->d_name[0] == '.' || !input_has_image_ext(e->d_name))
 			continue;
 		if (in->nfiles == cap) {
 			char **n = realloc(in->files, (cap = cap ? 2 * cap : 64) *
@@ -599,7 +440,7 @@ scan_dir(struct input *in, char *err, size_t errlen)
 	}
 	closedir(dir);
 	if (!in->nfiles) {
-		errf(err, errlen, "%s: no .jpg, .jpeg or .png files in this "
+		input_errf(err, errlen, "%s: no .jpg, .jpeg or .png files in this "
 		     "directory", in->spec);
 		return FBUS_ENOENT;
 	}
@@ -607,7 +448,7 @@ scan_dir(struct input *in, char *err, size_t errlen)
 	return 0;
 oom:
 	closedir(dir);
-	errf(err, errlen, "out of memory");
+	input_errf(err, errlen, "out of memory");
 	return FBUS_ENOMEM;
 }
 
@@ -626,7 +467,7 @@ load_image(struct input *in, const char *path, char *err, size_t errlen)
 	rc = decode_step(in, err, errlen);
 	close_stream(in);
 	if (rc == 0) {
-		errf(err, errlen, "%s: no picture could be decoded", path);
+		input_errf(err, errlen, "%s: no picture could be decoded", path);
 		return AVERROR_INVALIDDATA;
 	}
 	if (rc < 0)
@@ -653,7 +494,7 @@ next_dir_image(struct input *in, char *err, size_t errlen)
 		in->st.corrupt++;
 		status(in, "skipping %s", e2);
 	}
-	errf(err, errlen, "%s: none of its %zu images can be decoded", in->spec,
+	input_errf(err, errlen, "%s: none of its %zu images can be decoded", in->spec,
 	     in->nfiles);
 	return AVERROR_INVALIDDATA;
 }
@@ -739,13 +580,13 @@ input_next(struct input *in, char *err, size_t errlen)
 			continue;
 		}
 		if (rc < 0) {
-			errf(err, errlen, "%s", eb);
+			input_errf(err, errlen, "%s", eb);
 			return rc;
 		}
 		if (!in->o.loop)
 			return 0;
 		if (!in->pass_frames) {
-			errf(err, errlen, "%s: no frame to loop over", in->spec);
+			input_errf(err, errlen, "%s: no frame to loop over", in->spec);
 			return AVERROR_INVALIDDATA;
 		}
 		{
@@ -754,7 +595,7 @@ input_next(struct input *in, char *err, size_t errlen)
 
 			rc = av_seek_frame(in->fmt, in->vidx, ts, AVSEEK_FLAG_BACKWARD);
 			if (rc < 0) {
-				errf(err, errlen, "%s: cannot seek back to loop: %s",
+				input_errf(err, errlen, "%s: cannot seek back to loop: %s",
 				     in->spec, av_err(rc, eb, sizeof eb));
 				return rc;
 			}
@@ -779,7 +620,7 @@ input_open(struct input **out, const struct input_opts *opts, char *err,
 	in = calloc(1, sizeof *in);
 	if (!in || !(in->spec = strdup(opts->spec))) {
 		free(in);
-		errf(err, errlen, "out of memory");
+		input_errf(err, errlen, "out of memory");
 		return FBUS_ENOMEM;
 	}
 	in->o = *opts;
@@ -793,7 +634,7 @@ input_open(struct input **out, const struct input_opts *opts, char *err,
 	in->pkt = av_packet_alloc();
 	in->frame = av_frame_alloc();
 	if (!in->pkt || !in->frame) {
-		errf(err, errlen, "out of memory");
+		input_errf(err, errlen, "out of memory");
 		rc = FBUS_ENOMEM;
 		goto fail;
 	}
@@ -825,11 +666,11 @@ input_open(struct input **out, const struct input_opts *opts, char *err,
 			 * fails here, with its reason */
 			rc = decode_step(in, eb, sizeof eb);
 			if (rc == 0) {
-				errf(err, errlen, "%s: no video frame could be "
+				input_errf(err, errlen, "%s: no video frame could be "
 				     "decoded", url);
 				rc = AVERROR_INVALIDDATA;
 			} else if (rc < 0) {
-				errf(err, errlen, "%s", eb);
+				input_errf(err, errlen, "%s", eb);
 			} else {
 				in->have_frame = 1;
 				rc = 0;
@@ -876,34 +717,22 @@ input_frame_format(struct input *in, struct fbus_format *fmt)
 	return fbus_format_layout(fmt);
 }
 
-static void
-plane_ptrs(const struct fbus_format *fmt, uint8_t *dst, uint8_t *p[4], int ls[4])
-{
-	for (int i = 0; i < 4; i++) {
-		p[i] = NULL;
-		ls[i] = 0;
-	}
-	for (uint32_t i = 0; i < fmt->nplanes && i < FBUS_MAX_PLANES; i++) {
-		p[i] = dst + fmt->offset[i];
-		ls[i] = (int)fmt->stride[i];
-	}
-}
 
 int
 input_frame_write(struct input *in, const struct fbus_format *fmt,
                   uint8_t *dst, char *err, size_t errlen)
 {
 	const AVFrame *f = in->frame;
-	enum AVPixelFormat want = to_av(fmt->pixfmt);
+	enum AVPixelFormat want = sws_pixfmt(fmt->pixfmt);
 	uint8_t *p[4];
 	int ls[4];
 
 	if (want == AV_PIX_FMT_NONE) {
-		errf(err, errlen, "format %s cannot be produced from decoded "
+		input_errf(err, errlen, "format %s cannot be produced from decoded "
 		     "video", fbus_pixfmt_name(fmt->pixfmt));
 		return FBUS_EINVAL;
 	}
-	plane_ptrs(fmt, dst, p, ls);
+	sws_planes(fmt, dst, p, ls);
 	if (f->format == want && (uint32_t)f->width == fmt->width &&
 	    (uint32_t)f->height == fmt->height) {
 		/* pass-through: the decoder's bytes, one plane copy each */
@@ -914,9 +743,9 @@ input_frame_write(struct input *in, const struct fbus_format *fmt,
 	}
 	in->sws = sws_getCachedContext(in->sws, f->width, f->height, f->format,
 	                               (int)fmt->width, (int)fmt->height, want,
-	                               SWS_FLAGS, NULL, NULL, NULL);
+	                               FBUS_SWS_FLAGS, NULL, NULL, NULL);
 	if (!in->sws) {
-		errf(err, errlen, "cannot convert %s %dx%d to %s %ux%u",
+		input_errf(err, errlen, "cannot convert %s %dx%d to %s %ux%u",
 		     av_get_pix_fmt_name(f->format) ? av_get_pix_fmt_name(f->format) : "?",
 		     f->width, f->height, fbus_pixfmt_name(fmt->pixfmt),
 		     fmt->width, fmt->height);
@@ -954,47 +783,3 @@ input_close(struct input *in)
 	free(in->spec);
 	free(in);
 }
-
-int
-conv_create(struct conv **out, char *err, size_t errlen)
-{
-	*out = calloc(1, sizeof **out);
-	if (!*out) {
-		errf(err, errlen, "out of memory");
-		return FBUS_ENOMEM;
-	}
-	return 0;
-}
-
-int
-conv_run(struct conv *c, const struct fbus_format *sf, const uint8_t *src,
-         const struct fbus_format *df, uint8_t *dst)
-{
-	enum AVPixelFormat s = to_av(sf->pixfmt), d = to_av(df->pixfmt);
-	uint8_t *sp[4], *dp[4];
-	int sl[4], dl[4];
-
-	if (s == AV_PIX_FMT_NONE || d == AV_PIX_FMT_NONE)
-		return FBUS_EINVAL;
-	c->sws = sws_getCachedContext(c->sws, (int)sf->width, (int)sf->height, s,
-	                              (int)df->width, (int)df->height, d,
-	                              SWS_FLAGS, NULL, NULL, NULL);
-	if (!c->sws)
-		return FBUS_ENOTSUP;
-	plane_ptrs(sf, (uint8_t *)src, sp, sl);
-	plane_ptrs(df, dst, dp, dl);
-	sws_scale(c->sws, (const uint8_t *const *)sp, sl, 0, (int)sf->height,
-	          dp, dl);
-	return 0;
-}
-
-void
-conv_destroy(struct conv *c)
-{
-	if (!c)
-		return;
-	sws_freeContext(c->sws);
-	free(c);
-}
-
-#endif /* FBUS_HAVE_FFMPEG */
