@@ -19,6 +19,7 @@
 #include "model_file.h"
 #include "overlay.h"
 #include "record.h"
+#include "score.h"
 
 #include <getopt.h>
 #include <limits.h>
@@ -212,15 +213,7 @@ struct infer {
 	double fps;
 	int64_t last_done_ns;
 
-	/* accuracy: detector class -> ground-truth class (-1: none) */
-	int *cls_map;
-	int cls_mapped;          /* detector classes with a GT counterpart */
-	struct eval *eval;  /* created at the first frame with GT */
-	int eval_failed;
-	struct gt gt;
-	struct det_box truth[FBUS_GT_MAX_BOXES];
-	struct det_box *mapped;
-	size_t mapped_cap;
+	struct score score; /* accuracy against ground truth */
 	double last_e2e_ms;
 	int64_t last_status_ns;
 	int status_shown;        /* a live status line is on the terminal */
@@ -272,13 +265,11 @@ output_picture(struct infer *in, const struct fbus_frame *fr,
 	overlay_detections(&in->img, b, n, in->det);
 	snprintf(line1, sizeof line1, "%.1f fps  latency %.1f ms", in->fps,
 	         lat[ST_E2E]);
-	if (in->eval) {
-		struct eval_result r;
-
-		eval_result(in->eval, &r);
+	if (score_map(&in->score) >= 0) {
 		snprintf(line2, sizeof line2,
 		         "seq %llu  skipped %llu  mAP %.2f",
-		         (unsigned long long)fr->seq, in->skipped, r.map);
+		         (unsigned long long)fr->seq, in->skipped,
+		         score_map(&in->score));
 	} else {
 		snprintf(line2, sizeof line2, "seq %llu  skipped %llu",
 		         (unsigned long long)fr->seq, in->skipped);
@@ -316,96 +307,14 @@ ms_since(int64_t t0)
 
 /* Which detector classes are ground-truth classes, matched by name, so a
  * model whose names file orders them differently is still scored right. */
-static int
-map_classes(struct infer *in)
+/* The one place a frame goes back to the bus: after it, nothing may read
+ * fr's pixels or metadata (info in process() keeps the fields). */
+static void
+release_frame(struct infer *in, struct fbus_frame *fr)
 {
-	int nc = detector_num_classes(in->det);
-
-	in->cls_map = calloc(nc > 0 ? (size_t)nc : 1, sizeof *in->cls_map);
-	if (!in->cls_map)
-		return -1;
-	for (int i = 0; i < nc; i++) {
-		const char *name = detector_class_name(in->det, i);
-
-		in->cls_map[i] = -1;
-		for (unsigned k = 0; k < FBUS_GT_NCLASSES; k++) {
-			if (!strcasecmp(name, gt_class_name(k))) {
-				in->cls_map[i] = (int)k;
-				in->cls_mapped++;
-				break;
-			}
-		}
-	}
-	return 0;
-}
-
-/*
- * Decode the frame's ground truth, if it has any, into in->truth (scaled to
- * the frame's pixels, should the source have resized after drawing), and
- * score the detections against it.  Returns the number of truth boxes, or
- * -1 when the frame carries none.  Must run before the frame is released.
- */
-static int
-score_frame(struct infer *in, const struct fbus_frame *fr,
-            const struct det_box *b, size_t n)
-{
-	double sx, sy;
-	size_t nm = 0;
-	int nc = detector_num_classes(in->det);
-
-	if (!fr->meta || !fr->meta_bytes ||
-	    gt_decode(fr->meta, fr->meta_bytes, &in->gt) != 0)
-		return -1;
-	sx = fr->fmt.width ? (double)fr->fmt.width / in->gt.width : 1;
-	sy = fr->fmt.height ? (double)fr->fmt.height / in->gt.height : 1;
-	for (uint32_t i = 0; i < in->gt.count; i++) {
-		const struct gt_box *g = &in->gt.box[i];
-
-		in->truth[i].x = (float)(g->x * sx);
-		in->truth[i].y = (float)(g->y * sy);
-		in->truth[i].w = (float)(g->w * sx);
-		in->truth[i].h = (float)(g->h * sy);
-		in->truth[i].score = 0;
-		in->truth[i].cls = g->cls;
-	}
-	if (in->eval_failed)
-		return (int)in->gt.count;
-	if (!in->cls_mapped) {
-		if (!in->quiet)
-			cli_warn("frames carry ground truth, but the model has "
-			         "none of its classes (circle, square, "
-			         "triangle, cross): no accuracy figures");
-		in->eval_failed = 1;
-		return (int)in->gt.count;
-	}
-	if (!in->eval && eval_create(&in->eval, FBUS_GT_NCLASSES)) {
-		cli_warn("no accuracy figures: out of memory");
-		in->eval_failed = 1;
-		return (int)in->gt.count;
-	}
-	if (n > in->mapped_cap) {
-		struct det_box *p = realloc(in->mapped, n * sizeof *p);
-
-		if (!p) {
-			cli_warn("no accuracy figures: out of memory");
-			in->eval_failed = 1;
-			return (int)in->gt.count;
-		}
-		in->mapped = p;
-		in->mapped_cap = n;
-	}
-	for (size_t i = 0; i < n; i++) {
-		if (b[i].cls < 0 || b[i].cls >= nc || in->cls_map[b[i].cls] < 0)
-			continue;
-		in->mapped[nm] = b[i];
-		in->mapped[nm].cls = in->cls_map[b[i].cls];
-		nm++;
-	}
-	if (eval_add(in->eval, in->truth, in->gt.count, in->mapped, nm)) {
-		cli_warn("no accuracy figures: out of memory");
-		in->eval_failed = 1;
-	}
-	return (int)in->gt.count;
+	fbus_sub_release(in->sub, fr);
+	fr->data = NULL;
+	fr->meta = NULL;
 }
 
 /* Process one frame; returns 0, or 1 if the frame could not be used. */
@@ -418,13 +327,13 @@ process(struct infer *in, struct fbus_frame *fr, double wait_ms,
 	double lat[ST_N] = { 0 };
 	size_t n;
 	int64_t t_out;
-	int rc, ntruth;
+	int rc, ntruth, picture;
 	struct fbus_frame info = *fr; /* fields kept past the release */
 
 	rc = detector_run(in->det, &fr->fmt, fr->data, &boxes, &n, &t);
 	if (rc) {
-		fbus_sub_release(in->sub, fr);
-		cli_warn("frame %llu: %s", (unsigned long long)fr->seq,
+		release_frame(in, fr);
+		cli_warn("frame %llu: %s", (unsigned long long)info.seq,
 		         detector_error(in->det));
 		return 1;
 	}
@@ -447,7 +356,7 @@ process(struct infer *in, struct fbus_frame *fr, double wait_ms,
 	in->skipped += fr->skipped;
 	in->last_e2e_ms = lat[ST_E2E];
 	/* Scoring is bookkeeping, not part of the result's latency. */
-	ntruth = score_frame(in, fr, boxes, n);
+	ntruth = score_frame(&in->score, fr, boxes, n);
 
 	t_out = fbus_now_mono_ns();
 	if (in->last_done_ns) {
@@ -458,23 +367,23 @@ process(struct infer *in, struct fbus_frame *fr, double wait_ms,
 	}
 	in->last_done_ns = t_out;
 
-	if ((!in->headless && !in->win_failed) ||
-	    (in->record_path && !in->rec_failed)) {
-		rc = overlay_from_frame(&in->img, &fr->fmt, fr->data);
-		fbus_sub_release(in->sub, fr);
+	picture = (!in->headless && !in->win_failed) ||
+	          (in->record_path && !in->rec_failed);
+	/* the last read of the frame's pixels: the picture to show */
+	rc = picture ? overlay_from_frame(&in->img, &fr->fmt, fr->data) : -1;
+	release_frame(in, fr);
+	if (picture) {
 		if (rc == 0)
 			output_picture(in, &info, boxes, n, lat);
 		lat[ST_DISPLAY] = ms_since(t_out);
 		series_add(&in->lat[ST_DISPLAY], lat[ST_DISPLAY]);
-	} else {
-		fbus_sub_release(in->sub, fr);
 	}
 	for (int s = 0; s < ST_N; s++)
 		if (s != ST_DISPLAY)
 			series_add(&in->lat[s], lat[s]);
 	if (in->json)
 		print_json(&info, lat, boxes, n, in->det,
-		           ntruth >= 0 ? in->truth : NULL,
+		           ntruth >= 0 ? in->score.truth : NULL,
 		           ntruth >= 0 ? (size_t)ntruth : 0);
 	return 0;
 }
@@ -506,47 +415,13 @@ live_status(struct infer *in)
 	if (!in->stats || now - in->last_status_ns < 500000000)
 		return;
 	in->last_status_ns = now;
-	if (in->eval) {
-		struct eval_result r;
-
-		eval_result(in->eval, &r);
-		snprintf(acc, sizeof acc, "  mAP@0.5 %.3f", r.map);
-	}
+	if (score_map(&in->score) >= 0)
+		snprintf(acc, sizeof acc, "  mAP@0.5 %.3f",
+		         score_map(&in->score));
 	fprintf(stderr, "\r%llu frames  %.1f fps  latency %.1f ms  "
 	        "skipped %llu%s\033[K",
 	        in->frames, in->fps, in->last_e2e_ms, in->skipped, acc);
 	in->status_shown = 1;
-}
-
-static void
-summary_accuracy(const struct infer *in)
-{
-	struct eval_result r;
-
-	if (!in->eval)
-		return;
-	eval_result(in->eval, &r);
-	fprintf(stderr,
-	        "  accuracy over %llu frames with ground truth (IoU 0.5, "
-	        "conf %.2f):\n"
-	        "    mAP@0.5 %.3f  precision %.3f  recall %.3f  "
-	        "(%llu true / %llu false positives, %llu truth boxes)\n"
-	        "    AP@0.5 ",
-	        (unsigned long long)r.frames, conf_threshold(in), r.map,
-	        r.precision, r.recall, (unsigned long long)r.tp,
-	        (unsigned long long)r.fp, (unsigned long long)r.n_gt);
-	for (int k = 0; k < FBUS_GT_NCLASSES; k++) {
-		struct eval_class c;
-
-		eval_class(in->eval, k, &c);
-		if (c.ap >= 0)
-			fprintf(stderr, " %s %.3f",
-			        gt_class_name((unsigned)k), c.ap);
-		else
-			fprintf(stderr, " %s -",
-			        gt_class_name((unsigned)k));
-	}
-	fputc('\n', stderr);
 }
 
 /* The summary as one JSON line on stdout (--json), after the frames'. */
@@ -577,36 +452,7 @@ summary_json(const struct infer *in, const struct fbus_sub_stats *st,
 		first = 0;
 	}
 	printf("},\"accuracy\":");
-	if (!in->eval) {
-		printf("null");
-	} else {
-		struct eval_result r;
-
-		eval_result(in->eval, &r);
-		printf("{\"frames\":%llu,\"iou\":%.2f,\"conf\":%.4f,"
-		       "\"map50\":%.6f,\"precision\":%.6f,\"recall\":%.6f,"
-		       "\"truth\":%llu,\"tp\":%llu,\"fp\":%llu,\"classes\":{",
-		       (unsigned long long)r.frames, FBUS_EVAL_IOU,
-		       conf_threshold(in), r.map, r.precision, r.recall,
-		       (unsigned long long)r.n_gt, (unsigned long long)r.tp,
-		       (unsigned long long)r.fp);
-		for (int k = 0; k < FBUS_GT_NCLASSES; k++) {
-			struct eval_class c;
-
-			eval_class(in->eval, k, &c);
-			printf("%s\"%s\":{\"ap50\":", k ? "," : "",
-			       gt_class_name((unsigned)k));
-			if (c.ap >= 0)
-				printf("%.6f", c.ap);
-			else
-				printf("null");
-			printf(",\"truth\":%llu,\"tp\":%llu,\"fp\":%llu}",
-			       (unsigned long long)c.n_gt,
-			       (unsigned long long)c.tp,
-			       (unsigned long long)c.fp);
-		}
-		printf("}}");
-	}
+	score_print_json(&in->score, conf_threshold(in), stdout);
 	printf("}}\n");
 	fflush(stdout);
 }
@@ -644,7 +490,7 @@ summary(struct infer *in, double elapsed_s)
 		        stage_names[s], cli_percentile(v->v, v->n, 50), cli_percentile(v->v, v->n, 95), cli_percentile(v->v, v->n, 99),
 		        v->v[v->n - 1]);
 	}
-	summary_accuracy(in);
+	score_print_summary(&in->score, conf_threshold(in), stderr);
 }
 
 static void
@@ -765,7 +611,7 @@ cmd_infer(int argc, char **argv)
 	rc = detector_open(&in.det, &in.dopts, err, sizeof err);
 	if (rc)
 		cli_die(1, "%s", err);
-	if (map_classes(&in) != 0) {
+	if (score_init(&in.score, in.det, in.quiet) != 0) {
 		detector_close(in.det);
 		cli_die(1, "out of memory");
 	}
@@ -850,9 +696,7 @@ cmd_infer(int argc, char **argv)
 	overlay_free(&in.img);
 	fbus_sub_close(in.sub);
 	detector_close(in.det);
-	eval_destroy(in.eval);
-	free(in.cls_map);
-	free(in.mapped);
+	score_free(&in.score);
 	for (int s = 0; s < ST_N; s++)
 		free(in.lat[s].v);
 	return status;
