@@ -17,7 +17,6 @@ non-determinism of multi-threaded CPU kernels) the same model.
 import argparse
 import json
 import os
-import subprocess
 import sys
 import time
 
@@ -26,11 +25,10 @@ import numpy as np
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
 import fbus_ctypes as fb  # noqa: E402
+from yolo_common import (DEFAULT_CLI, HELDOUT_SEED, IN_H, IN_W,  # noqa: E402
+                         SRC_H, SRC_W, gt_to_net, letterbox_geometry,
+                         mean_ap, nms, read_seed)
 
-# Network input: 1280x720 letterboxes into 384x216 + 4 rows of padding
-# top and bottom, so almost no compute is spent on padding.
-IN_W, IN_H = 384, 224
-SRC_W, SRC_H = 1280, 720
 NC = len(fb.CLASS_NAMES)
 STRIDES = (8, 16)
 # Largest box side (network pixels) a level can output: w = sigmoid * WMAX.
@@ -38,141 +36,10 @@ WMAX = {8: 64.0, 16: 160.0}
 # Box sizes (max side, network pixels) each level is trained on; they
 # overlap so that mid-size objects are learnt by both.
 LEVEL_RANGE = {8: (0.0, 32.0), 16: (20.0, 1e9)}
-PAD = 114  # infer letterboxes ONNX models with 114/255 (detector.c)
 
 TRAIN_SEEDS = range(1000, 1096)   # seeds < 1000 are never trained on
-HELDOUT_SEED = 7      # the report's number: python and end to end
 VAL_SEED = 999        # picks the best checkpoint, so HELDOUT_SEED stays unseen
 DEFAULT_CACHE = os.environ.get("FBUS_TRAIN_CACHE", "/tmp/framebus-train")
-DEFAULT_CLI = os.path.join(HERE, "..", "build-model", "framebus")
-
-
-# ---- letterbox, bit-for-bit the geometry of src/detect/yolo_post.c and
-# ---- the sampling of src/detect/letterbox.c ------------------------------
-
-def letterbox_geometry(sw, sh, dw, dh):
-    """(new_w, new_h, pad_x, pad_y) as letterbox_geometry() computes it."""
-    if dw * sh < dh * sw:
-        nw, nh = dw, sh * dw // sw
-    else:
-        nh, nw = dh, sw * dh // sh
-    nw, nh = max(nw, 1), max(nh, 1)
-    return nw, nh, (dw - nw) // 2, (dh - nh) // 2
-
-
-def _taps(n_dst, n_src):
-    """make_tap(): centre-aligned bilinear taps, in float32 like the C."""
-    o = np.arange(n_dst, dtype=np.float32)
-    s = (o + np.float32(0.5)) * np.float32(n_src) / np.float32(n_dst) \
-        - np.float32(0.5)
-    s = np.maximum(s, np.float32(0))
-    i = np.minimum(s.astype(np.int64), n_src - 1)
-    f = (s - i.astype(np.float32)).astype(np.float32)
-    i1 = np.minimum(i + 1, n_src - 1)
-    f[i + 1 >= n_src] = 0
-    return i, i1, f
-
-
-_TAP_CACHE = {}
-
-
-def letterbox(bgr, dw=IN_W, dh=IN_H):
-    """BGR uint8 HxWx3 -> RGB uint8 dh x dw x 3, the pixels infer feeds the
-    network (times 255, rounded)."""
-    sh, sw = bgr.shape[:2]
-    nw, nh, px, py = letterbox_geometry(sw, sh, dw, dh)
-    key = (sw, sh, dw, dh)
-    if key not in _TAP_CACHE:
-        _TAP_CACHE[key] = (_taps(nw, sw), _taps(nh, sh))
-    (x0, x1, fx), (y0, y1, fy) = _TAP_CACHE[key]
-    fx = fx[None, :, None]
-    fy = fy[:, None, None]
-    r0 = bgr[y0]
-    r1 = bgr[y1]
-    a = r0[:, x0].astype(np.float32)
-    a += (r0[:, x1].astype(np.float32) - a) * fx
-    b = r1[:, x0].astype(np.float32)
-    b += (r1[:, x1].astype(np.float32) - b) * fx
-    a += (b - a) * fy
-    out = np.full((dh, dw, 3), PAD, np.uint8)
-    out[py:py + nh, px:px + nw] = np.rint(a[:, :, ::-1]).astype(np.uint8)
-    return out
-
-
-def gt_to_net(boxes, sw=SRC_W, sh=SRC_H, dw=IN_W, dh=IN_H):
-    """Ground-truth rows (cls, x, y, w, h, vis) in source pixels ->
-    (cls, x0, y0, x1, y1) float32 in network pixels."""
-    nw, nh, px, py = letterbox_geometry(sw, sh, dw, dh)
-    sx, sy = nw / sw, nh / sh
-    out = np.zeros((len(boxes), 5), np.float32)
-    if len(boxes):
-        b = boxes.astype(np.float32)
-        out[:, 0] = b[:, 0]
-        out[:, 1] = b[:, 1] * sx + px
-        out[:, 2] = b[:, 2] * sy + py
-        out[:, 3] = (b[:, 1] + b[:, 3]) * sx + px
-        out[:, 4] = (b[:, 2] + b[:, 4]) * sy + py
-    return out
-
-
-# ---- data: frames over shm: ------------------------------------------------
-
-def read_seed(cli, seed, frames, keep_every, lib, want_images=True):
-    """Run `framebus source synthetic --seed SEED` on a private shm bus and
-    read every frame through libframebus (every mode, blocking: nothing is
-    dropped).  Returns (indices, letterboxed images, gt list), the gt in
-    source pixels."""
-    bus = "fbtrain-%d-%d" % (os.getpid(), seed)
-    src = subprocess.Popen(
-        # A few frames more than needed: the subscriber sees the producer
-        # leave before it has drained its queue (observed with libframebus
-        # 0.1.0), so the last frames we want must not be the last sent.
-        [cli, "source", "synthetic", "--seed", str(seed), "--frames",
-         str(frames + 16), "--fps", "max", "--to", "shm:" + bus,
-         "--wait-subscribers", "1", "-q"])
-    idx, imgs, gts = [], [], []
-    sub = None
-    try:
-        for _ in range(200):  # the producer needs a moment to appear
-            try:
-                sub = fb.Subscriber("shm:" + bus, lib=lib, depth=8)
-                break
-            except OSError:
-                time.sleep(0.05)
-        if sub is None:
-            raise RuntimeError("cannot subscribe to shm:%s" % bus)
-        while True:
-            def view(bgr, meta):
-                # Decided from the metadata, so skipped frames are never
-                # copied out of shared memory.
-                if want_images and fb.decode_gt(meta)[0] % keep_every == 0:
-                    return letterbox(bgr)
-                return None
-
-            res = sub.next(10000, view=view)
-            if res is None:
-                break
-            img, meta, seq = res
-            fi, _, _, boxes = fb.decode_gt(meta)
-            # The bus numbers frames from 1, the scene from 0; infer's
-            # JSON carries only seq, so the evaluation relies on this.
-            if seq != fi + 1:
-                raise RuntimeError("seq %d carries frame %d" % (seq, fi))
-            if fi % keep_every == 0:
-                idx.append(fi)
-                imgs.append(img)
-                gts.append(boxes)
-            if fi + 1 >= frames:
-                break
-    finally:
-        if sub:
-            sub.close()
-        try:
-            src.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            src.terminate()
-            src.wait()
-    return idx, imgs, gts
 
 
 def collect(args):
@@ -404,7 +271,6 @@ def export_onnx(model, stem):
 def predict(model, imgs, conf, nms_iou=0.45, batch=16):
     """Letterboxed uint8 frames -> list of (x, y, w, h, score, cls) arrays in
     source pixels, as yolo_decode + yolo_nms + letterbox_unmap give them."""
-    import eval_map
     nw, nh, px, py = letterbox_geometry(SRC_W, SRC_H, IN_W, IN_H)
     sx, sy = SRC_W / nw, SRC_H / nh
     model.eval()
@@ -423,7 +289,7 @@ def predict(model, imgs, conf, nms_iou=0.45, batch=16):
                     k &= sc >= np.sort(sc)[-300]
                 d = np.stack([o[0, k] - o[2, k] / 2, o[1, k] - o[3, k] / 2,
                               o[2, k], o[3, k], sc[k], cl[k]], 1)
-                d = eval_map.nms(d, nms_iou)
+                d = nms(d, nms_iou)
                 if len(d):
                     x0 = np.clip((d[:, 0] - px) * sx, 0, SRC_W)
                     y0 = np.clip((d[:, 1] - py) * sy, 0, SRC_H)
@@ -437,9 +303,8 @@ def predict(model, imgs, conf, nms_iou=0.45, batch=16):
 
 
 def evaluate(model, idx, imgs, gts, conf):
-    import eval_map
     dets = predict(model, imgs, conf)
-    return eval_map.mean_ap(dict(zip(idx, dets)), dict(zip(idx, gts)), NC)
+    return mean_ap(dict(zip(idx, dets)), dict(zip(idx, gts)), NC)
 
 
 # ---- training ------------------------------------------------------------------

@@ -55,3 +55,12 @@ if(CMOCKA_FOUND)
       LABELS lib conformance tsan TIMEOUT 240)
   endforeach()
 endif()
+
+# The ctypes binding in models/ (it feeds the training) mirrors the header.
+# Debian's python3 (python3-pytest, python3-numpy), not one earlier on PATH.
+add_executable(abi_layout ${FBUS_TEST_DIR}/integration/abi_layout.c)
+target_link_libraries(abi_layout PRIVATE framebus_static)
+fbus_target_warnings(abi_layout)
+fbus_add_test(NAME test-ctypes-abi
+  COMMAND /usr/bin/python3 -m pytest -q -p no:cacheprovider ${FBUS_TEST_DIR}/python
+  ENV "FBUS_ABI_LAYOUT=$<TARGET_FILE:abi_layout>" LABELS lib noasan TIMEOUT 60)
