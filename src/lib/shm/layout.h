@@ -36,7 +36,9 @@
 
 #include "framebus.h"
 
-#define FBUSI_RING_MAGIC 0x31524246u /* "FBR1" little-endian */
+/* host byte order throughout: shared memory never leaves the machine
+ * (the bytes spell "FBR1" / "FBP1" on little-endian hosts) */
+#define FBUSI_RING_MAGIC 0x31524246u
 #define FBUSI_PAGE_MAGIC 0x31504246u /* "FBP1" */
 #define FBUSI_SHM_VERSION 1u
 

@@ -1,8 +1,9 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * shm/proto.h — messages on the shm control socket (SOCK_SEQPACKET: one message
- * per datagram, so a message is whole or absent).  Little-endian fixed
- * layout, parsed by fbusi_ctl_parse() which trusts nothing.
+ * per datagram, so a message is whole or absent).  Fixed host-order
+ * layout (a Unix socket never leaves the host), parsed by fbusi_ctl_parse()
+ * which trusts nothing.
  *
  *   sub -> pub  HELLO   {version, mode, depth, policy, block_ms}
  *   any -> pub  QUERY   {version}                     (framebus ls)

@@ -94,7 +94,7 @@ release_held(struct shm_sub *s)
 	} else if (s->holding == HOLD_ENTRY) {
 		s->tail++;
 		/* seq_cst store, then seq_cst load of prod_waiting: pairs
-		 * with wait_for_room() in shm_pub.c (flag, then tail) */
+		 * with wait_for_room() in shm/pub.c (flag, then tail) */
 		atomic_store(&s->page->tail, s->tail);
 		if (atomic_load(&s->page->prod_waiting))
 			fbusi_futex_wake((const uint32_t *)&s->page->tail, 1);
@@ -314,7 +314,7 @@ take_latest(struct shm_sub *s, struct fbus_frame *f)
 			                  "producer published slot %u of %u",
 			                  slot, s->cur.slot_count);
 		/* seq_cst lease store, then seq_cst re-check of the slot's
-		 * seq: the Dekker pair with loan() in shm_pub.c */
+		 * seq: the Dekker pair with loan() in shm/pub.c */
 		atomic_store(&s->page->lease,
 		             ((s->cur.gen & 0xffff) << 16) | (slot + 1));
 		if (atomic_load(&fbusi_ringmap_slot(&s->cur, slot)->seq) != seq) {
