@@ -1,16 +1,38 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * letterbox.h — YOLO pre-processing straight from a frame's planes into the
- * network's float NCHW blob: resize, pad, normalise and convert to RGB in
- * one pass, so a shared-memory frame is never copied whole first.
+ * letterbox.h — the letterbox, whole: its geometry, the pre-processing
+ * straight from a frame's planes into the network's float NCHW blob
+ * (resize, pad, normalise and convert to RGB in one pass, so a
+ * shared-memory frame is never copied whole first), and the way back from
+ * network to source pixels.
  */
 #ifndef FBUS_LETTERBOX_H
 #define FBUS_LETTERBOX_H
 
 #include "framebus.h"
-#include "yolo_post.h"
+#include "detector.h"
 
 #include <stdint.h>
+
+/*
+ * Letterbox: the source scaled by one factor to fit the network input,
+ * centred, the rest padded.  The rounding is Darknet's (integer new size,
+ * padding split with the odd pixel on the right/bottom).
+ */
+struct letterbox {
+	int src_w, src_h; /* source frame */
+	int dst_w, dst_h; /* network input */
+	int new_w, new_h; /* scaled source inside the input */
+	int pad_x, pad_y; /* where it starts */
+};
+
+void letterbox_geometry(struct letterbox *lb, int src_w, int src_h,
+                        int dst_w, int dst_h);
+
+/* Map boxes from network-input pixels to source pixels, clipped to the
+ * frame.  Boxes left with no area get w = h = 0. */
+void letterbox_unmap(const struct letterbox *lb, struct det_box *b,
+                     size_t n);
 
 /* Per-column sampling tables, reused from frame to frame. */
 struct letterbox_ws {

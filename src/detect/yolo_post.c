@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * yolo_post.c — layout detection, box decoding, NMS and letterbox geometry
+ * yolo_post.c — layout detection, box decoding and NMS
  * for YOLO outputs (see yolo_post.h for the three layouts understood).
  */
 #include "yolo_post.h"
@@ -251,57 +251,4 @@ yolo_nms(struct det_box *boxes, size_t n, float iou)
 	}
 	free(r);
 	return kept;
-}
-
-void
-letterbox_geometry(struct letterbox *lb, int src_w, int src_h, int dst_w,
-                   int dst_h)
-{
-	lb->src_w = src_w;
-	lb->src_h = src_h;
-	lb->dst_w = dst_w;
-	lb->dst_h = dst_h;
-	/* dst_w/src_w < dst_h/src_h, in integers: width is the limit. */
-	if ((long long)dst_w * src_h < (long long)dst_h * src_w) {
-		lb->new_w = dst_w;
-		lb->new_h = (int)((long long)src_h * dst_w / src_w);
-	} else {
-		lb->new_h = dst_h;
-		lb->new_w = (int)((long long)src_w * dst_h / src_h);
-	}
-	if (lb->new_w < 1)
-		lb->new_w = 1;
-	if (lb->new_h < 1)
-		lb->new_h = 1;
-	lb->pad_x = (dst_w - lb->new_w) / 2;
-	lb->pad_y = (dst_h - lb->new_h) / 2;
-}
-
-static float
-clampf(float v, float lo, float hi)
-{
-	return v < lo ? lo : v > hi ? hi : v;
-}
-
-void
-letterbox_unmap(const struct letterbox *lb, struct det_box *b, size_t n)
-{
-	float sx = (float)lb->src_w / (float)lb->new_w;
-	float sy = (float)lb->src_h / (float)lb->new_h;
-
-	for (size_t i = 0; i < n; i++) {
-		float x0 = (b[i].x - (float)lb->pad_x) * sx;
-		float y0 = (b[i].y - (float)lb->pad_y) * sy;
-		float x1 = (b[i].x + b[i].w - (float)lb->pad_x) * sx;
-		float y1 = (b[i].y + b[i].h - (float)lb->pad_y) * sy;
-
-		x0 = clampf(x0, 0, (float)lb->src_w);
-		x1 = clampf(x1, 0, (float)lb->src_w);
-		y0 = clampf(y0, 0, (float)lb->src_h);
-		y1 = clampf(y1, 0, (float)lb->src_h);
-		b[i].x = x0;
-		b[i].y = y0;
-		b[i].w = x1 > x0 ? x1 - x0 : 0;
-		b[i].h = y1 > y0 ? y1 - y0 : 0;
-	}
 }

@@ -1,8 +1,8 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * yolo_post.h — YOLO post-processing in plain C: which output layout a
- * network has, decoding its rows into boxes, per-class NMS, and the
- * letterbox geometry that maps network pixels back to source pixels.
+ * network has, decoding its rows into boxes, per-class NMS, IoU (the
+ * letterbox geometry is in letterbox.h).
  * Everything here is pure computation, unit-tested by test-yolo-post.c.
  */
 #ifndef FBUS_YOLO_POST_H
@@ -60,25 +60,5 @@ double det_box_iou(const struct det_box *a, const struct det_box *b);
  * same class exceeds iou.  Compacts boxes in place; returns the count kept.
  */
 size_t yolo_nms(struct det_box *boxes, size_t n, float iou);
-
-/*
- * Letterbox: the source scaled by one factor to fit the network input,
- * centred, the rest padded.  The rounding is Darknet's (integer new size,
- * padding split with the odd pixel on the right/bottom).
- */
-struct letterbox {
-	int src_w, src_h; /* source frame */
-	int dst_w, dst_h; /* network input */
-	int new_w, new_h; /* scaled source inside the input */
-	int pad_x, pad_y; /* where it starts */
-};
-
-void letterbox_geometry(struct letterbox *lb, int src_w, int src_h,
-                        int dst_w, int dst_h);
-
-/* Map boxes from network-input pixels to source pixels, clipped to the
- * frame.  Boxes left with no area get w = h = 0. */
-void letterbox_unmap(const struct letterbox *lb, struct det_box *b,
-                     size_t n);
 
 #endif /* FBUS_YOLO_POST_H */

@@ -17,6 +17,7 @@
 
 #include "darknet_cfg.h"
 #include "names.h"
+#include "letterbox.h"
 #include "yolo_post.h"
 
 #define NEAR(a, b) assert_true(fabsf((float)(a) - (float)(b)) < 1e-3f)
