@@ -38,21 +38,23 @@ trap - EXIT
 out=$("$fb" ls)
 if grep -q "$name" <<<"$out"; then fail "$name still listed after close"; fi
 
-# kill -9 leaves the socket and lock files; ls removes them and says so
-dir=$(sed -n 's/^(no live buses in \(.*\))$/\1/p' <<<"$out")
-[ -n "$dir" ] || dir=${XDG_RUNTIME_DIR:+$XDG_RUNTIME_DIR/framebus}
-[ -n "$dir" ] || dir=/tmp/framebus-$(id -u)
-"$helper" "$name-k9" 50 30 &
+# kill -9 leaves the socket and lock files; ls removes them and says so.
+# In a runtime dir of its own: any producer starting elsewhere in the suite
+# sweeps the shared one too, and would take the files before our ls does.
+xdg=$(mktemp -d "${FBUS_TEST_TMP:-/tmp}/xdg-XXXXXX")
+dir=$xdg/framebus
+XDG_RUNTIME_DIR=$xdg "$helper" "$name-k9" 50 30 &
 hp=$!
 for _ in $(seq 100); do [ -S "$dir/$name-k9.sock" ] && break; sleep 0.1; done
 [ -S "$dir/$name-k9.sock" ] || fail "no socket $dir/$name-k9.sock"
 kill -KILL $hp
 wait $hp 2>/dev/null || true
 [ -e "$dir/$name-k9.lock" ] || fail "kill -9 left no lock file to sweep"
-out=$("$fb" ls)
+out=$(XDG_RUNTIME_DIR=$xdg "$fb" ls)
 grep -q "removed stale bus $name-k9" <<<"$out" || fail "ls did not say it removed $name-k9: $out"
 [ ! -e "$dir/$name-k9.sock" ] && [ ! -e "$dir/$name-k9.lock" ] ||
 	fail "ls left $name-k9 files in $dir"
+rmdir "$dir" "$xdg" || fail "files left in $dir: $(ls -A "$dir")"
 
 out=$("$fb" bench --size 320x240 --frames 200 --json)
 echo "$out"
