@@ -392,3 +392,20 @@ fbusi_peer_allowed(int fd, const struct fbus_pub_opts *opts,
 			return true;
 	return false;
 }
+
+bool
+fbusi_fd_is_eventfd(int fd)
+{
+	char link[32], target[64];
+	int flags = fcntl(fd, F_GETFL);
+	ssize_t n;
+
+	if (flags < 0 || !(flags & O_NONBLOCK))
+		return false;
+	snprintf(link, sizeof link, "/proc/self/fd/%d", fd);
+	n = readlink(link, target, sizeof target - 1);
+	if (n <= 0)
+		return false;
+	target[n] = '\0';
+	return strcmp(target, "anon_inode:[eventfd]") == 0;
+}

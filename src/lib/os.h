@@ -76,6 +76,10 @@ struct ucred;
 bool fbusi_peer_allowed(int fd, const struct fbus_pub_opts *opts,
                         struct ucred *cred);
 
+/* Whether fd is an eventfd opened O_NONBLOCK (checked on what a peer sent:
+ * its /proc/self/fd link names the anon inode, its flags are ours to read). */
+bool fbusi_fd_is_eventfd(int fd);
+
 int fbusi_poll1(int fd, short events, int timeout_ms);
 void fbusi_close(int fd);
 

@@ -135,6 +135,16 @@ fbusi_shm_attach(const char *sock_path, const struct fbus_sub_opts *opts,
 		goto fail;
 	}
 	c->efd = fds[1];
+	/* we read it without a timeout: a pipe or a blocking fd from a
+	 * hostile producer would hang fbus_sub_next() and every poll loop */
+	if (!fbusi_fd_is_eventfd(c->efd)) {
+		close_fds(fds, 1);
+		close_fds(fds + 2, nfds - 2);
+		rc = fbusi_fail(err, FBUS_EPROTO,
+		                "producer sent a wake-up fd that is not a "
+		                "non-blocking eventfd");
+		goto fail;
+	}
 	psize = fbusi_memfd_check(fds[0], m.welcome.page_size);
 	page = psize < 0 ? MAP_FAILED
 	                 : mmap(NULL, (size_t)psize, PROT_READ | PROT_WRITE,
