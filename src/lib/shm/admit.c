@@ -24,6 +24,9 @@
 static void
 ent_kill(struct shm_pub *p, struct ent *e)
 {
+	/* once: a kicked entry may also show up as HUP in the same poll */
+	if (atomic_load(&e->state) != ENT_ACTIVE)
+		return;
 	/* under its lock: the data path may be sending it a RING */
 	pthread_mutex_lock(&e->sock_lock);
 	fbusi_close(e->sock);
@@ -365,7 +368,9 @@ fbusi_shm_ctl_thread(void *arg)
 				continue;
 			if (map[i] < 0) {
 				on_pending(p, &p->pend[-map[i] - 1]);
-			} else {
+			} else if (atomic_load(&p->ents[map[i]].state) ==
+			           ENT_ACTIVE) {
+				/* (not if kicked() above killed it already) */
 				struct ent *e = &p->ents[map[i]];
 				char c;
 
