@@ -123,7 +123,7 @@ shm_loan(struct fbus_pub *base, const struct fbus_format *fmt_in,
 		                  fmt.width, fmt.height, fmt.size);
 	if (atomic_load_explicit(&p->dead_pending, memory_order_relaxed))
 		reclaim_dead(p);
-	if (!p->ring || FBUSI_SLOT_DATA_OFF + (uint64_t)fmt.size > p->slot_size) {
+	if (!p->hdr || FBUSI_SLOT_DATA_OFF + (uint64_t)fmt.size > p->slot_size) {
 		uint64_t want = fmt.size;
 		if (p->opts.max_frame_bytes > want)
 			want = p->opts.max_frame_bytes;

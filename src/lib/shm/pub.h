@@ -77,11 +77,10 @@ struct shm_pub {
 	int thread_started;
 	pthread_mutex_t lock;  /* only the INFO figures (last_fmt, rate) */
 
-	/* the ring being written: the data path's; `cur` is the same ring
-	 * for admissions (see fbusi_shm_ring_switch) */
-	struct ring *ring;
+	/* the ring being written: stored only by the data path, read by
+	 * admissions (see fbusi_shm_ring_switch) */
 	_Atomic(struct ring *) cur;
-	struct fbusi_ring_hdr *hdr; /* ring->hdr */
+	struct fbusi_ring_hdr *hdr; /* cur->hdr, NULL before the first */
 	uint32_t gen;
 	uint32_t slot_count;
 	uint64_t slot_size;

@@ -135,7 +135,9 @@ int
 fbusi_shm_ring_switch(struct shm_pub *p, uint64_t payload,
                       struct fbusi_err *err)
 {
-	struct ring *r = NULL, *old = p->ring;
+	/* relaxed: only the data path stores it */
+	struct ring *r = NULL,
+	            *old = atomic_load_explicit(&p->cur, memory_order_relaxed);
 	int rc = ring_new(p, payload, &r, err);
 
 	if (rc)
@@ -149,7 +151,6 @@ fbusi_shm_ring_switch(struct shm_pub *p, uint64_t payload,
 	 * entry ACTIVE and send it the ring (after its WELCOME: its lock),
 	 * or its WELCOME carries this ring already. */
 	atomic_store(&p->cur, r);
-	p->ring = r;
 	for (uint32_t i = 0; i < p->n_ents; i++) {
 		struct ent *e = &p->ents[i];
 
@@ -173,11 +174,11 @@ fbusi_shm_ring_switch(struct shm_pub *p, uint64_t payload,
 void
 fbusi_shm_ring_close_all(struct shm_pub *p)
 {
-	if (p->ring) {
-		ring_end(p, p->ring->hdr, FBUSI_RING_CLOSED);
-		ring_free(p->ring);
+	struct ring *r = atomic_exchange(&p->cur, NULL);
+
+	if (r) {
+		ring_end(p, r->hdr, FBUSI_RING_CLOSED);
+		ring_free(r);
 	}
-	atomic_store(&p->cur, NULL);
-	p->ring = NULL;
 	p->hdr = NULL;
 }
