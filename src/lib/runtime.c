@@ -193,12 +193,21 @@ sweep_orphan(const char *dir, int dfd, const char *name)
 	return 1;
 }
 
+typedef char bus_name[FBUSI_NAME_MAX + 1];
+
+static int
+cmp_name(const void *a, const void *b)
+{
+	return strcmp(*(const bus_name *)a, *(const bus_name *)b);
+}
+
 static int
 sweep_dir(const char *dir, fbus_sweep_fn *removed, void *user)
 {
-	char names[64][FBUSI_NAME_MAX + 1];
+	bus_name *names = NULL, *grown;
+	size_t n = 0, cap = 0;
 	struct dirent *e;
-	int dfd, n = 0, count = 0;
+	int dfd, count = 0;
 	DIR *d;
 
 	/* O_NOFOLLOW: a planted symlink must not make us remove files
@@ -211,36 +220,42 @@ sweep_dir(const char *dir, fbus_sweep_fn *removed, void *user)
 		close(dfd);
 		return -errno;
 	}
-	for (;;) {
-		/* collect a batch first: unlinking while readdir walks the
-		 * directory may skip entries */
-		n = 0;
-		rewinddir(d);
-		while ((e = readdir(d)) && n < 64) {
-			size_t len = strlen(e->d_name);
+	/* every name first: unlinking while readdir walks the directory may
+	 * skip entries */
+	while ((e = readdir(d))) {
+		size_t len = strlen(e->d_name);
 
-			if (len > 5 && len - 5 <= FBUSI_NAME_MAX &&
-			    (!strcmp(e->d_name + len - 5, ".lock") ||
-			     !strcmp(e->d_name + len - 5, ".sock"))) {
-				memcpy(names[n], e->d_name, len - 5);
-				names[n][len - 5] = '\0';
-				n++;
+		if (len <= 5 || len - 5 > FBUSI_NAME_MAX ||
+		    (strcmp(e->d_name + len - 5, ".lock") &&
+		     strcmp(e->d_name + len - 5, ".sock")))
+			continue;
+		if (n == cap) {
+			cap = cap ? cap * 2 : 64;
+			grown = realloc(names, cap * sizeof *names);
+			if (!grown) {
+				count = FBUS_ENOMEM;
+				goto out;
 			}
+			names = grown;
 		}
-		int got = 0;
-		for (int i = 0; i < n; i++) {
-			if (!sweep_one(dfd, names[i]) &&
-			    !sweep_orphan(dir, dfd, names[i]))
-				continue;
-			got++;
-			count++;
-			if (removed)
-				removed(user, names[i]);
-		}
-		/* another pass only if this one was full and did something */
-		if (n < 64 || !got)
-			break;
+		memcpy(names[n], e->d_name, len - 5);
+		names[n][len - 5] = '\0';
+		n++;
 	}
+	/* NAME.lock and NAME.sock give the name twice: once is enough */
+	qsort(names, n, sizeof *names, cmp_name);
+	for (size_t i = 0; i < n; i++) {
+		if (i && !strcmp(names[i], names[i - 1]))
+			continue;
+		if (!sweep_one(dfd, names[i]) &&
+		    !sweep_orphan(dir, dfd, names[i]))
+			continue;
+		count++;
+		if (removed)
+			removed(user, names[i]);
+	}
+out:
+	free(names);
 	closedir(d);
 	return count;
 }
