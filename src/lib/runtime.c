@@ -243,7 +243,8 @@ sweep_dir(const char *dir, fbus_sweep_fn *removed, void *user)
 		n++;
 	}
 	/* NAME.lock and NAME.sock give the name twice: once is enough */
-	qsort(names, n, sizeof *names, cmp_name);
+	if (n) /* qsort wants a non-NULL array even for none */
+		qsort(names, n, sizeof *names, cmp_name);
 	for (size_t i = 0; i < n; i++) {
 		if (i && !strcmp(names[i], names[i - 1]))
 			continue;
