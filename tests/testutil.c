@@ -1,9 +1,11 @@
 /* SPDX-License-Identifier: MIT */
-/* testutil.c — see testutil.h. */
+/* testutil.c — see testutil.h and check.h. */
 #define _GNU_SOURCE
 #include "testutil.h"
+#include "check.h"
 
 #include <dirent.h>
+#include <pthread.h>
 #include <signal.h>
 #include <string.h>
 #include <time.h>
@@ -82,4 +84,34 @@ int
 t_devshm_count(void)
 {
 	return count_dir("/dev/shm", NULL);
+}
+
+static pid_t test_pid;
+static pthread_t test_thread;
+
+/* Before main(): the process and thread in which cmocka may fail a test. */
+__attribute__((constructor)) static void
+record_test_thread(void)
+{
+	test_pid = getpid();
+	test_thread = pthread_self();
+}
+
+int
+t_in_test_thread(void)
+{
+	return getpid() == test_pid && pthread_equal(pthread_self(), test_thread);
+}
+
+void
+t_helper_fail(const char *file, int line, const char *fmt, ...)
+{
+	va_list ap;
+
+	fprintf(stderr, "%s:%d: [pid %d, helper] ", file, line, (int)getpid());
+	va_start(ap, fmt);
+	vfprintf(stderr, fmt, ap);
+	va_end(ap);
+	fputc('\n', stderr);
+	_exit(T_HELPER_FAILED);
 }

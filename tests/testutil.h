@@ -1,8 +1,8 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * testutil.h — small helpers shared by the C tests: check macros that print
- * the expression and fbus_strerror(), unique bus names so `ctest -j` works,
- * fd-leak counting, and a watchdog so no test can hang.
+ * testutil.h — small helpers shared by the C tests: unique bus names so
+ * `ctest -j` works, fd-leak counting, and a watchdog so no test can hang.
+ * Assertions are in check.h.
  */
 #ifndef FBUS_TESTUTIL_H
 #define FBUS_TESTUTIL_H
@@ -13,40 +13,6 @@
 #include <stdlib.h>
 
 #define T_SKIP 77
-
-#define T_ASSERT(cond)                                                        \
-	do {                                                                  \
-		if (!(cond)) {                                                \
-			fprintf(stderr, "%s:%d: assertion failed: %s\n",      \
-			        __FILE__, __LINE__, #cond);                   \
-			abort();                                              \
-		}                                                             \
-	} while (0)
-
-/* expr must return 0 (or >= 0) */
-#define T_PASS(expr)                                                          \
-	do {                                                                  \
-		long long t_rc_ = (long long)(expr);                          \
-		if (t_rc_ < 0) {                                              \
-			fprintf(stderr, "%s:%d: %s failed: %lld (%s)\n",      \
-			        __FILE__, __LINE__, #expr, t_rc_,             \
-			        fbus_strerror((int)t_rc_));                   \
-			abort();                                              \
-		}                                                             \
-	} while (0)
-
-/* expr must return exactly code */
-#define T_FAIL(expr, code)                                                    \
-	do {                                                                  \
-		long long t_rc_ = (long long)(expr);                          \
-		if (t_rc_ != (code)) {                                        \
-			fprintf(stderr,                                       \
-			        "%s:%d: %s returned %lld (%s), want %s\n",    \
-			        __FILE__, __LINE__, #expr, t_rc_,             \
-			        fbus_strerror((int)t_rc_), #code);            \
-			abort();                                              \
-		}                                                             \
-	} while (0)
 
 /* "prefix-<pid>-<counter>": unique per process and call. */
 const char *t_unique_name(const char *prefix);

@@ -7,14 +7,7 @@
  * runs in one process, the producer's own threads serving it.
  */
 #define _GNU_SOURCE
-#include <setjmp.h>
-#include <stdarg.h>
-#include <stddef.h>
-#include <stdint.h>
-
-#include <cmocka.h>
-
-#include "cmocka_check.h"
+#include "check.h"
 #include "testutil.h"
 
 #include <arpa/inet.h>
@@ -80,9 +73,9 @@ uri_tcp(char *buf, size_t n)
 	int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
 
 	sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-	T_ASSERT(fd >= 0);
-	T_ASSERT(bind(fd, (struct sockaddr *)&sa, sizeof sa) == 0);
-	T_ASSERT(getsockname(fd, (struct sockaddr *)&sa, &len) == 0);
+	CHECK_TRUE(fd >= 0);
+	CHECK_TRUE(bind(fd, (struct sockaddr *)&sa, sizeof sa) == 0);
+	CHECK_TRUE(getsockname(fd, (struct sockaddr *)&sa, &len) == 0);
 	close(fd);
 	snprintf(buf, n, "tcp://127.0.0.1:%u", (unsigned)ntohs(sa.sin_port));
 }
@@ -105,7 +98,7 @@ fmt_of(uint32_t pixfmt, uint32_t w, uint32_t h)
 {
 	struct fbus_format f = { .pixfmt = pixfmt, .width = w, .height = h };
 
-	T_PASS(fbus_format_layout(&f));
+	CHECK(fbus_format_layout(&f));
 	return f;
 }
 
@@ -121,7 +114,7 @@ send_tagged(struct fbus_pub *p, const struct fbus_format *f, uint64_t tag)
 	uint8_t *buf = malloc(f->size);
 	int64_t rc;
 
-	T_ASSERT(buf);
+	CHECK_TRUE(buf);
 	for (size_t i = 0; i < f->size; i++)
 		buf[i] = pattern(tag, i);
 	rc = fbus_pub_send(p, f, buf, f->size, &tag, sizeof tag);
@@ -179,7 +172,7 @@ pump_until_frame(struct fbus_pub *p, struct fbus_sub *s, struct fbus_frame *fr)
 	for (int i = 0; i < 250; i++) {
 		int rc;
 
-		T_PASS(send_tagged(p, &f, 1000 + (uint64_t)i));
+		CHECK(send_tagged(p, &f, 1000 + (uint64_t)i));
 		rc = fbus_sub_next(s, fr, 20);
 		if (rc == 0) {
 			check_tagged(fr, &f);
@@ -229,7 +222,7 @@ child_add(pid_t pid)
 			children[i] = pid;
 			return;
 		}
-	T_ASSERT(!"too many children");
+	FAIL("too many children");
 }
 
 static void
@@ -245,7 +238,7 @@ reap(pid_t pid)
 {
 	int st;
 
-	T_ASSERT(waitpid(pid, &st, 0) == pid);
+	CHECK_TRUE(waitpid(pid, &st, 0) == pid);
 	child_forget(pid);
 	return st;
 }
@@ -271,9 +264,9 @@ spawn_producer(const char *uri, int frames)
 	pid_t pid;
 	char c;
 
-	T_ASSERT(pipe2(pfd, O_CLOEXEC) == 0);
+	CHECK_TRUE(pipe2(pfd, O_CLOEXEC) == 0);
 	pid = fork();
-	T_ASSERT(pid >= 0);
+	CHECK_TRUE(pid >= 0);
 	if (pid == 0) {
 		struct fbus_format f = fmt_of(FBUS_PIXFMT_BGR24, W, H);
 		struct fbus_pub *p;
@@ -295,7 +288,7 @@ spawn_producer(const char *uri, int frames)
 	}
 	child_add(pid);
 	close(pfd[1]);
-	T_ASSERT(read(pfd[0], &c, 1) == 1);
+	CHECK_TRUE(read(pfd[0], &c, 1) == 1);
 	close(pfd[0]);
 	return pid;
 }
@@ -416,7 +409,7 @@ test_producer_killed_next(void **state)
 	s = sub_open(uri, FBUS_MODE_LATEST, 0);
 	CHECK(fbus_sub_next(s, &fr, 2000));
 	check_tagged(&fr, NULL);
-	T_ASSERT(pthread_create(&th, NULL, killer_main, &k) == 0);
+	assert_true(pthread_create(&th, NULL, killer_main, &k) == 0);
 	do
 		rc = fbus_sub_next(s, &fr, 3000);
 	while (rc == 0);
@@ -531,7 +524,7 @@ test_drain_after_close(void **state)
 	every = sub_open(uri, FBUS_MODE_EVERY, 0);
 	latest = sub_open(uri, FBUS_MODE_LATEST, 0);
 	for (uint64_t i = 1; i <= 5; i++)
-		T_PASS(send_tagged(p, &f, i));
+		CHECK(send_tagged(p, &f, i));
 	fbus_pub_close(p);
 	for (uint64_t i = 1; i <= 5; i++) {
 		CHECK(fbus_sub_next(every, &fr, 2000));
@@ -667,7 +660,7 @@ test_format_change(void **state)
 	p = pub_open(uri, NULL);
 	s = sub_open(uri, FBUS_MODE_EVERY, 0);
 	for (uint64_t i = 0; i < 5; i++)
-		T_PASS(send_tagged(p, &fmts[i], i));
+		CHECK(send_tagged(p, &fmts[i], i));
 	for (uint64_t i = 0; i < 5; i++) {
 		CHECK(fbus_sub_next(s, &fr, 2000));
 		assert_int_equal(check_tagged(&fr, &fmts[i]), i);
@@ -726,9 +719,9 @@ child_subscribe(const char *uri, uid_t uid, uint32_t flags, char *why,
 	int pfd[2], st, rc = 0;
 	pid_t pid;
 
-	T_ASSERT(pipe2(pfd, O_CLOEXEC) == 0);
+	CHECK_TRUE(pipe2(pfd, O_CLOEXEC) == 0);
 	pid = fork();
-	T_ASSERT(pid >= 0);
+	CHECK_TRUE(pid >= 0);
 	if (pid == 0) {
 		struct fbus_sub_opts o = { .flags = flags };
 		struct fbus_frame fr;
@@ -753,10 +746,10 @@ child_subscribe(const char *uri, uid_t uid, uint32_t flags, char *why,
 	child_add(pid);
 	close(pfd[1]);
 	memset(why, 0, n);
-	T_ASSERT(read(pfd[0], why, n - 1) > 0);
+	CHECK_TRUE(read(pfd[0], why, n - 1) > 0);
 	close(pfd[0]);
 	st = reap(pid);
-	T_ASSERT(WIFEXITED(st) && WEXITSTATUS(st) == 0);
+	CHECK_TRUE(WIFEXITED(st) && WEXITSTATUS(st) == 0);
 	sscanf(why, "%d", &rc);
 	return rc;
 }
@@ -809,7 +802,7 @@ test_refused_uid(void **state)
 	p = pub_open(uri, &allow);
 	{
 		pid_t pid = fork();
-		T_ASSERT(pid >= 0);
+		assert_true(pid >= 0);
 		if (pid == 0) {
 			char w[512];
 			rc = child_subscribe(uri, nobody, 0, w, sizeof w);
@@ -820,7 +813,7 @@ test_refused_uid(void **state)
 		child_add(pid);
 		for (int i = 0; i < 200 && pid; i++) {
 			int st;
-			T_PASS(send_tagged(p, &f, (uint64_t)i));
+			CHECK(send_tagged(p, &f, (uint64_t)i));
 			t_sleep_ms(20);
 			if (waitpid(pid, &st, WNOHANG) == pid) {
 				child_forget(pid);
@@ -874,7 +867,7 @@ main(int argc, char **argv)
 	/* where another uid can reach a bus: in /tmp, not under the build
 	 * tree, whose parents need not be traversable */
 	snprintf(shared_dir, sizeof shared_dir, "/tmp/fbus-conf-XXXXXX");
-	T_ASSERT(mkdtemp(shared_dir) && chmod(shared_dir, 0755) == 0);
+	assert_true(mkdtemp(shared_dir) && chmod(shared_dir, 0755) == 0);
 	snprintf(group, sizeof group, "conformance-%s", T->name);
 	rc = _cmocka_run_group_tests(group, tests, sizeof tests / sizeof *tests,
 	                             NULL, NULL);

@@ -11,6 +11,7 @@
 #include "os.h"
 #include "shm/layout.h"
 #include "shm/proto.h"
+#include "check.h"
 #include "testutil.h"
 
 #include <fcntl.h>
@@ -38,24 +39,24 @@ fake_main(void *arg)
 	int fds[FBUSI_MAX_FDS], nfds, pfd[2] = { -1, -1 }, s, page;
 	struct pollfd p = { .fd = f->lfd, .events = POLLIN };
 
-	T_ASSERT(poll(&p, 1, 5000) == 1);
+	CHECK_TRUE(poll(&p, 1, 5000) == 1);
 	s = accept4(f->lfd, NULL, NULL, SOCK_CLOEXEC);
-	T_ASSERT(s >= 0);
+	CHECK_TRUE(s >= 0);
 	p.fd = s;
-	T_ASSERT(poll(&p, 1, 5000) == 1);
-	T_ASSERT(fbusi_recv_fds(s, buf, sizeof buf, fds, 0, &nfds, 0) > 0);
+	CHECK_TRUE(poll(&p, 1, 5000) == 1);
+	CHECK_TRUE(fbusi_recv_fds(s, buf, sizeof buf, fds, 0, &nfds, 0) > 0);
 	page = fbusi_memfd_sealed("fake-page", 4096);
-	T_ASSERT(page >= 0);
+	CHECK_TRUE(page >= 0);
 	if (f->wake == 0)
-		T_ASSERT(pipe2(pfd, O_CLOEXEC) == 0);
+		CHECK_TRUE(pipe2(pfd, O_CLOEXEC) == 0);
 	else
-		T_ASSERT((pfd[0] = eventfd(0, EFD_CLOEXEC)) >= 0);
+		CHECK_TRUE((pfd[0] = eventfd(0, EFD_CLOEXEC)) >= 0);
 	fbusi_ctl_init((union fbusi_ctl *)&w, FBUSI_CTL_WELCOME);
 	w.version = FBUSI_CTL_VERSION;
 	w.page_size = 4096;
 	fds[0] = page;
 	fds[1] = pfd[0];
-	T_PASS(fbusi_send_fds(s, &w, sizeof w, fds, 2, 0));
+	CHECK(fbusi_send_fds(s, &w, sizeof w, fds, 2, 0));
 	close(page);
 	fbusi_close(pfd[0]);
 	fbusi_close(pfd[1]);
@@ -79,37 +80,53 @@ lie(int wake)
 	int fds, rc;
 
 	snprintf(name, sizeof name, "%s", t_unique_name("fakeprod"));
-	T_PASS(fbus_runtime_dir(dir, sizeof dir));
+	CHECK(fbus_runtime_dir(dir, sizeof dir));
 	(void)mkdir(dir, 0700);
 	snprintf(path, sizeof path, "%s/%s.sock", dir, name);
-	T_PASS(fbusi_unix_listen(path, SOCK_SEQPACKET, 0600, &f.lfd, &dev,
+	CHECK(fbusi_unix_listen(path, SOCK_SEQPACKET, 0600, &f.lfd, &dev,
 	                         &ino, NULL));
 	fds = t_count_fds();
-	T_ASSERT(pthread_create(&th, NULL, fake_main, &f) == 0);
+	assert_true(pthread_create(&th, NULL, fake_main, &f) == 0);
 	snprintf(path, sizeof path, "shm:%s", name);
 	t0 = fbus_now_mono_ns();
 	rc = fbus_sub_open(&s, path, NULL);
-	printf("  %s: %d after %lld ms: %s\n",
-	       wake ? "blocking eventfd" : "pipe for the eventfd", rc,
-	       (long long)((fbus_now_mono_ns() - t0) / 1000000),
-	       fbus_open_error());
-	T_FAIL(rc, FBUS_EPROTO);
-	T_ASSERT(s == NULL);
-	T_ASSERT(strstr(fbus_open_error(), "not a non-blocking eventfd"));
-	T_ASSERT(fbus_now_mono_ns() - t0 < 2500000000LL);
+	print_message("%s: %d after %lld ms: %s\n",
+	              wake ? "blocking eventfd" : "pipe for the eventfd", rc,
+	              (long long)((fbus_now_mono_ns() - t0) / 1000000),
+	              fbus_open_error());
+	CHECK_RC(rc, FBUS_EPROTO);
+	assert_null(s);
+	assert_non_null(strstr(fbus_open_error(), "not a non-blocking eventfd"));
+	assert_true(fbus_now_mono_ns() - t0 < 2500000000LL);
 	pthread_join(th, NULL);
-	T_ASSERT(t_count_fds() == fds);
+	assert_int_equal(t_count_fds(), fds);
 	snprintf(path, sizeof path, "%s/%s.sock", dir, name);
 	fbusi_unix_unlink(path, dev, ino);
 	close(f.lfd);
 }
 
+static void
+test_pipe_for_eventfd(void **state)
+{
+	(void)state;
+	lie(0);
+}
+
+static void
+test_blocking_eventfd(void **state)
+{
+	(void)state;
+	lie(1);
+}
+
 int
 main(void)
 {
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_pipe_for_eventfd),
+		cmocka_unit_test(test_blocking_eventfd),
+	};
+
 	t_watchdog(60);
-	lie(0);
-	lie(1);
-	printf("ok\n");
-	return 0;
+	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -9,6 +9,7 @@
 #define _GNU_SOURCE
 #include "shm/proto.h"
 #include "shm_test_frames.h"
+#include "check.h"
 #include "testutil.h"
 
 #include <errno.h>
@@ -74,8 +75,8 @@ reap(pid_t pid)
 static void
 reclaim(const char *uri)
 {
-	T_ASSERT(reap(spawn_producer(uri, 0, 1)) == 0);
-	T_ASSERT(t_runtime_files(uri + 4) == 0);
+	assert_true(reap(spawn_producer(uri, 0, 1)) == 0);
+	assert_true(t_runtime_files(uri + 4) == 0);
 }
 
 static struct fbus_sub *
@@ -85,10 +86,8 @@ open_sub(const char *uri, uint32_t mode, uint32_t flags)
 		                   .full_policy = FBUS_FULL_BLOCK };
 	struct fbus_sub *s;
 
-	if (fbus_sub_open(&s, uri, &o)) {
-		fprintf(stderr, "sub open: %s\n", fbus_open_error());
-		abort();
-	}
+	if (fbus_sub_open(&s, uri, &o))
+		FAIL("sub open: %s", fbus_open_error());
 	return s;
 }
 
@@ -98,16 +97,13 @@ next_ok(struct fbus_sub *s, struct fbus_frame *f, int timeout_ms)
 {
 	int rc = fbus_sub_next(s, f, timeout_ms);
 
-	if (rc == 0 && test_verify(f)) {
-		fprintf(stderr, "frame %llu corrupt\n",
-		        (unsigned long long)f->seq);
-		abort();
-	}
+	if (rc == 0 && test_verify(f))
+		FAIL("frame %llu corrupt", (unsigned long long)f->seq);
 	return rc;
 }
 
 static void
-case_sub_before_producer(void)
+test_sub_before_producer(void **state)
 {
 	char uri[96];
 	struct fbus_sub *s;
@@ -116,28 +112,28 @@ case_sub_before_producer(void)
 	pid_t prod;
 	int rc;
 
+	(void)state;
 	bus_uri(uri, sizeof uri, "early");
 	/* without RECONNECT: a clear "no producer" */
-	T_FAIL(fbus_sub_open(&s, uri, NULL), FBUS_ENOENT);
-	T_ASSERT(strstr(fbus_open_error(), "no producer"));
+	CHECK_RC(fbus_sub_open(&s, uri, NULL), FBUS_ENOENT);
+	assert_true(strstr(fbus_open_error(), "no producer"));
 	s = open_sub(uri, FBUS_MODE_LATEST, FBUS_SUB_RECONNECT);
-	T_FAIL(fbus_sub_next(s, &f, 100), FBUS_EDISCONNECTED);
+	CHECK_RC(fbus_sub_next(s, &f, 100), FBUS_EDISCONNECTED);
 	prod = spawn_producer(uri, 5, 0);
 	do
 		rc = next_ok(s, &f, 5000);
 	while (rc == FBUS_EDISCONNECTED);
-	T_PASS(rc);
-	T_PASS(fbus_sub_stats(s, &st));
-	T_ASSERT(st.connected == 1);
+	CHECK(rc);
+	CHECK(fbus_sub_stats(s, &st));
+	assert_true(st.connected == 1);
 	kill(prod, SIGKILL);
 	reap(prod);
 	fbus_sub_close(s);
 	reclaim(uri);
-	printf("ok sub_before_producer\n");
 }
 
 static void
-case_producer_kill9_and_restart(void)
+test_producer_kill9_and_restart(void **state)
 {
 	char uri[96];
 	struct fbus_sub *s;
@@ -147,15 +143,16 @@ case_producer_kill9_and_restart(void)
 	int64_t t0, dt;
 	int rc, frames = 0;
 
+	(void)state;
 	bus_uri(uri, sizeof uri, "kill9p");
 	prod = spawn_producer(uri, 2, 0);
 	s = open_sub(uri, FBUS_MODE_LATEST, FBUS_SUB_RECONNECT);
 	do
 		rc = next_ok(s, &f, 5000);
 	while (rc == FBUS_EDISCONNECTED);
-	T_PASS(rc);
+	CHECK(rc);
 	for (int i = 0; i < 20; i++)
-		T_PASS(next_ok(s, &f, 5000));
+		CHECK(next_ok(s, &f, 5000));
 	kill(prod, SIGKILL);
 	reap(prod);
 	/* A subscriber blocked with a long timeout learns of the death
@@ -166,9 +163,9 @@ case_producer_kill9_and_restart(void)
 		rc = fbus_sub_next(s, &f, 10000);
 	while (rc == 0);
 	dt = (fbus_now_mono_ns() - t0) / 1000000;
-	T_FAIL(rc, FBUS_EDISCONNECTED);
-	printf("  producer death seen after %lld ms\n", (long long)dt);
-	T_ASSERT(dt < 2000);
+	CHECK_RC(rc, FBUS_EDISCONNECTED);
+	print_message("producer death seen after %lld ms\n", (long long)dt);
+	assert_true(dt < 2000);
 
 	/* The dead producer left its socket file: the next one reclaims it,
 	 * and the subscriber carries on. */
@@ -176,22 +173,21 @@ case_producer_kill9_and_restart(void)
 	for (int i = 0; i < 400 && frames < 20; i++) {
 		rc = next_ok(s, &f, 100);
 		if (rc == 0) {
-			T_ASSERT(f.seq >= 1);
+			assert_true(f.seq >= 1);
 			frames++;
 		}
 	}
-	T_ASSERT(frames == 20);
-	T_PASS(fbus_sub_stats(s, &st));
-	T_ASSERT(st.reconnects == 1);
+	assert_true(frames == 20);
+	CHECK(fbus_sub_stats(s, &st));
+	assert_true(st.reconnects == 1);
 	kill(prod, SIGKILL);
 	reap(prod);
 	fbus_sub_close(s);
 	reclaim(uri);
-	printf("ok producer_kill9_and_restart\n");
 }
 
 static void
-case_sub_kill9_frees_slots(void)
+test_sub_kill9_frees_slots(void **state)
 {
 	struct fbus_pub_opts po = { .slots = 4 };
 	struct fbus_pub_stats st;
@@ -204,9 +200,10 @@ case_sub_kill9_frees_slots(void)
 	pid_t holder;
 	char c1;
 
+	(void)state;
 	bus_uri(uri, sizeof uri, "kill9s");
-	T_PASS(fbus_pub_open(&p, uri, &po));
-	T_PASS(pipe(pipefd));
+	CHECK(fbus_pub_open(&p, uri, &po));
+	CHECK(pipe(pipefd));
 	holder = fork();
 	if (holder == 0) {
 		/* take one frame and hold it forever */
@@ -221,44 +218,43 @@ case_sub_kill9_frees_slots(void)
 	c = open_sub(uri, FBUS_MODE_LATEST, 0);
 	fcntl(pipefd[0], F_SETFL, O_NONBLOCK);
 	while (read(pipefd[0], &c1, 1) != 1) {
-		T_ASSERT(test_publish(p, &vga, ++seq) > 0);
+		assert_true(test_publish(p, &vga, ++seq) > 0);
 		t_sleep_ms(1);
 	}
 	/* ring of 4: newest + writing + holder + c; no room for another */
-	T_FAIL(fbus_sub_open(&b, uri, NULL), -ENOSPC);
-	T_ASSERT(strstr(fbus_open_error(), "slots"));
+	CHECK_RC(fbus_sub_open(&b, uri, NULL), -ENOSPC);
+	assert_true(strstr(fbus_open_error(), "slots"));
 	/* the held slot is never overwritten, the producer never blocks */
 	for (int i = 0; i < 200; i++) {
-		T_ASSERT(test_publish(p, &vga, ++seq) > 0);
+		assert_true(test_publish(p, &vga, ++seq) > 0);
 		if (i % 10 == 0)
-			T_PASS(next_ok(c, &f, 1000));
+			CHECK(next_ok(c, &f, 1000));
 	}
 	kill(holder, SIGKILL);
 	reap(holder);
 	for (int i = 0; i < 200; i++) {
-		T_PASS(fbus_pub_stats(p, &st));
+		CHECK(fbus_pub_stats(p, &st));
 		if (st.subscribers == 1)
 			break;
 		t_sleep_ms(10);
 	}
-	T_ASSERT(st.subscribers == 1);
+	assert_true(st.subscribers == 1);
 	/* now its slot is free again: a new subscriber fits */
-	T_PASS(fbus_sub_open(&b, uri, NULL));
-	T_ASSERT(test_publish(p, &vga, ++seq) > 0);
-	T_PASS(next_ok(b, &f, 1000));
-	T_ASSERT(f.seq == seq);
-	T_PASS(next_ok(c, &f, 1000));
-	T_ASSERT(f.seq == seq);
+	CHECK(fbus_sub_open(&b, uri, NULL));
+	assert_true(test_publish(p, &vga, ++seq) > 0);
+	CHECK(next_ok(b, &f, 1000));
+	assert_true(f.seq == seq);
+	CHECK(next_ok(c, &f, 1000));
+	assert_true(f.seq == seq);
 	fbus_sub_close(b);
 	fbus_sub_close(c);
 	fbus_pub_close(p);
 	close(pipefd[0]);
 	close(pipefd[1]);
-	printf("ok sub_kill9_frees_slots\n");
 }
 
 static void
-case_sigstop_sub(void)
+test_sigstop_sub(void **state)
 {
 	struct fbus_pub *p;
 	struct fbus_sub *live;
@@ -268,8 +264,9 @@ case_sigstop_sub(void)
 	pid_t stopped;
 	int got = 0;
 
+	(void)state;
 	bus_uri(uri, sizeof uri, "stop");
-	T_PASS(fbus_pub_open(&p, uri, NULL));
+	CHECK(fbus_pub_open(&p, uri, NULL));
 	stopped = fork();
 	if (stopped == 0) {
 		struct fbus_sub *h = open_sub(uri, FBUS_MODE_LATEST, 0);
@@ -278,13 +275,13 @@ case_sigstop_sub(void)
 	}
 	live = open_sub(uri, FBUS_MODE_LATEST, 0);
 	for (int i = 0; i < 100; i++) {
-		T_PASS(fbus_pub_stats(p, &st));
+		CHECK(fbus_pub_stats(p, &st));
 		if (st.subscribers == 2)
 			break;
 		t_sleep_ms(10);
 	}
 	for (uint64_t seq = 1; seq <= 20; seq++) {
-		T_ASSERT(test_publish(p, &vga, seq) > 0);
+		assert_true(test_publish(p, &vga, seq) > 0);
 		t_sleep_ms(2);
 	}
 	kill(stopped, SIGSTOP);
@@ -292,25 +289,22 @@ case_sigstop_sub(void)
 	 * through at once, and the live reader keeps up */
 	for (uint64_t seq = 21; seq <= 3000; seq++) {
 		int64_t r = test_publish(p, &vga, seq);
-		if (r != (int64_t)seq) {
-			fprintf(stderr, "publish: %s\n", fbus_pub_last_error(p));
-			abort();
-		}
+		if (r != (int64_t)seq)
+			fail_msg("publish: %s", fbus_pub_last_error(p));
 		if (seq % 50 == 0) {
-			T_PASS(next_ok(live, &f, 1000));
+			CHECK(next_ok(live, &f, 1000));
 			got++;
 		}
 	}
-	T_ASSERT(got > 0);
+	assert_true(got > 0);
 	kill(stopped, SIGKILL);
 	reap(stopped);
 	fbus_sub_close(live);
 	fbus_pub_close(p);
-	printf("ok sigstop_sub\n");
 }
 
 static void
-case_format_change(void)
+test_format_change(void **state)
 {
 	const struct fbus_format fmts[] = {
 		{ .pixfmt = FBUS_PIXFMT_BGR24, .width = 320, .height = 240 },
@@ -333,38 +327,38 @@ case_format_change(void)
 	char uri[96];
 	uint64_t seq = 0;
 
+	(void)state;
 	bus_uri(uri, sizeof uri, "fmt");
-	T_PASS(fbus_pub_open(&p, uri, NULL));
+	CHECK(fbus_pub_open(&p, uri, NULL));
 	ev = open_sub(uri, FBUS_MODE_EVERY, 0);
 	la = open_sub(uri, FBUS_MODE_LATEST, 0);
 	for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
-		T_FAIL(fbus_pub_loan(p, &bad[i], &sl), FBUS_EINVAL);
-		T_ASSERT(strstr(fbus_pub_last_error(p), "invalid format"));
+		CHECK_RC(fbus_pub_loan(p, &bad[i], &sl), FBUS_EINVAL);
+		assert_true(strstr(fbus_pub_last_error(p), "invalid format"));
 	}
 	for (int k = 0; k < nf; k++) {
 		/* three frames per format; the every reader drains between
 		 * formats so that its queue of 4 never fills */
 		for (int j = 0; j < 3; j++)
-			T_ASSERT(test_publish(p, &fmts[k], ++seq) > 0);
+			assert_true(test_publish(p, &fmts[k], ++seq) > 0);
 		for (int j = 0; j < 3; j++) {
-			T_PASS(next_ok(ev, &f, 2000));
-			T_ASSERT(f.seq == seq - 2 + (uint64_t)j);
-			T_ASSERT(f.fmt.pixfmt == fmts[k].pixfmt);
-			T_ASSERT(f.fmt.width == fmts[k].width);
+			CHECK(next_ok(ev, &f, 2000));
+			assert_true(f.seq == seq - 2 + (uint64_t)j);
+			assert_true(f.fmt.pixfmt == fmts[k].pixfmt);
+			assert_true(f.fmt.width == fmts[k].width);
 		}
-		T_PASS(next_ok(la, &f, 2000));
-		T_ASSERT(f.seq == seq && f.fmt.height == fmts[k].height);
+		CHECK(next_ok(la, &f, 2000));
+		assert_true(f.seq == seq && f.fmt.height == fmts[k].height);
 	}
 	fbus_sub_close(ev);
 	fbus_sub_close(la);
 	fbus_pub_close(p);
-	printf("ok format_change\n");
 }
 
 /* Every mode is lossless even when the producer goes away: frames queued
  * before a close or a kill -9 are handed out, then the disconnect. */
 static void
-case_every_drains_after_producer_loss(void)
+test_every_drains_after_producer_loss(void **state)
 {
 	for (int killed = 0; killed < 2; killed++) {
 		struct fbus_sub *s;
@@ -374,8 +368,9 @@ case_every_drains_after_producer_loss(void)
 		int pipefd[2];
 		char c;
 
+	(void)state;
 		bus_uri(uri, sizeof uri, "drain");
-		T_PASS(pipe(pipefd));
+		CHECK(pipe(pipefd));
 		prod = fork();
 		if (prod == 0) {
 			struct fbus_pub *p;
@@ -405,40 +400,39 @@ case_every_drains_after_producer_loss(void)
 			while (fbus_sub_open(&s, uri, &o) != 0)
 				t_sleep_ms(5);
 		}
-		T_ASSERT(read(pipefd[0], &c, 1) == 1);
+		assert_true(read(pipefd[0], &c, 1) == 1);
 		if (killed)
 			kill(prod, SIGKILL);
 		reap(prod);
 		for (uint64_t want = 1; want <= 3; want++) {
-			T_PASS(next_ok(s, &f, 2000));
-			T_ASSERT(f.seq == want);
+			CHECK(next_ok(s, &f, 2000));
+			assert_true(f.seq == want);
 		}
-		T_FAIL(fbus_sub_next(s, &f, 2000), FBUS_EDISCONNECTED);
+		CHECK_RC(fbus_sub_next(s, &f, 2000), FBUS_EDISCONNECTED);
 		fbus_sub_close(s);
 		close(pipefd[0]);
 		close(pipefd[1]);
 		if (killed)
 			reclaim(uri);
 	}
-	printf("ok every_drains_after_producer_loss\n");
 }
 
 static void
-case_second_producer(void)
+test_second_producer(void **state)
 {
 	struct fbus_pub *a, *b;
 	char uri[96], pidstr[32];
 
+	(void)state;
 	bus_uri(uri, sizeof uri, "dup");
-	T_PASS(fbus_pub_open(&a, uri, NULL));
-	T_FAIL(fbus_pub_open(&b, uri, NULL), FBUS_EADDRINUSE);
+	CHECK(fbus_pub_open(&a, uri, NULL));
+	CHECK_RC(fbus_pub_open(&b, uri, NULL), FBUS_EADDRINUSE);
 	snprintf(pidstr, sizeof pidstr, "pid %d", (int)getpid());
-	T_ASSERT(strstr(fbus_open_error(), "already has a producer"));
-	T_ASSERT(strstr(fbus_open_error(), pidstr));
+	assert_true(strstr(fbus_open_error(), "already has a producer"));
+	assert_true(strstr(fbus_open_error(), pidstr));
 	fbus_pub_close(a);
-	T_PASS(fbus_pub_open(&b, uri, NULL));
+	CHECK(fbus_pub_open(&b, uri, NULL));
 	fbus_pub_close(b);
-	printf("ok second_producer\n");
 }
 
 static int log_calls;
@@ -446,7 +440,7 @@ static void
 count_log(void *user, int level, const char *msg)
 {
 	(void)user, (void)level;
-	T_ASSERT(msg && *msg);
+	CHECK_TRUE(msg && *msg); /* the producer's control thread */
 	log_calls++;
 }
 
@@ -457,11 +451,11 @@ raw_connect(const char *uri)
 	char dir[200], path[400];
 	int fd = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0);
 
-	T_PASS(fbus_runtime_dir(dir, sizeof dir));
+	CHECK(fbus_runtime_dir(dir, sizeof dir));
 	snprintf(path, sizeof path, "%s/%s.sock", dir, uri + 4);
-	T_ASSERT(strlen(path) < sizeof sa.sun_path);
+	assert_true(strlen(path) < sizeof sa.sun_path);
 	strcpy(sa.sun_path, path);
-	T_PASS(connect(fd, (struct sockaddr *)&sa, sizeof sa));
+	CHECK(connect(fd, (struct sockaddr *)&sa, sizeof sa));
 	return fd;
 }
 
@@ -486,25 +480,25 @@ raw_expect_drop(const char *uri, const void *buf, size_t n, int with_fd)
 		c->cmsg_type = SCM_RIGHTS;
 		c->cmsg_len = CMSG_LEN(sizeof(int));
 		memcpy(CMSG_DATA(c), &sent, sizeof sent);
-		T_ASSERT(sendmsg(fd, &m, MSG_NOSIGNAL) == (ssize_t)n);
+		assert_true(sendmsg(fd, &m, MSG_NOSIGNAL) == (ssize_t)n);
 	} else if (n) {
-		T_ASSERT(send(fd, buf, n, MSG_NOSIGNAL) == (ssize_t)n);
+		assert_true(send(fd, buf, n, MSG_NOSIGNAL) == (ssize_t)n);
 	}
-	T_ASSERT(poll(&pfd, 1, 5000) == 1);
+	assert_true(poll(&pfd, 1, 5000) == 1);
 	r = recv(fd, reply, sizeof reply, 0);
 	if (r > 0) {
 		struct fbusi_ctl_hdr h;
 		memcpy(&h, reply, sizeof h);
-		T_ASSERT(h.type == FBUSI_CTL_REFUSE);
+		assert_true(h.type == FBUSI_CTL_REFUSE);
 		/* and then the producer hangs up */
-		T_ASSERT(poll(&pfd, 1, 5000) == 1);
-		T_ASSERT(recv(fd, reply, sizeof reply, 0) <= 0);
+		assert_true(poll(&pfd, 1, 5000) == 1);
+		assert_true(recv(fd, reply, sizeof reply, 0) <= 0);
 	}
 	close(fd);
 }
 
 static void
-case_garbage_control(void)
+test_garbage_control(void **state)
 {
 	struct fbus_pub_opts po = { .log = count_log };
 	struct fbus_pub_stats st;
@@ -517,15 +511,16 @@ case_garbage_control(void)
 	int saved_stdout, devnull_pipe[2];
 	long printed;
 
+	(void)state;
 	bus_uri(uri, sizeof uri, "garbage");
 	/* whatever the library does, it must not write to stdout */
 	fflush(stdout);
-	T_PASS(pipe(devnull_pipe));
+	CHECK(pipe(devnull_pipe));
 	fcntl(devnull_pipe[0], F_SETFL, O_NONBLOCK);
 	saved_stdout = dup(1);
 	dup2(devnull_pipe[1], 1);
 
-	T_PASS(fbus_pub_open(&p, uri, &po));
+	CHECK(fbus_pub_open(&p, uri, &po));
 	good = open_sub(uri, FBUS_MODE_LATEST, 0);
 	for (size_t i = 0; i < sizeof junk; i++)
 		junk[i] = (char)(i * 7 + 3);
@@ -547,20 +542,20 @@ case_garbage_control(void)
 		/* valid HELLO, then chatter: dropped after admission */
 		int fd = raw_connect(uri);
 		char buf[FBUSI_CTL_MAX];
-		T_ASSERT(send(fd, &hello, sizeof hello.hello, 0) > 0);
-		T_ASSERT(recv(fd, buf, sizeof buf, 0) > 0); /* WELCOME + fds */
-		T_ASSERT(send(fd, junk, 50, MSG_NOSIGNAL) == 50);
+		assert_true(send(fd, &hello, sizeof hello.hello, 0) > 0);
+		assert_true(recv(fd, buf, sizeof buf, 0) > 0); /* WELCOME + fds */
+		assert_true(send(fd, junk, 50, MSG_NOSIGNAL) == 50);
 		/* hung up: EOF, or ECONNRESET since our junk stays unread */
-		T_ASSERT(recv(fd, buf, sizeof buf, 0) <= 0);
+		assert_true(recv(fd, buf, sizeof buf, 0) <= 0);
 		close(fd);
 	}
 	/* the good subscriber never noticed */
 	for (int i = 0; i < 20; i++) {
-		T_ASSERT(test_publish(p, &vga, ++seq) > 0);
-		T_PASS(next_ok(good, &f, 2000));
-		T_ASSERT(f.seq == seq);
+		assert_true(test_publish(p, &vga, ++seq) > 0);
+		CHECK(next_ok(good, &f, 2000));
+		assert_true(f.seq == seq);
 	}
-	T_PASS(fbus_pub_stats(p, &st));
+	CHECK(fbus_pub_stats(p, &st));
 	errs_before = st.peer_errors;
 	fbus_sub_close(good);
 	fbus_pub_close(p);
@@ -571,15 +566,15 @@ case_garbage_control(void)
 	printed = read(devnull_pipe[0], junk, sizeof junk);
 	close(devnull_pipe[0]);
 	close(devnull_pipe[1]);
-	T_ASSERT(printed <= 0);
-	T_ASSERT(errs_before >= 7);
-	T_ASSERT(log_calls >= 7);
-	printf("ok garbage_control (%llu peer errors recorded, %d logged)\n",
-	       (unsigned long long)errs_before, log_calls);
+	assert_true(printed <= 0);
+	assert_true(errs_before >= 7);
+	assert_true(log_calls >= 7);
+	print_message("%llu peer errors recorded, %d logged\n",
+	              (unsigned long long)errs_before, log_calls);
 }
 
 static void
-case_pollable_fd(void)
+test_pollable_fd(void **state)
 {
 	struct fbus_pub *p;
 	struct fbus_sub *s;
@@ -588,27 +583,28 @@ case_pollable_fd(void)
 	char uri[96];
 	pid_t prod;
 
+	(void)state;
 	bus_uri(uri, sizeof uri, "poll");
-	T_PASS(fbus_pub_open(&p, uri, NULL));
+	CHECK(fbus_pub_open(&p, uri, NULL));
 	s = open_sub(uri, FBUS_MODE_EVERY, 0);
 	pfd.fd = fbus_sub_fd(s);
 	pfd.events = POLLIN;
-	T_PASS(pfd.fd);
-	T_ASSERT(poll(&pfd, 1, 50) == 0);
-	T_ASSERT(test_publish(p, &vga, 1) > 0);
-	T_ASSERT(test_publish(p, &vga, 2) > 0);
+	CHECK(pfd.fd);
+	assert_true(poll(&pfd, 1, 50) == 0);
+	assert_true(test_publish(p, &vga, 1) > 0);
+	assert_true(test_publish(p, &vga, 2) > 0);
 	/* level-triggered: readable while frames are queued */
 	for (uint64_t want = 1; want <= 2; want++) {
-		T_ASSERT(poll(&pfd, 1, 2000) == 1);
-		T_PASS(next_ok(s, &f, 0));
-		T_ASSERT(f.seq == want);
+		assert_true(poll(&pfd, 1, 2000) == 1);
+		CHECK(next_ok(s, &f, 0));
+		assert_true(f.seq == want);
 	}
-	T_FAIL(fbus_sub_next(s, &f, 0), FBUS_ETIMEDOUT);
-	T_ASSERT(poll(&pfd, 1, 50) == 0);
+	CHECK_RC(fbus_sub_next(s, &f, 0), FBUS_ETIMEDOUT);
+	assert_true(poll(&pfd, 1, 50) == 0);
 	/* a producer's death makes the fd readable too */
 	fbus_pub_close(p);
-	T_ASSERT(poll(&pfd, 1, 2000) == 1);
-	T_FAIL(fbus_sub_next(s, &f, 0), FBUS_EDISCONNECTED);
+	assert_true(poll(&pfd, 1, 2000) == 1);
+	CHECK_RC(fbus_sub_next(s, &f, 0), FBUS_EDISCONNECTED);
 	fbus_sub_close(s);
 
 	/* and with a producer killed -9 */
@@ -621,43 +617,48 @@ case_pollable_fd(void)
 	kill(prod, SIGKILL);
 	reap(prod);
 	for (;;) {
-		T_ASSERT(poll(&pfd, 1, 2000) == 1);
+		assert_true(poll(&pfd, 1, 2000) == 1);
 		if (fbus_sub_next(s, &f, 0) == FBUS_EDISCONNECTED)
 			break;
 	}
 	fbus_sub_close(s);
 	reclaim(uri);
-	printf("ok pollable_fd\n");
+}
+
+static int fds_before, shm_before;
+
+/* Every case cleaned up after itself, kill -9 ones included. */
+static void
+test_nothing_left_behind(void **state)
+{
+	(void)state;
+	assert_int_equal(t_runtime_files("lv-"), 0);
+	assert_int_equal(t_count_fds(), fds_before);
+	/* memfds never appear in /dev/shm; check nothing else did either
+	 * (other tests running in parallel do not use /dev/shm) */
+	assert_int_equal(t_devshm_count(), shm_before);
 }
 
 int
 main(void)
 {
-	int fds_before, shm_before;
-	char dir[200];
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_sub_before_producer),
+		cmocka_unit_test(test_producer_kill9_and_restart),
+		cmocka_unit_test(test_sub_kill9_frees_slots),
+		cmocka_unit_test(test_sigstop_sub),
+		cmocka_unit_test(test_format_change),
+		cmocka_unit_test(test_every_drains_after_producer_loss),
+		cmocka_unit_test(test_second_producer),
+		cmocka_unit_test(test_garbage_control),
+		cmocka_unit_test(test_pollable_fd),
+		cmocka_unit_test(test_nothing_left_behind),
+	};
 
 	t_watchdog(170);
 	signal(SIGPIPE, SIG_IGN);
 	setvbuf(stdout, NULL, _IOLBF, 0);
 	fds_before = t_count_fds();
 	shm_before = t_devshm_count();
-	case_sub_before_producer();
-	case_producer_kill9_and_restart();
-	case_sub_kill9_frees_slots();
-	case_sigstop_sub();
-	case_format_change();
-	case_every_drains_after_producer_loss();
-	case_second_producer();
-	case_garbage_control();
-	case_pollable_fd();
-	/* every case cleaned up after itself, kill -9 ones included */
-	T_PASS(fbus_runtime_dir(dir, sizeof dir));
-	T_ASSERT(t_runtime_files("lv-") == 0);
-	T_ASSERT(t_count_fds() == fds_before);
-	/* memfds never appear in /dev/shm; check nothing else did either
-	 * (other tests running in parallel do not use /dev/shm) */
-	T_ASSERT(t_devshm_count() == shm_before);
-	printf("ok all (fds %d, /dev/shm entries %d)\n", fds_before,
-	       shm_before);
-	return 0;
+	return cmocka_run_group_tests(tests, NULL, NULL);
 }

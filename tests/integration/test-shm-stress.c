@@ -8,6 +8,7 @@
  */
 #define _GNU_SOURCE
 #include "shm_test_frames.h"
+#include "check.h"
 #include "testutil.h"
 
 #include <stdlib.h>
@@ -59,8 +60,8 @@ subscriber(const char *uri, int every, uint64_t nframes)
 	return 0;
 }
 
-int
-main(void)
+static void
+test_stress(void **state)
 {
 	const char *env = getenv("FBUS_STRESS_FRAMES");
 	uint64_t n = env ? strtoull(env, NULL, 10) : 100000;
@@ -73,9 +74,9 @@ main(void)
 	pid_t pids[NSUB];
 	int failed = 0;
 
-	t_watchdog(280);
+	(void)state;
 	snprintf(uri, sizeof uri, "shm:%s", t_unique_name("stress"));
-	T_PASS(fbus_pub_open(&p, uri, &po));
+	CHECK(fbus_pub_open(&p, uri, &po));
 	for (int i = 0; i < NSUB; i++) {
 		pids[i] = fork();
 		if (pids[i] == 0)
@@ -83,35 +84,45 @@ main(void)
 	}
 	/* every-mode readers must be attached before frame 1 */
 	for (int i = 0; i < 1000; i++) {
-		T_PASS(fbus_pub_stats(p, &st));
+		CHECK(fbus_pub_stats(p, &st));
 		if (st.subscribers == NSUB)
 			break;
 		t_sleep_ms(10);
 	}
-	T_ASSERT(st.subscribers == NSUB);
+	assert_int_equal(st.subscribers, NSUB);
 	for (uint64_t seq = 1; seq <= n; seq++) {
 		int64_t r = test_publish(p, &fmt, seq);
 		if (r != (int64_t)seq) {
-			fprintf(stderr, "publish %llu: %lld (%s)\n",
-			        (unsigned long long)seq, (long long)r,
-			        fbus_pub_last_error(p));
-			abort();
+			fail_msg("publish %llu: %lld (%s)",
+			         (unsigned long long)seq, (long long)r,
+			         fbus_pub_last_error(p));
 		}
 	}
-	T_PASS(fbus_pub_stats(p, &st));
-	T_ASSERT(st.dropped == 0);
+	CHECK(fbus_pub_stats(p, &st));
+	assert_int_equal(st.dropped, 0);
 	fbus_pub_close(p);
 	for (int i = 0; i < NSUB; i++) {
 		int status;
 		waitpid(pids[i], &status, 0);
 		if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) {
-			fprintf(stderr, "subscriber %d failed (status %d)\n", i,
-			        status);
-			failed = 1;
+			print_error("subscriber %d failed (status %d)\n", i,
+			            status);
+			failed++;
 		}
 	}
-	T_ASSERT(t_runtime_files(uri + 4) == 0);
-	printf("%s: %llu frames to %d subscribers\n",
-	       failed ? "FAIL" : "ok", (unsigned long long)n, NSUB);
-	return failed;
+	assert_int_equal(failed, 0);
+	assert_int_equal(t_runtime_files(uri + 4), 0);
+	print_message("%llu frames to %d subscribers\n",
+	              (unsigned long long)n, NSUB);
+}
+
+int
+main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_stress),
+	};
+
+	t_watchdog(280);
+	return cmocka_run_group_tests(tests, NULL, NULL);
 }

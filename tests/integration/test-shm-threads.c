@@ -10,6 +10,7 @@
 #define _GNU_SOURCE
 #include "shm/pub.h"
 #include "shm_test_frames.h"
+#include "check.h"
 #include "testutil.h"
 
 #include <pthread.h>
@@ -37,9 +38,9 @@ reader(void *arg)
 	struct fbus_sub *s;
 	struct fbus_frame f;
 
-	T_PASS(fbus_sub_open(&s, uri, &o));
+	CHECK(fbus_sub_open(&s, uri, &o));
 	if (!r->every)
-		T_PASS(fbus_sub_fd(s)); /* exercise the eventfd path too */
+		CHECK(fbus_sub_fd(s)); /* exercise the eventfd path too */
 	while ((r->rc = fbus_sub_next(s, &f, 10000)) == 0) {
 		if (test_verify(&f))
 			r->bad++;
@@ -69,7 +70,7 @@ churner(void *arg)
 			continue;
 		for (int i = 0; i < 2; i++)
 			if (fbus_sub_next(s, &f, 200) == 0)
-				T_ASSERT(test_verify(&f) == 0);
+				CHECK_TRUE(test_verify(&f) == 0);
 		fbus_sub_close(s);
 		(*rounds)++;
 	}
@@ -77,15 +78,16 @@ churner(void *arg)
 }
 
 static void
-churn_during_format_changes(void)
+test_churn_during_format_changes(void **state)
 {
 	struct fbus_format fmt = { .pixfmt = FBUS_PIXFMT_GRAY8 };
 	pthread_t th[2];
 	struct fbus_pub *p;
 	uint64_t *n[2];
 
+	(void)state;
 	snprintf(uri, sizeof uri, "shm:%s", t_unique_name("threads"));
-	T_PASS(fbus_pub_open(&p, uri, NULL));
+	CHECK(fbus_pub_open(&p, uri, NULL));
 	atomic_store(&churn_stop, 0);
 	pthread_create(&th[0], NULL, churner, (void *)(intptr_t)FBUS_MODE_LATEST);
 	pthread_create(&th[1], NULL, churner, (void *)(intptr_t)FBUS_MODE_EVERY);
@@ -93,17 +95,17 @@ churn_during_format_changes(void)
 	for (uint64_t seq = 1; seq <= 4000; seq++) {
 		fmt.width = 16 + (uint32_t)((seq - 1) / 50) * 16;
 		fmt.height = 16;
-		T_ASSERT(test_publish(p, &fmt, seq) == (int64_t)seq);
+		assert_true(test_publish(p, &fmt, seq) == (int64_t)seq);
 		if (seq % 10 == 0)
 			t_sleep_ms(1);
 	}
 	atomic_store(&churn_stop, 1);
 	for (int i = 0; i < 2; i++)
 		pthread_join(th[i], (void **)&n[i]);
-	printf("churn: %llu latest and %llu every subscribers came and went "
+	print_message("churn: %llu latest and %llu every subscribers came and went "
 	       "over 80 ring switches\n",
 	       (unsigned long long)*n[0], (unsigned long long)*n[1]);
-	T_ASSERT(*n[0] > 0 && *n[1] > 0);
+	assert_true(*n[0] > 0 && *n[1] > 0);
 	free(n[0]);
 	free(n[1]);
 	fbus_pub_close(p);
@@ -113,7 +115,7 @@ churn_during_format_changes(void)
  * an admission could hold no more than these): loans, commits and format
  * changes still go through.  The watchdog fails the test if one waits. */
 static void
-data_path_never_waits(void)
+test_data_path_never_waits(void **state)
 {
 	struct fbus_format fmt = { .pixfmt = FBUS_PIXFMT_GRAY8, .height = 16 };
 	struct fbus_sub_opts o = { .mode = FBUS_MODE_EVERY, .depth = 4 };
@@ -121,26 +123,29 @@ data_path_never_waits(void)
 	struct fbus_sub *s;
 	struct shm_pub *sp;
 
+	(void)state;
 	snprintf(uri, sizeof uri, "shm:%s", t_unique_name("threads"));
-	T_PASS(fbus_pub_open(&p, uri, NULL));
-	T_PASS(fbus_sub_open(&s, uri, &o));
+	CHECK(fbus_pub_open(&p, uri, NULL));
+	CHECK(fbus_sub_open(&s, uri, &o));
 	sp = (struct shm_pub *)p;
 	pthread_mutex_lock(&sp->lock);
 	pthread_mutex_lock(&sp->err_lock);
 	for (uint64_t seq = 1; seq <= 200; seq++) {
 		fmt.width = 16 + (uint32_t)(seq / 20) * 16;
-		T_ASSERT(test_publish(p, &fmt, seq) == (int64_t)seq);
+		assert_true(test_publish(p, &fmt, seq) == (int64_t)seq);
 	}
 	pthread_mutex_unlock(&sp->err_lock);
 	pthread_mutex_unlock(&sp->lock);
-	printf("data path: 200 commits and 10 ring switches with the control "
+	print_message("data path: 200 commits and 10 ring switches with the control "
 	       "thread's locks held elsewhere\n");
 	fbus_sub_close(s);
 	fbus_pub_close(p);
 }
 
-int
-main(void)
+/* Three readers (2 every, 1 latest) in threads of one process, 20k frames
+ * and a ring switch: nothing torn, lost or out of order. */
+static void
+test_readers_in_threads(void **state)
 {
 	struct fbus_format fmt = { .pixfmt = FBUS_PIXFMT_GRAY8, .width = 40,
 		                   .height = 30 };
@@ -149,39 +154,49 @@ main(void)
 	struct fbus_pub_stats st;
 	struct fbus_pub *p;
 
-	t_watchdog(170);
+	(void)state;
 	snprintf(uri, sizeof uri, "shm:%s", t_unique_name("threads"));
-	T_PASS(fbus_pub_open(&p, uri, NULL));
+	CHECK(fbus_pub_open(&p, uri, NULL));
 	for (int i = 0; i < 3; i++)
 		pthread_create(&th[i], NULL, reader, &res[i]);
 	do {
-		T_PASS(fbus_pub_stats(p, &st));
+		CHECK(fbus_pub_stats(p, &st));
 		t_sleep_ms(5);
 	} while (st.subscribers < 3);
 	for (uint64_t seq = 1; seq <= FRAMES; seq++)
-		T_ASSERT(test_publish(p, &fmt, seq) == (int64_t)seq);
+		assert_true(test_publish(p, &fmt, seq) == (int64_t)seq);
 	/* one bigger frame: the ring is replaced under the readers */
 	fmt.width = 1280, fmt.height = 720;
-	T_ASSERT(test_publish(p, &fmt, FRAMES + 1) == FRAMES + 1);
+	assert_true(test_publish(p, &fmt, FRAMES + 1) == FRAMES + 1);
 	fbus_pub_close(p);
 	for (int i = 0; i < 3; i++) {
 		pthread_join(th[i], NULL);
-		printf("%s: %llu frames, %llu bad, %llu out of order, last "
-		       "%llu, %s\n",
-		       res[i].every ? "every" : "latest",
-		       (unsigned long long)res[i].got,
-		       (unsigned long long)res[i].bad,
-		       (unsigned long long)res[i].order,
-		       (unsigned long long)res[i].last,
-		       fbus_strerror(res[i].rc));
-		T_ASSERT(res[i].rc == FBUS_EDISCONNECTED);
-		T_ASSERT(res[i].bad == 0 && res[i].order == 0);
-		T_ASSERT(res[i].last == FRAMES + 1);
+		print_message("%s: %llu frames, %llu bad, %llu out of order, "
+		              "last %llu, %s\n",
+		              res[i].every ? "every" : "latest",
+		              (unsigned long long)res[i].got,
+		              (unsigned long long)res[i].bad,
+		              (unsigned long long)res[i].order,
+		              (unsigned long long)res[i].last,
+		              fbus_strerror(res[i].rc));
+		assert_int_equal(res[i].rc, FBUS_EDISCONNECTED);
+		assert_int_equal(res[i].bad, 0);
+		assert_int_equal(res[i].order, 0);
+		assert_int_equal(res[i].last, FRAMES + 1);
 		if (res[i].every)
-			T_ASSERT(res[i].got == FRAMES + 1);
+			assert_int_equal(res[i].got, FRAMES + 1);
 	}
-	churn_during_format_changes();
-	data_path_never_waits();
-	printf("ok\n");
-	return 0;
+}
+
+int
+main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_readers_in_threads),
+		cmocka_unit_test(test_churn_during_format_changes),
+		cmocka_unit_test(test_data_path_never_waits),
+	};
+
+	t_watchdog(170);
+	return cmocka_run_group_tests(tests, NULL, NULL);
 }

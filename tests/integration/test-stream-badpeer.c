@@ -9,13 +9,6 @@
  * allocation, and the connection is dropped.
  */
 #define _GNU_SOURCE
-#include <setjmp.h>
-#include <stdarg.h>
-#include <stddef.h>
-#include <stdint.h>
-
-#include <cmocka.h>
-
 #include <poll.h>
 #include <pthread.h>
 #include <stdatomic.h>
@@ -29,7 +22,7 @@
 #include "stream/wire.h"
 #include "jpeg_codec.h"
 #include "testutil.h"
-#include "cmocka_check.h"
+#include "check.h"
 
 static void
 make_path(char *buf, size_t n)

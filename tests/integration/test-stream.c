@@ -8,13 +8,6 @@
  * cycle every transport shares is in tests/conformance/.
  */
 #define _GNU_SOURCE
-#include <setjmp.h>
-#include <stdarg.h>
-#include <stddef.h>
-#include <stdint.h>
-
-#include <cmocka.h>
-
 #include <fcntl.h>
 #include <math.h>
 #include <netinet/in.h>
@@ -31,7 +24,7 @@
 
 #include "jpeg_codec.h"
 #include "testutil.h"
-#include "cmocka_check.h"
+#include "check.h"
 
 enum { UNIX, TCP };
 
