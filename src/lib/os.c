@@ -129,6 +129,46 @@ fbusi_memfd_sealed(const char *name, uint64_t size)
 	return fd;
 }
 
+int
+fbusi_memfd_writer_only(const char *name, uint64_t size, void **map)
+{
+	char path[64];
+	int fd = memfd_create(name, MFD_CLOEXEC | MFD_ALLOW_SEALING), ro, e;
+	void *m;
+
+	if (fd < 0)
+		return -errno;
+	if (ftruncate(fd, (off_t)size) < 0)
+		goto fail;
+	m = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+	if (m == MAP_FAILED)
+		goto fail;
+	/* FUTURE_WRITE: our mapping above stays writable; every later
+	 * writable mapping, write() and hole punch fails with EPERM for
+	 * whoever holds the file, even one who reopens it read-write. */
+	if (fcntl(fd, F_ADD_SEALS, F_SEAL_GROW | F_SEAL_SHRINK |
+	                               F_SEAL_FUTURE_WRITE | F_SEAL_SEAL) < 0) {
+		e = -errno;
+		munmap(m, size);
+		close(fd);
+		return e;
+	}
+	/* A read-only description on top: a peer cannot even ask.  Without
+	 * /proc the seal alone enforces it. */
+	snprintf(path, sizeof path, "/proc/self/fd/%d", fd);
+	ro = open(path, O_RDONLY | O_CLOEXEC);
+	if (ro >= 0) {
+		close(fd);
+		fd = ro;
+	}
+	*map = m;
+	return fd;
+fail:
+	e = -errno;
+	close(fd);
+	return e;
+}
+
 int64_t
 fbusi_memfd_check(int fd, uint64_t min_size)
 {

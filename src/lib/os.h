@@ -34,6 +34,11 @@ long fbusi_recv_fds(int sock, void *buf, size_t len, int *fds, int max_fds,
 
 /* Sealed memfd of `size` bytes: grow/shrink/seal sealed.  -errno on error. */
 int fbusi_memfd_sealed(const char *name, uint64_t size);
+/* A memfd of `size` bytes that only this mapping may write: *map is our
+ * read-write mapping; the fd returned (read-only where /proc allows) is
+ * sealed against growing, shrinking and any later writer.  -errno on
+ * error. */
+int fbusi_memfd_writer_only(const char *name, uint64_t size, void **map);
 
 /* Check that fd is a memfd sealed against shrinking and at least min_size
  * big, so that mapping it can never SIGBUS.  Returns its size or -errno. */

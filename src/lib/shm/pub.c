@@ -132,7 +132,7 @@ shm_loan(struct fbus_pub *base, const struct fbus_format *fmt_in,
 			return rc;
 	}
 
-	latest = atomic_load_explicit(&p->hdr->latest, memory_order_relaxed);
+	latest = p->latest;
 	for (uint32_t s = 0; s < p->slot_count; s++) {
 		uint64_t old_seq;
 
@@ -331,7 +331,8 @@ shm_commit(struct fbus_pub *base, struct fbus_slot *slot)
 
 	/* release: latest subscribers may read the slot after an acquire
 	 * load of latest */
-	atomic_store_explicit(&p->hdr->latest, (seq << 16) | s,
+	p->latest = (seq << 16) | s;
+	atomic_store_explicit(&p->hdr->latest, p->latest,
 	                      memory_order_release);
 	/* seq_cst store, then seq_cst loads of `waiting`: pairs with the
 	 * subscriber's seq_cst waiting=1 store and seq_word re-check before

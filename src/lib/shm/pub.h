@@ -45,10 +45,13 @@ struct ent {
 	                       queue); the control thread closes the socket */
 };
 
-/* One ring: its memfd and mapping; the data path's. */
+/* One ring: its memfd (read-only, what subscribers get) and our
+ * writable mapping; the data path's.  The geometry is kept here: the
+ * producer never reads it back from shared memory. */
 struct ring {
 	struct fbusi_ring_hdr *hdr;
 	size_t size;
+	uint64_t slot_size;
 	int fd;
 	uint32_t gen;
 };
@@ -87,6 +90,7 @@ struct shm_pub {
 
 	/* data path */
 	uint64_t seq;
+	uint64_t latest; /* what we stored in the ring's `latest` */
 	int loaned;
 	uint32_t loan_slot;
 	struct ent *ents;
@@ -114,7 +118,7 @@ struct shm_pub {
 static inline struct fbusi_slot_hdr *
 slot_hdr(struct fbusi_ring_hdr *r, uint64_t slot_size, uint32_t i)
 {
-	return (struct fbusi_slot_hdr *)((uint8_t *)r + r->slots_offset +
+	return (struct fbusi_slot_hdr *)((uint8_t *)r + FBUSI_RING_SLOTS_OFF +
 	                                 (uint64_t)i * slot_size);
 }
 

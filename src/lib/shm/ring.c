@@ -29,6 +29,7 @@ ring_new(struct shm_pub *p, uint64_t payload, struct ring **out,
 	char memname[160];
 	struct fbusi_ring_hdr *r;
 	struct ring *ring;
+	void *map;
 	int fd;
 
 	slot_size = (FBUSI_SLOT_DATA_OFF + payload + 4095) & ~(uint64_t)4095;
@@ -40,20 +41,16 @@ ring_new(struct shm_pub *p, uint64_t payload, struct ring **out,
 	if (!ring)
 		return fbusi_fail(err, FBUS_ENOMEM, "out of memory");
 	/* ftruncate on a memfd is sparse: pages are only allocated when a
-	 * slot is first written, and we reuse the lowest free slot first. */
-	fd = fbusi_memfd_sealed(memname, total);
+	 * slot is first written, and we reuse the lowest free slot first.
+	 * Subscribers get a file they cannot write through (issue: a
+	 * subscriber that wrote the ring tore other readers' frames). */
+	fd = fbusi_memfd_writer_only(memname, total, &map);
 	if (fd < 0) {
 		free(ring);
 		return fbusi_fail(err, fd, "memfd of %llu bytes: %s",
 		                  (unsigned long long)total, fbus_strerror(fd));
 	}
-	r = mmap(NULL, total, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
-	if (r == MAP_FAILED) {
-		int e = -errno;
-		close(fd);
-		free(ring);
-		return fbusi_fail(err, e, "mmap ring: %s", fbus_strerror(e));
-	}
+	r = map;
 	r->magic = FBUSI_RING_MAGIC;
 	r->version = FBUSI_SHM_VERSION;
 	r->hdr_size = sizeof *r;
@@ -69,6 +66,7 @@ ring_new(struct shm_pub *p, uint64_t payload, struct ring **out,
 	ring->size = total;
 	ring->fd = fd;
 	ring->gen = p->gen + 1;
+	ring->slot_size = slot_size;
 	*out = ring;
 	return 0;
 }
@@ -144,8 +142,10 @@ fbusi_shm_ring_switch(struct shm_pub *p, uint64_t payload,
 		return rc;
 	p->gen = r->gen;
 	p->hdr = r->hdr;
-	p->slot_size = r->hdr->slot_size;
-	p->slot_count = r->hdr->slot_count;
+	p->latest = 0;
+	/* geometry from our own memory, never read back from the ring */
+	p->slot_size = r->slot_size;
+	p->slot_count = p->opts.slots;
 	/* seq_cst store, then seq_cst state loads: pairs with admit(),
 	 * which stores ACTIVE and then loads the ring.  Either we see the
 	 * entry ACTIVE and send it the ring (after its WELCOME: its lock),
