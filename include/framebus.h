@@ -286,8 +286,11 @@ struct fbus_sub_opts {
 /*
  * Subscribe to `uri`.  Returns 0, or FBUS_EINVAL / FBUS_ENAMETOOLONG (bad
  * URI or options), and when the producer cannot be reached: FBUS_ENOENT or
- * FBUS_ECONNREFUSED (nobody there), FBUS_EACCES (our uid is not allowed),
- * -ENOSPC (the producer is at its subscriber limit, or has no slots to
+ * FBUS_ECONNREFUSED (nobody there), FBUS_EACCES (our uid is not allowed;
+ * or we do not trust the producer: on shm: and unix: its socket must be in
+ * a real directory that nobody but its owner may change (the per-uid
+ * runtime dir: ours alone), and the producer must run as us, as root or
+ * as that directory's owner), -ENOSPC (the producer is at its subscriber limit, or has no slots to
  * spare), FBUS_EPROTO / FBUS_EPROTONOSUPPORT (not a framebus producer of
  * this version), FBUS_ETIMEDOUT (no answer in 2 s), or an -errno;
  * fbus_open_error() says why.  With FBUS_SUB_RECONNECT the open succeeds
@@ -398,7 +401,9 @@ FBUS_API int fbus_runtime_dir(char *buf, size_t n);
  * producers and producers starting at the same time (flock-guarded).  Every
  * producer start runs it; `framebus ls` runs it and says what went.  Calls
  * removed(user, name) per bus removed (may be NULL).  Returns the count or
- * a negative code.  Never blocks for long.
+ * a negative code: FBUS_EACCES when the runtime directory is not ours alone
+ * (a symlink, another owner, writable by others), and then
+ * fbus_open_error() says why.  Never blocks for long.
  */
 typedef void fbus_sweep_fn(void *user, const char *name);
 FBUS_API int fbus_runtime_sweep(fbus_sweep_fn *removed, void *user);

@@ -35,7 +35,7 @@ cmd_ls(int argc, char **argv)
 		{ 0, 0, 0, 0 },
 	};
 	char dir[256], *names[1024];
-	int n = 0, json = 0, o, live = 0;
+	int n = 0, json = 0, o, live = 0, rc;
 	struct dirent *e;
 	DIR *d;
 
@@ -55,8 +55,11 @@ cmd_ls(int argc, char **argv)
 	if (fbus_runtime_dir(dir, sizeof dir))
 		cli_die(1, "runtime directory path too long");
 	/* what producers killed with -9 left: gone before we list */
-	if (fbus_runtime_sweep(json ? NULL : said_removed, NULL) < 0)
-		cli_warn("cannot sweep %s", dir);
+	rc = fbus_runtime_sweep(json ? NULL : said_removed, NULL);
+	if (rc == FBUS_EACCES)
+		cli_die(1, "%s", fbus_open_error());
+	if (rc < 0)
+		cli_warn("cannot sweep %s: %s", dir, fbus_strerror(rc));
 	d = opendir(dir);
 	while (d && (e = readdir(d)) && n < 1024) {
 		size_t len = strlen(e->d_name);
@@ -73,7 +76,6 @@ cmd_ls(int argc, char **argv)
 		struct fbus_bus_info info;
 		char uri[96], size[32];
 		const char *fmt;
-		int rc;
 
 		snprintf(uri, sizeof uri, "shm:%s", names[i]);
 		rc = fbus_bus_query(uri, &info);

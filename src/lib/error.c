@@ -22,7 +22,7 @@ framebus_text(int err)
 	case FBUS_ETIMEDOUT: return "timed out";
 	case FBUS_ENOENT: return "no producer on this bus";
 	case FBUS_EADDRINUSE: return "the bus already has a producer";
-	case FBUS_EACCES: return "permission denied (peer uid not allowed)";
+	case FBUS_EACCES: return "permission denied";
 	case FBUS_EPROTO: return "protocol error: malformed message from peer";
 	case FBUS_EPROTONOSUPPORT: return "peer speaks another protocol version";
 	case FBUS_EDISCONNECTED: return "producer disconnected";
@@ -114,8 +114,16 @@ fbusi_clear_open_error(void)
 void
 fbusi_set_open_error(const char *uri, int rc, const struct fbusi_err *detail)
 {
-	fbusi_fail(&open_err, rc, "%s: %s", uri ? uri : "?",
-	           detail && detail->msg[0] ? detail->msg : fbus_strerror(rc));
+	const char *d = detail && detail->msg[0] ? detail->msg
+	                                         : fbus_strerror(rc);
+	size_t n = uri ? strlen(uri) : 0;
+
+	/* a detail that names the URI already (a stream's "where") is not
+	 * given it twice */
+	if (uri && strncmp(d, uri, n) == 0 && d[n] == ':')
+		fbusi_fail(&open_err, rc, "%s", d);
+	else
+		fbusi_fail(&open_err, rc, "%s: %s", uri ? uri : "?", d);
 }
 
 void

@@ -328,6 +328,12 @@ fbusi_unix_connect(const char *path, int type, int timeout_ms, int *out,
 	case -ECONNREFUSED:
 		return fbusi_fail(err, FBUS_ECONNREFUSED,
 		                  "no producer (%s: nobody listens)", path);
+	case -EACCES:
+		/* the file system said no, not the producer's allow-list */
+		return fbusi_fail(err, FBUS_EACCES,
+		                  "connect %s: the socket or its directory is "
+		                  "not open to uid %u",
+		                  path, (unsigned)geteuid());
 	default:
 		return fbusi_fail(err, rc, "connect %s: %s", path,
 		                  fbus_strerror(rc));

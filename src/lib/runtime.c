@@ -8,6 +8,7 @@
 #include "private.h"
 #include "os.h"
 #include "runtime.h"
+#include "trust.h"
 
 #include <dirent.h>
 #include <stdbool.h>
@@ -69,6 +70,32 @@ fbusi_bus_path(const struct fbusi_uri *u, const char *suffix, char *buf,
 		                  "socket path %s/%s%s exceeds %zu bytes", dir,
 		                  u->name, suffix, n - 1);
 	return 0;
+}
+
+int
+fbusi_bus_connect(const struct fbusi_uri *u, int timeout_ms, int *fd,
+                  struct fbusi_err *err)
+{
+	char dir[200], path[108], what[FBUSI_NAME_MAX + 16];
+	uid_t owner;
+	int rc = bus_dir(u, dir, sizeof dir, err);
+
+	if (rc == 0)
+		rc = fbusi_dir_trusted(dir, !u->dir[0], &owner, err);
+	if (rc == 0)
+		rc = fbusi_bus_path(u, ".sock", path, sizeof path, err);
+	if (rc == 0)
+		rc = fbusi_unix_connect(path, SOCK_SEQPACKET, timeout_ms, fd,
+		                        err);
+	if (rc)
+		return rc;
+	snprintf(what, sizeof what, "bus '%s'", u->name);
+	rc = fbusi_peer_trusted(*fd, owner, what, err);
+	if (rc) {
+		close(*fd);
+		*fd = -1;
+	}
+	return rc;
 }
 
 int
@@ -264,10 +291,20 @@ out:
 int
 fbus_runtime_sweep(fbus_sweep_fn *removed, void *user)
 {
+	struct fbusi_err err = { "" };
 	char dir[200];
+	uid_t owner;
+	int rc;
 
 	if (fbus_runtime_dir(dir, sizeof dir))
 		return FBUS_ENAMETOOLONG;
+	rc = fbusi_dir_trusted(dir, true, &owner, &err);
+	if (rc == FBUS_ENOENT)
+		return 0;
+	if (rc) {
+		fbusi_set_open_error("runtime directory", rc, &err);
+		return rc;
+	}
 	return sweep_dir(dir, removed, user);
 }
 

@@ -21,6 +21,12 @@ int fbusi_bus_path(const struct fbusi_uri *u, const char *suffix, char *buf,
 int fbusi_bus_dir_ensure(const struct fbusi_uri *u, bool shared,
                          struct fbusi_err *err);
 
+/* Subscriber: connect to the socket of u's bus within timeout_ms, after
+ * checking its directory and before believing anything it says: the
+ * producer must run as us, root or the directory's owner (trust.h). */
+int fbusi_bus_connect(const struct fbusi_uri *u, int timeout_ms, int *fd,
+                      struct fbusi_err *err);
+
 /* fbus_runtime_sweep() over the directory of u's bus. */
 int fbusi_bus_sweep(const struct fbusi_uri *u);
 

@@ -6,6 +6,7 @@
  */
 #define _GNU_SOURCE
 #include "os.h"
+#include "runtime.h"
 #include "shm/attach.h"
 #include "shm/proto.h"
 
@@ -87,7 +88,7 @@ close_fds(const int *fds, int nfds)
 }
 
 int
-fbusi_shm_attach(const char *sock_path, const struct fbus_sub_opts *opts,
+fbusi_shm_attach(const struct fbusi_uri *u, const struct fbus_sub_opts *opts,
                  struct fbusi_shm_conn *c, struct fbusi_err *err)
 {
 	struct fbusi_ctl_hello hi;
@@ -98,8 +99,7 @@ fbusi_shm_attach(const char *sock_path, const struct fbus_sub_opts *opts,
 
 	memset(c, 0, sizeof *c);
 	c->sock = c->efd = -1;
-	rc = fbusi_unix_connect(sock_path, SOCK_SEQPACKET, HANDSHAKE_MS,
-	                        &c->sock, err);
+	rc = fbusi_bus_connect(u, HANDSHAKE_MS, &c->sock, err);
 	if (rc) {
 		c->sock = -1;
 		return rc;

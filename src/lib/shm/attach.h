@@ -50,11 +50,11 @@ struct fbusi_shm_conn {
 	struct fbusi_ringmap ring; /* hdr NULL until the first frame */
 };
 
-/* Connect to the producer at sock_path and complete the handshake within
+/* Connect to the producer of bus u and complete the handshake within
  * HANDSHAKE_MS.  On failure nothing is left open and err says why: the
  * producer's REFUSE text, FBUS_ENOENT / FBUS_ECONNREFUSED when nobody is
  * there, FBUS_EPROTO for anything malformed. */
-int fbusi_shm_attach(const char *sock_path, const struct fbus_sub_opts *opts,
+int fbusi_shm_attach(const struct fbusi_uri *u, const struct fbus_sub_opts *opts,
                      struct fbusi_shm_conn *out, struct fbusi_err *err);
 /* Close and unmap everything of c (the ring too); c becomes empty. */
 void fbusi_shm_detach(struct fbusi_shm_conn *c);

@@ -15,7 +15,6 @@ fbus_bus_query(const char *text, struct fbus_bus_info *info)
 	struct fbusi_uri uri;
 	union fbusi_ctl msg;
 	struct fbusi_err err = { "" };
-	char path[108];
 	int fd = -1, fds[FBUSI_MAX_FDS], nfds, r;
 
 	if (!info)
@@ -26,9 +25,7 @@ fbus_bus_query(const char *text, struct fbus_bus_info *info)
 		r = fbusi_fail(&err, FBUS_ENOTSUP,
 		               "only shm: buses can be queried");
 	if (r == 0)
-		r = fbusi_bus_path(&uri, ".sock", path, sizeof path, &err);
-	if (r == 0)
-		r = fbusi_unix_connect(path, SOCK_SEQPACKET, 1000, &fd, &err);
+		r = fbusi_bus_connect(&uri, 1000, &fd, &err);
 	if (r == 0) {
 		fbusi_ctl_init(&msg, FBUSI_CTL_QUERY);
 		msg.query.version = FBUSI_CTL_VERSION;

@@ -36,7 +36,7 @@ struct shm_sub {
 	struct fbus_sub base;
 	struct fbus_sub_opts opts;
 	char name[FBUSI_NAME_MAX + 1];
-	char sock_path[108];
+	struct fbusi_uri uri;
 	int sock; /* -1 while disconnected */
 	int efd;
 	struct fbusi_ringmap cur;
@@ -145,7 +145,7 @@ static int
 connect_bus(struct shm_sub *s)
 {
 	struct fbusi_shm_conn c;
-	int rc = fbusi_shm_attach(s->sock_path, &s->opts, &c, &s->base.err);
+	int rc = fbusi_shm_attach(&s->uri, &s->opts, &c, &s->base.err);
 
 	if (rc) {
 		s->disconnect_reported = 1; /* nothing to report: never was up */
@@ -646,12 +646,7 @@ fbusi_shm_sub_open(struct fbus_sub **out, const struct fbusi_uri *uri,
 	s->opts = *opts;
 	s->sock = s->efd = s->epfd = s->tfd = -1;
 	strcpy(s->name, uri->name);
-	rc = fbusi_bus_path(uri, ".sock", s->sock_path,
-	                        sizeof s->sock_path, err);
-	if (rc) {
-		free(s);
-		return rc;
-	}
+	s->uri = *uri;
 	rc = connect_bus(s);
 	if (rc && (!(opts->flags & FBUS_SUB_RECONNECT) ||
 	           fbusi_connect_error_is_final(rc))) {

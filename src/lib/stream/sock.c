@@ -8,6 +8,7 @@
  */
 #define _GNU_SOURCE
 #include "os.h"
+#include "trust.h"
 #include "stream/stream.h"
 
 #include <fcntl.h>
@@ -156,13 +157,31 @@ int
 fbusi_stream_connect(const struct fbusi_uri *uri, int timeout_ms, int *fd,
                      struct fbusi_err *err)
 {
-	char what[300];
 	int rc;
 
-	fbusi_stream_describe(uri, what, sizeof what);
 	if (uri->scheme == FBUSI_SCHEME_UNIX) {
-		rc = fbusi_unix_connect(uri->path, SOCK_STREAM, timeout_ms, fd,
-		                        err);
+		char dir[sizeof uri->path];
+		char *slash;
+		uid_t owner;
+
+		/* the socket's directory is the trust anchor, as on shm: */
+		snprintf(dir, sizeof dir, "%s", uri->path);
+		slash = strrchr(dir, '/');
+		if (!slash)
+			snprintf(dir, sizeof dir, ".");
+		else
+			slash[slash == dir] = '\0';
+		rc = fbusi_dir_trusted(dir, false, &owner, err);
+		if (rc == 0)
+			rc = fbusi_unix_connect(uri->path, SOCK_STREAM,
+			                        timeout_ms, fd, err);
+		if (rc == 0) {
+			rc = fbusi_peer_trusted(*fd, owner, "the socket", err);
+			if (rc) {
+				close(*fd);
+				*fd = -1;
+			}
+		}
 		if (rc)
 			return rc;
 	} else {
@@ -184,14 +203,9 @@ fbusi_stream_connect(const struct fbusi_uri *uri, int timeout_ms, int *fd,
 		fbusi_stream_tune(*fd, uri->scheme);
 		return 0;
 	}
-	if (rc == -ENOENT)
-		return fbusi_fail(err, FBUS_ENOENT,
-		                  "connect %s: no producer (no such socket)",
-		                  what);
+	/* the open error puts the URI in front of this: not again */
 	if (rc == -ECONNREFUSED)
 		return fbusi_fail(err, FBUS_ECONNREFUSED,
-		                  "connect %s: connection refused (no producer "
-		                  "listens)",
-		                  what);
-	return fbusi_fail(err, rc, "connect %s: %s", what, strerror(-rc));
+		                  "connection refused (no producer listens)");
+	return fbusi_fail(err, rc, "connect: %s", strerror(-rc));
 }

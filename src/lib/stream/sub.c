@@ -304,6 +304,12 @@ pump(struct stream_sub *s)
 				return where_err(s, rc);
 			if (s->hdr_got < FBUSI_WIRE_WELCOME_LEN)
 				continue;
+			if (w.status == FBUS_EACCES)
+				return fbusi_fail(&s->base.err, w.status,
+				                  "%s: the producer refused this "
+				                  "subscriber: our uid %u is not "
+				                  "allowed",
+				                  s->where, (unsigned)geteuid());
 			if (w.status)
 				return fbusi_fail(&s->base.err, w.status,
 				                  "%s: the producer refused this "
