@@ -72,6 +72,7 @@ void
 fbusi_shm_peer_dropped(struct shm_pub *p, const char *fmt, ...)
 {
 	struct fbusi_err why;
+	int64_t now;
 	va_list ap;
 
 	va_start(ap, fmt);
@@ -82,39 +83,80 @@ fbusi_shm_peer_dropped(struct shm_pub *p, const char *fmt, ...)
 	p->peer_err = why;
 	/* release: the text above is complete when the flag is seen */
 	atomic_store_explicit(&p->peer_err_new, 1, memory_order_release);
+	/* a flood must not become a flood of log lines: LOG_BURST per
+	 * second, then one line saying how many were not logged */
+	now = fbus_now_mono_ns();
+	if (now - p->log_window >= 1000000000LL) {
+		p->log_window = now;
+		p->log_lines = 0;
+	}
+	if (p->log_lines++ < LOG_BURST) {
+		unsigned long long quiet = p->log_quiet;
+
+		p->log_quiet = 0;
+		pthread_mutex_unlock(&p->err_lock);
+		if (quiet)
+			fbusi_log(&p->opts, FBUS_LOG_WARN,
+			          "%s (and %llu more peer errors not logged)",
+			          why.msg, quiet);
+		else
+			fbusi_log(&p->opts, FBUS_LOG_WARN, "%s", why.msg);
+		return;
+	}
+	p->log_quiet++;
 	pthread_mutex_unlock(&p->err_lock);
-	fbusi_log(&p->opts, FBUS_LOG_WARN, "%s", why.msg);
 }
 
+/* A full table of connections that sent no HELLO yet: give the oldest's
+ * place to the newcomer.  An honest subscriber says HELLO as it connects,
+ * so whoever waits longest is the likeliest to be idle on purpose, and a
+ * flood of idle connections cannot keep anyone out. */
+static int
+evict_oldest_pending(struct shm_pub *p)
+{
+	int old = 0;
+
+	for (int k = 1; k < MAX_PENDING; k++)
+		if (p->pend[k].deadline < p->pend[old].deadline)
+			old = k;
+	peer_error(p, p->pend[old].fd, FBUS_EAGAIN,
+	           "bus '%s': pid %d sent no HELLO and %d newer connections "
+	           "wait; closed",
+	           p->name, (int)p->pend[old].pid, MAX_PENDING);
+	p->pend[old].fd = -1;
+	return old;
+}
+
+/* Accept what the backlog holds (a bounded batch per wake-up, so that a
+ * flood cannot starve the subscribers' sockets). */
 static void
 do_accept(struct shm_pub *p)
 {
-	struct ucred cred;
-	int fd = accept4(p->listen_fd, NULL, NULL,
-	                 SOCK_CLOEXEC | SOCK_NONBLOCK);
-	bool allowed;
-	int k;
+	for (int batch = 0; batch < 4 * MAX_PENDING; batch++) {
+		struct ucred cred;
+		int fd = accept4(p->listen_fd, NULL, NULL,
+		                 SOCK_CLOEXEC | SOCK_NONBLOCK);
+		bool allowed;
+		int k;
 
-	if (fd < 0)
-		return;
-	allowed = fbusi_peer_allowed(fd, &p->opts, &cred);
-	if (!allowed && !cred.pid) {
-		peer_error(p, fd, FBUS_EACCES, "no peer credentials");
-		return;
+		if (fd < 0)
+			return;
+		allowed = fbusi_peer_allowed(fd, &p->opts, &cred);
+		if (!allowed && !cred.pid) {
+			peer_error(p, fd, FBUS_EACCES, "no peer credentials");
+			continue;
+		}
+		for (k = 0; k < MAX_PENDING && p->pend[k].fd >= 0; k++)
+			;
+		if (k == MAX_PENDING)
+			k = evict_oldest_pending(p);
+		p->pend[k].fd = fd;
+		p->pend[k].pid = cred.pid;
+		p->pend[k].uid = cred.uid;
+		/* refuse after its HELLO is read, so the REFUSE reaches it */
+		p->pend[k].refused = !allowed;
+		p->pend[k].deadline = fbus_now_mono_ns() + HELLO_TIMEOUT_NS;
 	}
-	for (k = 0; k < MAX_PENDING && p->pend[k].fd >= 0; k++)
-		;
-	if (k == MAX_PENDING) {
-		peer_error(p, fd, FBUS_EAGAIN,
-		           "too many connections waiting for HELLO");
-		return;
-	}
-	p->pend[k].fd = fd;
-	p->pend[k].pid = cred.pid;
-	p->pend[k].uid = cred.uid;
-	/* refuse after its HELLO is read, so the REFUSE reaches it */
-	p->pend[k].refused = !allowed;
-	p->pend[k].deadline = fbus_now_mono_ns() + HELLO_TIMEOUT_NS;
 }
 
 /* The INFO answer for `framebus ls`. */
@@ -361,8 +403,8 @@ fbusi_shm_ctl_thread(void *arg)
 				break;
 			kicked(p);
 		}
-		if (pfd[1].revents & POLLIN)
-			do_accept(p);
+		/* HELLOs that arrived first: accepting may evict a pending
+		 * connection, never one whose HELLO is waiting */
 		for (size_t i = 2; i < n; i++) {
 			if (!pfd[i].revents)
 				continue;
@@ -389,6 +431,8 @@ fbusi_shm_ctl_thread(void *arg)
 				ent_kill(p, e);
 			}
 		}
+		if (pfd[1].revents & POLLIN)
+			do_accept(p);
 		now = fbus_now_mono_ns();
 		for (int k = 0; k < MAX_PENDING; k++)
 			if (p->pend[k].fd >= 0 && now > p->pend[k].deadline) {

@@ -17,8 +17,11 @@
 
 enum ent_state { ENT_FREE = 0, ENT_ACTIVE = 1, ENT_DEAD = 2 };
 
+/* connections that have not said HELLO yet: how many, and for how long
+ * (an honest subscriber sends it as it connects) */
 #define MAX_PENDING 16
-#define HELLO_TIMEOUT_NS (2000LL * 1000000LL)
+#define LOG_BURST 10 /* peer-error log lines per second */
+#define HELLO_TIMEOUT_NS (500LL * 1000000LL)
 
 /* One admitted subscriber.  The control thread fills it and publishes it
  * with a release store of state = ACTIVE; the data path reads it after an
@@ -108,6 +111,10 @@ struct shm_pub {
 	pthread_mutex_t err_lock;
 	struct fbusi_err peer_err;
 	_Atomic int peer_err_new;
+	/* the log's rate limit, under err_lock too */
+	int64_t log_window;
+	uint32_t log_lines;
+	uint64_t log_quiet;
 	struct fbus_format last_fmt;
 	double avg_dt; /* seconds between commits, moving average */
 	int64_t last_commit_ns;

@@ -28,8 +28,17 @@ static void FBUSI_PRINTF(3, 4)
 queue_log(struct stream_pub *p, int level, const char *fmt, ...)
 {
 	va_list ap;
+	int64_t now;
 
 	if (!p->opts.log || p->nlogs >= MAX_LOGS)
+		return;
+	/* a flood of bad peers must not become a flood of log lines */
+	now = fbusi_stream_now_ms();
+	if (now - p->log_window >= 1000) {
+		p->log_window = now;
+		p->log_lines = 0;
+	}
+	if (p->log_lines++ >= LOG_BURST)
 		return;
 	va_start(ap, fmt);
 	fbusi_vfail(&p->logs[p->nlogs], 0, fmt, ap);
@@ -117,10 +126,50 @@ peer_allowed(struct stream_pub *p, int fd, struct peer *peer)
 	return false;
 }
 
+static void reap_dead(struct stream_pub *p);
+
+/* Connections still in their hello may not keep anyone out: past
+ * FBUSI_STREAM_MAX_HELLO of them the oldest goes (an honest subscriber
+ * sends its hello as it connects), and they never count against
+ * max_subscribers. */
+static void
+make_room_for_hello(struct stream_pub *p)
+{
+	struct peer *oldest = NULL;
+	uint32_t n = 0;
+
+	for (uint32_t i = 0; i < p->npeers; i++) {
+		struct peer *peer = p->peers[i];
+
+		if (peer->dead || peer->state != PEER_HELLO)
+			continue;
+		n++;
+		if (!oldest || peer->hello_deadline < oldest->hello_deadline)
+			oldest = peer;
+	}
+	if (n >= FBUSI_STREAM_MAX_HELLO)
+		peer_fail(p, oldest, FBUS_EAGAIN,
+		          "no hello yet and %d newer connections wait; closed",
+		          FBUSI_STREAM_MAX_HELLO);
+	if (p->npeers == p->opts.max_subscribers + FBUSI_STREAM_MAX_HELLO)
+		reap_dead(p);
+}
+
+static uint32_t
+ready_peers(const struct stream_pub *p)
+{
+	uint32_t n = 0;
+
+	for (uint32_t i = 0; i < p->npeers; i++)
+		n += p->peers[i]->state == PEER_READY && !p->peers[i]->dead;
+	return n;
+}
+
 static void
 accept_peers(struct stream_pub *p)
 {
-	for (;;) {
+	/* a bounded batch per wake-up: a flood must not starve the peers */
+	for (int batch = 0; batch < 4 * FBUSI_STREAM_MAX_HELLO; batch++) {
 		struct sockaddr_storage ss;
 		socklen_t len = sizeof ss;
 		struct peer *peer;
@@ -170,13 +219,7 @@ accept_peers(struct stream_pub *p)
 			fbusi_stream_peer_destroy(p, peer);
 			continue;
 		}
-		if (p->npeers >= p->opts.max_subscribers) {
-			peer_fail(p, peer, -ENOSPC,
-			          "subscriber limit of %" PRIu32 " reached",
-			          p->opts.max_subscribers);
-			fbusi_stream_peer_destroy(p, peer);
-			continue;
-		}
+		make_room_for_hello(p);
 		p->peers[p->npeers++] = peer;
 	}
 }
@@ -219,6 +262,12 @@ read_hello(struct stream_pub *p, struct peer *peer)
 	}
 	if (peer->hello_got < sizeof peer->hello)
 		return;
+	if (ready_peers(p) >= p->opts.max_subscribers) {
+		peer_fail(p, peer, -ENOSPC,
+		          "subscriber limit of %" PRIu32 " reached",
+		          p->opts.max_subscribers);
+		return;
+	}
 	peer->qcap = peer->h.mode == FBUS_MODE_EVERY ? peer->h.depth : 1;
 	peer->q = calloc(peer->qcap, sizeof *peer->q);
 	if (!peer->q) {

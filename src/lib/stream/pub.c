@@ -397,7 +397,8 @@ fbusi_stream_pub_open(struct fbus_pub **out, const struct fbusi_uri *uri,
 {
 	struct stream_pub *p;
 	pthread_condattr_t ca;
-	uint32_t max = opts->max_subscribers;
+	/* room for the subscribers and for the connections in their hello */
+	uint32_t max = opts->max_subscribers + FBUSI_STREAM_MAX_HELLO;
 	int rc;
 
 	p = calloc(1, sizeof *p);

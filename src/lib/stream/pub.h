@@ -17,6 +17,7 @@
 
 #define FREE_BLOBS_KEPT 4
 #define MAX_LOGS 8
+#define LOG_BURST 10 /* log lines per second */
 
 struct blob {
 	struct blob *next_free;
@@ -94,6 +95,8 @@ struct stream_pub {
 	/* I/O thread only */
 	int64_t accept_paused; /* out of fds: retry accept after this */
 	/* messages for the log callback, sent after unlocking */
+	int64_t log_window; /* ms; rate limit of the log */
+	uint32_t log_lines;
 	struct fbusi_err logs[MAX_LOGS];
 	int logl[MAX_LOGS];
 	int nlogs;

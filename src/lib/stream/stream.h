@@ -17,6 +17,8 @@
 #define FBUSI_STREAM_STALL_MS 3000
 /* A subscriber must send its hello within this time after connecting. */
 #define FBUSI_STREAM_HELLO_MS 2000
+/* connections in their hello at once; the oldest goes for a newcomer */
+#define FBUSI_STREAM_MAX_HELLO 16
 /* A closing publisher sends what it committed for at most this long. */
 #define FBUSI_STREAM_CLOSE_MS 1000
 /* Reconnect attempts are spaced by this much. */
