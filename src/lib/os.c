@@ -398,7 +398,8 @@ fbusi_unix_listen(const char *path, int type, unsigned mode, int *out,
 		                fbus_strerror(-errno));
 		goto err_unlink;
 	}
-	if (listen(fd, 64) < 0) {
+	/* a deep backlog: newcomers wait there while a flood is dealt with */
+	if (listen(fd, SOMAXCONN) < 0) {
 		rc = fbusi_fail(err, -errno, "listen %s: %s", path,
 		                fbus_strerror(-errno));
 		goto err_unlink;

@@ -107,21 +107,38 @@ fbusi_shm_peer_dropped(struct shm_pub *p, const char *fmt, ...)
 	pthread_mutex_unlock(&p->err_lock);
 }
 
-/* A full table of connections that sent no HELLO yet: give the oldest's
- * place to the newcomer.  An honest subscriber says HELLO as it connects,
- * so whoever waits longest is the likeliest to be idle on purpose, and a
- * flood of idle connections cannot keep anyone out. */
-static int
-evict_oldest_pending(struct shm_pub *p)
-{
-	int old = 0;
+static void on_pending(struct shm_pub *p, struct pending *pd);
 
-	for (int k = 1; k < MAX_PENDING; k++)
-		if (p->pend[k].deadline < p->pend[old].deadline)
+/* A place in the table of connections that sent no HELLO yet, or -1:
+ * wait.  First serve those whose HELLO came meanwhile; then the oldest
+ * silent one goes, but only after PENDING_GRACE_NS: an honest subscriber
+ * sends HELLO as it connects, so one silent that long is the likeliest to
+ * be idle on purpose, and a flood of idle connections cannot push out a
+ * subscriber between its connect and its HELLO.  Meanwhile newcomers wait
+ * in the kernel's backlog, not refused. */
+static int
+pending_slot(struct shm_pub *p, int64_t now)
+{
+	int k, old = 0;
+
+	for (k = 0; k < MAX_PENDING; k++)
+		if (p->pend[k].fd < 0)
+			return k;
+	for (k = 0; k < MAX_PENDING; k++)
+		on_pending(p, &p->pend[k]);
+	for (k = 0; k < MAX_PENDING; k++)
+		if (p->pend[k].fd < 0)
+			return k;
+	for (k = 1; k < MAX_PENDING; k++)
+		if (p->pend[k].born < p->pend[old].born)
 			old = k;
+	if (now - p->pend[old].born < PENDING_GRACE_NS) {
+		p->accept_resume = p->pend[old].born + PENDING_GRACE_NS;
+		return -1;
+	}
 	peer_error(p, p->pend[old].fd, FBUS_EAGAIN,
-	           "bus '%s': pid %d sent no HELLO and %d newer connections "
-	           "wait; closed",
+	           "bus '%s': pid %d sent no HELLO while %d newer connections "
+	           "waited; closed",
 	           p->name, (int)p->pend[old].pid, MAX_PENDING);
 	p->pend[old].fd = -1;
 	return old;
@@ -133,12 +150,16 @@ static void
 do_accept(struct shm_pub *p)
 {
 	for (int batch = 0; batch < 4 * MAX_PENDING; batch++) {
+		int64_t now = fbus_now_mono_ns();
+		int k = pending_slot(p, now);
 		struct ucred cred;
-		int fd = accept4(p->listen_fd, NULL, NULL,
-		                 SOCK_CLOEXEC | SOCK_NONBLOCK);
 		bool allowed;
-		int k;
+		int fd;
 
+		if (k < 0)
+			return;
+		fd = accept4(p->listen_fd, NULL, NULL,
+		             SOCK_CLOEXEC | SOCK_NONBLOCK);
 		if (fd < 0)
 			return;
 		allowed = fbusi_peer_allowed(fd, &p->opts, &cred);
@@ -146,16 +167,15 @@ do_accept(struct shm_pub *p)
 			peer_error(p, fd, FBUS_EACCES, "no peer credentials");
 			continue;
 		}
-		for (k = 0; k < MAX_PENDING && p->pend[k].fd >= 0; k++)
-			;
-		if (k == MAX_PENDING)
-			k = evict_oldest_pending(p);
 		p->pend[k].fd = fd;
 		p->pend[k].pid = cred.pid;
 		p->pend[k].uid = cred.uid;
 		/* refuse after its HELLO is read, so the REFUSE reaches it */
 		p->pend[k].refused = !allowed;
-		p->pend[k].deadline = fbus_now_mono_ns() + HELLO_TIMEOUT_NS;
+		p->pend[k].born = now;
+		p->pend[k].deadline = now + HELLO_TIMEOUT_NS;
+		/* its HELLO is often here already */
+		on_pending(p, &p->pend[k]);
 	}
 }
 
@@ -374,8 +394,18 @@ fbusi_shm_ctl_thread(void *arg)
 		size_t n = 0;
 		int64_t now;
 
+		int timeout = 250;
+
+		now = fbus_now_mono_ns();
 		pfd[n++] = (struct pollfd){ p->wake_fd, POLLIN, 0 };
-		pfd[n++] = (struct pollfd){ p->listen_fd, POLLIN, 0 };
+		/* a full waiting room: leave newcomers in the backlog until
+		 * the oldest silent connection may go */
+		pfd[n++] = (struct pollfd){ now < p->accept_resume
+			                            ? -1
+			                            : p->listen_fd,
+			                    POLLIN, 0 };
+		if (now < p->accept_resume)
+			timeout = (int)((p->accept_resume - now) / 1000000) + 1;
 		for (int k = 0; k < MAX_PENDING; k++)
 			if (p->pend[k].fd >= 0) {
 				map[n] = -k - 1;
@@ -391,7 +421,7 @@ fbusi_shm_ctl_thread(void *arg)
 					                    POLLIN, 0 };
 			}
 
-		if (poll(pfd, n, 250) < 0 && errno != EINTR)
+		if (poll(pfd, n, timeout) < 0 && errno != EINTR)
 			break;
 		if (pfd[0].revents) {
 			uint64_t v;

@@ -22,6 +22,7 @@ enum ent_state { ENT_FREE = 0, ENT_ACTIVE = 1, ENT_DEAD = 2 };
 #define MAX_PENDING 16
 #define LOG_BURST 10 /* peer-error log lines per second */
 #define HELLO_TIMEOUT_NS (500LL * 1000000LL)
+#define PENDING_GRACE_NS (50LL * 1000000LL)
 
 /* One admitted subscriber.  The control thread fills it and publishes it
  * with a release store of state = ACTIVE; the data path reads it after an
@@ -61,6 +62,7 @@ struct ring {
 
 struct pending {
 	int fd;
+	int64_t born; /* accepted at */
 	int64_t deadline;
 	pid_t pid;
 	uid_t uid;
@@ -120,6 +122,7 @@ struct shm_pub {
 	int64_t last_commit_ns;
 
 	struct pending pend[MAX_PENDING];
+	int64_t accept_resume; /* control thread: accept again from then */
 };
 
 static inline struct fbusi_slot_hdr *

@@ -127,32 +127,52 @@ peer_allowed(struct stream_pub *p, int fd, struct peer *peer)
 }
 
 static void reap_dead(struct stream_pub *p);
+static void read_hello(struct stream_pub *p, struct peer *peer);
 
-/* Connections still in their hello may not keep anyone out: past
- * FBUSI_STREAM_MAX_HELLO of them the oldest goes (an honest subscriber
- * sends its hello as it connects), and they never count against
- * max_subscribers. */
-static void
-make_room_for_hello(struct stream_pub *p)
+/* Connections still in their hello may not keep anyone out, and never
+ * count against max_subscribers.  Whether one more may be accepted now:
+ * below FBUSI_STREAM_MAX_HELLO, yes; at it, first serve the hellos that
+ * came meanwhile, then the oldest silent one goes if it has been silent
+ * FBUSI_STREAM_HELLO_GRACE_MS (an honest subscriber sends its hello as it
+ * connects); else newcomers wait in the backlog until it may go. */
+static bool
+room_for_hello(struct stream_pub *p, int64_t now)
 {
 	struct peer *oldest = NULL;
 	uint32_t n = 0;
 
-	for (uint32_t i = 0; i < p->npeers; i++) {
-		struct peer *peer = p->peers[i];
+	for (int pass = 0; pass < 2; pass++) {
+		n = 0;
+		oldest = NULL;
+		for (uint32_t i = 0; i < p->npeers; i++) {
+			struct peer *peer = p->peers[i];
 
-		if (peer->dead || peer->state != PEER_HELLO)
-			continue;
-		n++;
-		if (!oldest || peer->hello_deadline < oldest->hello_deadline)
-			oldest = peer;
+			if (peer->dead || peer->state != PEER_HELLO)
+				continue;
+			if (pass)
+				read_hello(p, peer);
+			if (peer->dead || peer->state != PEER_HELLO)
+				continue;
+			n++;
+			if (!oldest || peer->born < oldest->born)
+				oldest = peer;
+		}
+		if (n < FBUSI_STREAM_MAX_HELLO)
+			break;
 	}
-	if (n >= FBUSI_STREAM_MAX_HELLO)
+	if (n >= FBUSI_STREAM_MAX_HELLO) {
+		if (now - oldest->born < FBUSI_STREAM_HELLO_GRACE_MS) {
+			p->accept_paused =
+				oldest->born + FBUSI_STREAM_HELLO_GRACE_MS;
+			return false;
+		}
 		peer_fail(p, oldest, FBUS_EAGAIN,
-		          "no hello yet and %d newer connections wait; closed",
+		          "no hello while %d newer connections waited; closed",
 		          FBUSI_STREAM_MAX_HELLO);
+	}
 	if (p->npeers == p->opts.max_subscribers + FBUSI_STREAM_MAX_HELLO)
 		reap_dead(p);
+	return true;
 }
 
 static uint32_t
@@ -173,7 +193,11 @@ accept_peers(struct stream_pub *p)
 		struct sockaddr_storage ss;
 		socklen_t len = sizeof ss;
 		struct peer *peer;
+		int64_t now = fbusi_stream_now_ms();
 		int fd;
+
+		if (!room_for_hello(p, now))
+			return;
 
 		fd = accept4(p->lfd, (struct sockaddr *)&ss, &len,
 		             SOCK_CLOEXEC | SOCK_NONBLOCK);
@@ -202,8 +226,8 @@ accept_peers(struct stream_pub *p)
 		peer->fd = fd;
 		peer->id = ++p->next_id;
 		peer->state = PEER_HELLO;
-		peer->hello_deadline =
-			fbusi_stream_now_ms() + FBUSI_STREAM_HELLO_MS;
+		peer->born = now;
+		peer->hello_deadline = now + FBUSI_STREAM_HELLO_MS;
 		snprintf(peer->name, sizeof peer->name, "peer #%" PRIu64,
 		         peer->id);
 		if (p->uri.scheme == FBUSI_SCHEME_TCP) {
@@ -219,8 +243,8 @@ accept_peers(struct stream_pub *p)
 			fbusi_stream_peer_destroy(p, peer);
 			continue;
 		}
-		make_room_for_hello(p);
 		p->peers[p->npeers++] = peer;
+		read_hello(p, peer); /* often here already */
 	}
 }
 

@@ -41,6 +41,7 @@ struct peer {
 	uint64_t id;
 	int fd;
 	int state;
+	int64_t born; /* ms, accepted at */
 	int64_t hello_deadline;
 	uint8_t hello[FBUSI_WIRE_HELLO_LEN];
 	size_t hello_got;
@@ -93,7 +94,8 @@ struct stream_pub {
 	int quality;
 
 	/* I/O thread only */
-	int64_t accept_paused; /* out of fds: retry accept after this */
+	int64_t accept_paused; /* out of fds, or a full waiting room:
+	                          accept again after this (ms) */
 	/* messages for the log callback, sent after unlocking */
 	int64_t log_window; /* ms; rate limit of the log */
 	uint32_t log_lines;

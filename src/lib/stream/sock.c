@@ -124,7 +124,7 @@ listen_tcp(const struct fbusi_uri *uri, int *out, struct fbusi_err *err)
 		(void)setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one,
 		                 sizeof one);
 		if (bind(fd, ai->ai_addr, ai->ai_addrlen) == 0 &&
-		    listen(fd, 64) == 0)
+		    listen(fd, SOMAXCONN) == 0)
 			break;
 		rc = fbusi_fail(err, -errno, "bind tcp://%s:%s: %s",
 		                host ? host : "*", uri->port, strerror(errno));

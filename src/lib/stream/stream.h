@@ -19,6 +19,8 @@
 #define FBUSI_STREAM_HELLO_MS 2000
 /* connections in their hello at once; the oldest goes for a newcomer */
 #define FBUSI_STREAM_MAX_HELLO 16
+/* ... and how long one may stay silent before a newcomer takes its place */
+#define FBUSI_STREAM_HELLO_GRACE_MS 50
 /* A closing publisher sends what it committed for at most this long. */
 #define FBUSI_STREAM_CLOSE_MS 1000
 /* Reconnect attempts are spaced by this much. */
