@@ -8,6 +8,8 @@
 #include <pthread.h>
 #include <signal.h>
 #include <string.h>
+#include <sys/socket.h>
+#include <sys/un.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -37,6 +39,21 @@ count_dir(const char *path, const char *prefix)
 			n++;
 	closedir(d);
 	return n;
+}
+
+int
+t_bus_connect(const char *name)
+{
+	struct sockaddr_un sa = { .sun_family = AF_UNIX };
+	char dir[200], path[300];
+	int fd = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0);
+
+	CHECK(fbus_runtime_dir(dir, sizeof dir));
+	snprintf(path, sizeof path, "%s/%s.sock", dir, name);
+	CHECK_TRUE(strlen(path) < sizeof sa.sun_path);
+	memcpy(sa.sun_path, path, strlen(path) + 1);
+	CHECK(connect(fd, (struct sockaddr *)&sa, sizeof sa));
+	return fd;
 }
 
 int

@@ -16,6 +16,9 @@
 
 /* "prefix-<pid>-<counter>": unique per process and call. */
 const char *t_unique_name(const char *prefix);
+/* A raw connection to the control socket of shm bus `name` in the runtime
+ * dir (for tests that speak the protocol themselves). */
+int t_bus_connect(const char *name);
 /* Number of open fds of this process. */
 int t_count_fds(void);
 /* Kill the process with a message after `seconds` (alarm-based). */

@@ -71,21 +71,6 @@ honest(const char *uri, uint32_t mode)
 	return pid;
 }
 
-static int
-raw_connect(const char *name)
-{
-	struct sockaddr_un sa = { .sun_family = AF_UNIX };
-	char dir[200], path[300];
-	int fd = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0);
-
-	CHECK(fbus_runtime_dir(dir, sizeof dir));
-	snprintf(path, sizeof path, "%s/%s.sock", dir, name);
-	CHECK_TRUE(strlen(path) < sizeof sa.sun_path);
-	memcpy(sa.sun_path, path, strlen(path) + 1);
-	CHECK(connect(fd, (struct sockaddr *)&sa, sizeof sa));
-	return fd;
-}
-
 /* Every way to write through the ring fd, each refused by the kernel. */
 static void
 attack_ring(int ring, size_t size)
@@ -142,7 +127,7 @@ hostile(const char *name, int ready_fd)
 		struct pollfd pfd;
 		long n;
 
-		s = raw_connect(name);
+		s = t_bus_connect(name);
 		fbusi_ctl_init(&hello, FBUSI_CTL_HELLO);
 		hello.hello.version = FBUSI_CTL_VERSION;
 		hello.hello.mode = FBUS_MODE_EVERY;

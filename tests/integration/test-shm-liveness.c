@@ -444,27 +444,12 @@ count_log(void *user, int level, const char *msg)
 	log_calls++;
 }
 
-static int
-raw_connect(const char *uri)
-{
-	struct sockaddr_un sa = { .sun_family = AF_UNIX };
-	char dir[200], path[400];
-	int fd = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0);
-
-	CHECK(fbus_runtime_dir(dir, sizeof dir));
-	snprintf(path, sizeof path, "%s/%s.sock", dir, uri + 4);
-	assert_true(strlen(path) < sizeof sa.sun_path);
-	strcpy(sa.sun_path, path);
-	CHECK(connect(fd, (struct sockaddr *)&sa, sizeof sa));
-	return fd;
-}
-
 /* Send raw bytes; expect the producer to answer REFUSE or hang up. */
 static void
 raw_expect_drop(const char *uri, const void *buf, size_t n, int with_fd)
 {
 	char reply[FBUSI_CTL_MAX];
-	int fd = raw_connect(uri);
+	int fd = t_bus_connect(uri + 4);
 	struct pollfd pfd = { fd, POLLIN, 0 };
 	ssize_t r;
 
@@ -540,7 +525,7 @@ test_garbage_control(void **state)
 	hello.hello.depth = 1;
 	{
 		/* valid HELLO, then chatter: dropped after admission */
-		int fd = raw_connect(uri);
+		int fd = t_bus_connect(uri + 4);
 		char buf[FBUSI_CTL_MAX];
 		assert_true(send(fd, &hello, sizeof hello.hello, 0) > 0);
 		assert_true(recv(fd, buf, sizeof buf, 0) > 0); /* WELCOME + fds */
