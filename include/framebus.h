@@ -212,7 +212,10 @@ FBUS_API int fbus_pub_loan(struct fbus_pub *pub, const struct fbus_format *fmt,
  * commit publishes nothing and gives the slot back as fbus_pub_abort()
  * does: the caller loans again.  For raw formats payload_bytes is set to
  * fmt.size.  May block only for an every+block subscriber (bounded by
- * max_block_ms).
+ * max_block_ms).  A subscriber that lets FBUS_BLOCK_STRIKES waits in a row
+ * time out is demoted: its full queue drops (counted, logged, in
+ * fbus_pub_stats.demoted) until it has emptied it, so a stalled reader
+ * costs the others at most FBUS_BLOCK_STRIKES * its block time.
  */
 FBUS_API int64_t fbus_pub_commit(struct fbus_pub *pub, struct fbus_slot *slot);
 
@@ -237,7 +240,10 @@ struct fbus_pub_stats {
 	                           the subscriber limit, protocol errors */
 	uint32_t subscribers;   /* admitted and connected now */
 	uint32_t _reserved;
-	uint64_t _reserved2[6]; /* room to grow; zero */
+	uint64_t demoted;       /* every+block subscribers whose full queue
+	                           timed out FBUS_BLOCK_STRIKES times in a row:
+	                           their full queue drops until they empty it */
+	uint64_t _reserved2[5]; /* room to grow; zero */
 };
 
 /* Returns 0 or FBUS_EINVAL.  Never blocks. */
@@ -260,6 +266,10 @@ enum fbus_mode {
 	FBUS_MODE_LATEST = 0, /* always the newest frame; skipped ones counted */
 	FBUS_MODE_EVERY = 1,  /* lossless bounded queue, in order */
 };
+
+/* consecutive timed-out blocks before an every+block subscriber is
+ * demoted to drop (see fbus_pub_commit) */
+#define FBUS_BLOCK_STRIKES 3
 
 enum fbus_full_policy {
 	FBUS_FULL_DROP = 0,  /* producer drops the frame for us and counts it */

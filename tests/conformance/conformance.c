@@ -827,6 +827,144 @@ test_refused_uid(void **state)
 	fbus_pub_close(p);
 }
 
+/* ---- every + block: slow readers are waited for, stopped ones demoted ---- */
+
+#define BIG_W 640
+#define BIG_H 480
+#define BLOCK_MS 200
+
+struct slow_producer {
+	struct fbus_pub *p;
+	int frames;
+};
+
+static void *
+slow_producer_main(void *arg)
+{
+	struct slow_producer *sp = arg;
+	struct fbus_format f = fmt_of(FBUS_PIXFMT_BGR24, BIG_W, BIG_H);
+
+	for (int i = 1; i <= sp->frames; i++)
+		CHECK(send_tagged(sp->p, &f, (uint64_t)i));
+	return NULL;
+}
+
+/* A reader slower than the producer, but reading: block paces the
+ * producer to it and loses nothing. */
+static void
+test_block_slow_reader(void **state)
+{
+	struct fbus_sub_opts o = { .mode = FBUS_MODE_EVERY, .depth = 2,
+		                   .full_policy = FBUS_FULL_BLOCK,
+		                   .block_ms = 1000 };
+	struct fbus_format f = fmt_of(FBUS_PIXFMT_BGR24, BIG_W, BIG_H);
+	struct slow_producer sp = { .frames = 20 };
+	struct fbus_sub *s = NULL;
+	struct fbus_frame fr;
+	pthread_t th;
+	char uri[256];
+	uint64_t want = 1;
+
+	(void)state;
+	T->uri(uri, sizeof uri);
+	sp.p = pub_open(uri, NULL);
+	CHECK(fbus_sub_open(&s, uri, &o));
+	pump_until_frame(sp.p, s, &fr);
+	fbus_sub_release(s, &fr);
+	assert_int_equal(pthread_create(&th, NULL, slow_producer_main, &sp),
+	                 0);
+	while (want <= (uint64_t)sp.frames) {
+		uint64_t tag;
+
+		CHECK(fbus_sub_next(s, &fr, 5000));
+		tag = check_tagged(&fr, NULL);
+		fbus_sub_release(s, &fr);
+		if (tag >= 1000)
+			continue; /* pump_until_frame's, still queued */
+		assert_int_equal(fr.fmt.width, f.width);
+		assert_int_equal(tag, want);
+		want++;
+		t_sleep_ms(30);
+	}
+	pthread_join(th, NULL);
+	assert_int_equal(sub_stats(s).dropped, 0);
+	assert_int_equal(pub_stats(sp.p).dropped, 0);
+	assert_int_equal(pub_stats(sp.p).demoted, 0);
+	fbus_sub_close(s);
+	fbus_pub_close(sp.p);
+}
+
+/* Commit until FBUS_BLOCK_STRIKES commits have waited out BLOCK_MS, then
+ * 10 more; returns how many waited.  A stopped reader costs the producer
+ * FBUS_BLOCK_STRIKES * BLOCK_MS, and nothing after that. */
+static int
+commit_past_stall(struct fbus_pub *p, uint64_t tag0)
+{
+	struct fbus_format f = fmt_of(FBUS_PIXFMT_BGR24, BIG_W, BIG_H);
+	int slow = 0, after = 0;
+
+	/* the stream transports' socket buffers hold a few MB first */
+	for (uint64_t i = 0; i < 200 && after < 10; i++) {
+		int64_t t0 = fbus_now_mono_ns();
+
+		CHECK(send_tagged(p, &f, tag0 + i));
+		if (ms_since(t0) >= BLOCK_MS * 3 / 4)
+			slow++;
+		else if (slow >= FBUS_BLOCK_STRIKES)
+			after++;
+	}
+	assert_int_equal(after, 10);
+	return slow;
+}
+
+static void
+test_block_stopped_reader(void **state)
+{
+	struct fbus_sub_opts o = { .mode = FBUS_MODE_EVERY, .depth = 4,
+		                   .full_policy = FBUS_FULL_BLOCK,
+		                   .block_ms = BLOCK_MS };
+	struct fbus_format f = fmt_of(FBUS_PIXFMT_BGR24, BIG_W, BIG_H);
+	struct fbus_sub *s = NULL;
+	struct fbus_pub *p;
+	struct fbus_frame fr;
+	char uri[256];
+	int rc, got = 0;
+
+	(void)state;
+	T->uri(uri, sizeof uri);
+	p = pub_open(uri, NULL);
+	CHECK(fbus_sub_open(&s, uri, &o));
+	pump_until_frame(p, s, &fr);
+	fbus_sub_release(s, &fr);
+
+	/* it stops reading: three waits, then the producer runs free */
+	assert_int_equal(commit_past_stall(p, 1), FBUS_BLOCK_STRIKES);
+	assert_int_equal(pub_stats(p).demoted, 1);
+	assert_non_null(strstr(fbus_pub_last_error(p), "in a row"));
+
+	/* it reads again, all it has: what it got is whole, and the frames
+	 * it missed are counted (on the streams, once the next one is in) */
+	while ((rc = fbus_sub_next(s, &fr, 300)) == 0) {
+		check_tagged(&fr, NULL);
+		fbus_sub_release(s, &fr);
+		got++;
+	}
+	assert_int_equal(rc, FBUS_ETIMEDOUT);
+	assert_true(got >= 4);
+	CHECK(send_tagged(p, &f, 999999));
+	CHECK(fbus_sub_next(s, &fr, 2000));
+	assert_int_equal(check_tagged(&fr, &f), 999999);
+	fbus_sub_release(s, &fr);
+	assert_true(sub_stats(s).dropped > 0);
+
+	/* having emptied its queue it is waited for again, and stopping
+	 * again costs the same, no more */
+	assert_int_equal(commit_past_stall(p, 1000000), FBUS_BLOCK_STRIKES);
+	assert_int_equal(pub_stats(p).demoted, 2);
+	fbus_sub_close(s);
+	fbus_pub_close(p);
+}
+
 int
 main(int argc, char **argv)
 {
@@ -850,6 +988,10 @@ main(int argc, char **argv)
 		cmocka_unit_test_setup_teardown(test_refused_limit, setup,
 		                                teardown),
 		cmocka_unit_test_setup_teardown(test_refused_uid, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_block_slow_reader, setup,
+		                                teardown),
+		cmocka_unit_test_setup_teardown(test_block_stopped_reader, setup,
+		                                teardown),
 	};
 	char group[64];
 	int rc;

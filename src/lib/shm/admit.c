@@ -68,23 +68,20 @@ peer_error(struct shm_pub *p, int fd, int code, const char *fmt, ...)
 	close(fd);
 }
 
-void
-fbusi_shm_peer_dropped(struct shm_pub *p, const char *fmt, ...)
+/* Keep why, for fbus_pub_last_error(), and log it: LOG_BURST lines a
+ * second, then one saying how many were not logged -- a flood must not
+ * become a flood of log lines. */
+static void
+peer_note(struct shm_pub *p, const char *fmt, va_list ap)
 {
 	struct fbusi_err why;
 	int64_t now;
-	va_list ap;
 
-	va_start(ap, fmt);
 	fbusi_vfail(&why, 0, fmt, ap);
-	va_end(ap);
-	atomic_fetch_add(&p->peer_errors, 1);
 	pthread_mutex_lock(&p->err_lock);
 	p->peer_err = why;
 	/* release: the text above is complete when the flag is seen */
 	atomic_store_explicit(&p->peer_err_new, 1, memory_order_release);
-	/* a flood must not become a flood of log lines: LOG_BURST per
-	 * second, then one line saying how many were not logged */
 	now = fbus_now_mono_ns();
 	if (now - p->log_window >= 1000000000LL) {
 		p->log_window = now;
@@ -105,6 +102,28 @@ fbusi_shm_peer_dropped(struct shm_pub *p, const char *fmt, ...)
 	}
 	p->log_quiet++;
 	pthread_mutex_unlock(&p->err_lock);
+}
+
+void
+fbusi_shm_peer_dropped(struct shm_pub *p, const char *fmt, ...)
+{
+	va_list ap;
+
+	atomic_fetch_add(&p->peer_errors, 1);
+	va_start(ap, fmt);
+	peer_note(p, fmt, ap);
+	va_end(ap);
+}
+
+void
+fbusi_shm_peer_demoted(struct shm_pub *p, const char *fmt, ...)
+{
+	va_list ap;
+
+	atomic_fetch_add(&p->demoted, 1);
+	va_start(ap, fmt);
+	peer_note(p, fmt, ap);
+	va_end(ap);
 }
 
 static void on_pending(struct shm_pub *p, struct pending *pd);
@@ -283,6 +302,8 @@ admit(struct shm_pub *p, struct pending *pd, const struct fbusi_ctl_hello *hi)
 	e->block_ms = hi->block_ms;
 	e->head = 0;
 	e->dropped = 0;
+	e->strikes = 0;
+	e->demoted = false;
 	e->pid = pd->pid;
 	e->uid = pd->uid;
 	atomic_store(&e->kick, 0);

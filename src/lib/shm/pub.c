@@ -211,6 +211,32 @@ wait_for_room(struct shm_pub *p, struct ent *e)
 	return e->head - atomic_load(&e->page->tail) < e->depth;
 }
 
+/* A full every queue: true when its block policy made room.  A reader
+ * that lets FBUS_BLOCK_STRIKES waits in a row time out has stopped, not
+ * slowed down: it is demoted to drop until it has emptied its queue, so
+ * the producer's rate for everyone else recovers at once. */
+static bool
+room_after_block(struct shm_pub *p, struct ent *e)
+{
+	if (e->policy != FBUS_FULL_BLOCK || e->demoted)
+		return false;
+	if (wait_for_room(p, e)) {
+		e->strikes = 0;
+		return true;
+	}
+	if (++e->strikes >= FBUS_BLOCK_STRIKES) {
+		e->demoted = true;
+		e->strikes = 0;
+		fbusi_shm_peer_demoted(
+			p,
+			"bus '%s': subscriber pid %d read nothing for %u "
+			"blocks in a row; its full queue drops frames until "
+			"it has emptied it",
+			p->name, (int)e->pid, FBUS_BLOCK_STRIKES);
+	}
+	return false;
+}
+
 static void
 info_update(struct shm_pub *p, const struct fbus_format *fmt, int64_t now)
 {
@@ -309,8 +335,9 @@ shm_commit(struct fbus_pub *base, struct fbus_slot *slot)
 			}
 			continue;
 		}
-		if (e->head - tail == e->depth &&
-		    (e->policy != FBUS_FULL_BLOCK || !wait_for_room(p, e))) {
+		if (e->head == tail)
+			e->demoted = false; /* emptied: it reads again */
+		if (e->head - tail == e->depth && !room_after_block(p, e)) {
 			e->dropped++;
 			atomic_fetch_add(&p->dropped, 1);
 			/* relaxed: a statistic the subscriber reads */
@@ -379,6 +406,7 @@ shm_stats(struct fbus_pub *base, struct fbus_pub_stats *st)
 	st->frames = atomic_load(&p->frames);
 	st->dropped = atomic_load(&p->dropped);
 	st->peer_errors = atomic_load(&p->peer_errors);
+	st->demoted = atomic_load(&p->demoted);
 	st->subscribers = atomic_load(&p->n_active);
 	return 0;
 }

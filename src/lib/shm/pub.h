@@ -38,6 +38,8 @@ struct ent {
 	uint64_t *mirror; /* every: our own copy of the queue; never trust the page */
 	uint32_t head;
 	uint64_t dropped;
+	uint32_t strikes; /* every+block: waits in a row that timed out */
+	bool demoted;     /* ... FBUS_BLOCK_STRIKES of them: drop until empty */
 	pid_t pid;
 	uid_t uid;
 	/* sock, and the newest ring sent on it, under sock_lock: the control
@@ -108,6 +110,7 @@ struct shm_pub {
 	_Atomic uint64_t frames;
 	_Atomic uint64_t dropped;
 	_Atomic uint64_t peer_errors;
+	_Atomic uint64_t demoted;
 	/* why the last peer was dropped: written by whoever drops it, under
 	 * err_lock; copied into base.err by commit and stats */
 	pthread_mutex_t err_lock;
@@ -147,6 +150,10 @@ void fbusi_shm_wake_ctl(struct shm_pub *p);
 /* admit.c: count a dropped peer and keep why, for fbus_pub_last_error()
  * and the log callback.  Any thread. */
 void fbusi_shm_peer_dropped(struct shm_pub *p, const char *fmt, ...)
+	FBUSI_PRINTF(2, 3);
+/* admit.c: the same for a subscriber demoted from block to drop: counted
+ * in `demoted`, not as a peer error (it stays connected). */
+void fbusi_shm_peer_demoted(struct shm_pub *p, const char *fmt, ...)
 	FBUSI_PRINTF(2, 3);
 
 /* admit.c: the control thread's body. */

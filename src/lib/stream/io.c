@@ -88,6 +88,18 @@ peer_fail(struct stream_pub *p, struct peer *peer, int status,
 	queue_log(p, FBUS_LOG_WARN, "%s", p->peer_err.msg);
 }
 
+void
+fbusi_stream_peer_demoted(struct stream_pub *p, struct peer *peer)
+{
+	fbusi_fail(&p->peer_err, 0,
+	           "%s: %s read nothing for %u blocks in a row; its full "
+	           "queue drops frames until it has emptied it",
+	           p->where, peer->name, FBUS_BLOCK_STRIKES);
+	p->peer_err_new = true;
+	p->demoted++;
+	queue_log(p, FBUS_LOG_WARN, "%s", p->peer_err.msg);
+}
+
 /* ---- peers -------------------------------------------------------------- */
 
 void

@@ -196,8 +196,10 @@ enqueue(struct stream_pub *p, uint64_t id, struct blob *b, bool *woke)
 		peer->qlen = 0;
 		peer->replaced++;
 	}
+	if (peer->qlen == 0)
+		peer->demoted = false; /* emptied: it reads again */
 	if (peer->qlen == peer->qcap &&
-	    peer->h.full_policy == FBUS_FULL_BLOCK) {
+	    peer->h.full_policy == FBUS_FULL_BLOCK && !peer->demoted) {
 		uint32_t ms = peer->h.block_ms ? peer->h.block_ms : 1000;
 		bool timed_out = false;
 
@@ -219,6 +221,15 @@ enqueue(struct stream_pub *p, uint64_t id, struct blob *b, bool *woke)
 				return;
 			if (peer->qlen < peer->qcap || timed_out)
 				break;
+		}
+		/* FBUS_BLOCK_STRIKES timeouts in a row: it stopped, not
+		 * slowed down; the others get the producer's rate back */
+		if (peer->qlen < peer->qcap)
+			peer->strikes = 0;
+		else if (++peer->strikes >= FBUS_BLOCK_STRIKES) {
+			peer->strikes = 0;
+			peer->demoted = true;
+			fbusi_stream_peer_demoted(p, peer);
 		}
 	}
 	if (peer->qlen == peer->qcap) {
@@ -334,6 +345,7 @@ pub_stats(struct fbus_pub *base, struct fbus_pub_stats *st)
 	st->frames = p->frames;
 	st->dropped = p->dropped;
 	st->peer_errors = p->peer_errors;
+	st->demoted = p->demoted;
 	for (uint32_t i = 0; i < p->npeers; i++)
 		if (p->peers[i]->state == PEER_READY && !p->peers[i]->dead)
 			st->subscribers++;

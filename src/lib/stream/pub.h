@@ -58,6 +58,8 @@ struct peer {
 	struct blob **q;
 	uint32_t qcap, qhead, qlen;
 	uint64_t sent, replaced, dropped;
+	uint32_t strikes; /* every+block: waits in a row that timed out */
+	bool demoted;     /* ... FBUS_BLOCK_STRIKES of them: drop until empty */
 	char name[80];
 };
 
@@ -82,7 +84,7 @@ struct stream_pub {
 	uint64_t next_id;
 	struct blob *free_blobs;
 	uint32_t nfree;
-	uint64_t frames, dropped, peer_errors;
+	uint64_t frames, dropped, peer_errors, demoted;
 	uint64_t seq; /* last committed; a welcome says seq + 1 comes next */
 	struct fbusi_err peer_err; /* last dropped-peer reason */
 	bool peer_err_new;
@@ -113,5 +115,8 @@ void fbusi_stream_blob_unref(struct stream_pub *p, struct blob *b);
 void *fbusi_stream_io_thread(void *arg);
 void fbusi_stream_wake_io(struct stream_pub *p);
 void fbusi_stream_peer_destroy(struct stream_pub *p, struct peer *peer);
+/* An every+block peer stopped reading: count and log its demotion to
+ * drop.  Locked; the I/O thread logs it at its next wake. */
+void fbusi_stream_peer_demoted(struct stream_pub *p, struct peer *peer);
 
 #endif
