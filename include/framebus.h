@@ -10,7 +10,8 @@
  *
  * Stream URIs take options after '?': codec=raw|jpeg, quality=1..100,
  * format=bgr24|... (subscriber: decode JPEG into this format), max=BYTES
- * (subscriber: largest frame accepted), bind=ADDR (tcp publisher).  shm:
+ * (subscriber: largest frame accepted, received or decoded; by default
+ * FBUS_MAX_DECODED_BYTES decoded), bind=ADDR (tcp publisher).  shm:
  * takes dir=/path (the directory of the bus's socket, for buses other uids
  * reach through an allow-list).  An option a scheme does not take is an
  * error (FBUS_EINVAL), never ignored.
@@ -101,6 +102,10 @@ enum fbus_pixfmt {
 #define FBUS_MAX_PLANES 3
 #define FBUS_MAX_DIM 16384u
 #define FBUS_MAX_FRAME_BYTES (1024u * 1024u * 1024u)
+/* What a stream subscriber decodes a JPEG into unless max_frame_bytes or
+ * ?max= says otherwise: an 8K UHD (7680x4320) BGRA frame.  A JPEG header
+ * is 200 bytes whatever size it claims; this is what bounds the cost. */
+#define FBUS_MAX_DECODED_BYTES (7680u * 4320u * 4u)
 /* Every frame can carry this much user metadata (ground truth, tags...). */
 #define FBUS_META_MAX 8192u
 
@@ -290,7 +295,9 @@ struct fbus_sub_opts {
 	uint32_t flags;       /* enum fbus_sub_flags */
 	uint32_t pixfmt;      /* stream+jpeg: decode into this; 0 = as sent */
 	uint32_t _reserved;
-	uint64_t max_frame_bytes; /* stream: refuse larger; 0 = format's max */
+	uint64_t max_frame_bytes; /* stream: refuse larger frames, received or
+	                             decoded; 0 = FBUS_MAX_FRAME_BYTES
+	                             received, FBUS_MAX_DECODED_BYTES decoded */
 };
 
 /*

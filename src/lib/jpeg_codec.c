@@ -216,6 +216,15 @@ fbusi_jpeg_size(struct fbusi_jpeg *j, const uint8_t *jpg, size_t n,
 		                  tj_error(j));
 	if (iw <= 0 || ih <= 0)
 		return fbusi_fail(err, FBUS_EPROTO, "bad jpeg payload size");
+	/* Huffman coding spends at least one bit on every 8x8 block's DC
+	 * coefficient (baseline or progressive), so n bytes hold at most
+	 * 512 * n pixels: a bigger claim is truncated or a bomb, and
+	 * decoding it would cost the full frame for nothing. */
+	if ((uint64_t)iw * (uint64_t)ih > (uint64_t)n * 512)
+		return fbusi_fail(err, FBUS_EPROTO,
+		                  "a jpeg of %zu bytes cannot hold %dx%d pixels "
+		                  "(truncated, or a decompression bomb)",
+		                  n, iw, ih);
 	*w = (uint32_t)iw;
 	*h = (uint32_t)ih;
 	return 0;

@@ -33,7 +33,9 @@ int fbusi_jpeg_encode(struct fbusi_jpeg *j, const struct fbus_format *fmt,
                       const uint8_t *pixels, int quality, uint8_t *out,
                       size_t cap, uint32_t *out_len, struct fbusi_err *err);
 
-/* Read the image size from a JPEG header; FBUS_EPROTO if it is no JPEG. */
+/* Read the image size from a JPEG header; FBUS_EPROTO if it is no JPEG,
+ * or if n bytes of Huffman-coded data cannot hold that many pixels (a
+ * bomb; arithmetic-coded JPEGs, which no camera sends, may be refused). */
 int fbusi_jpeg_size(struct fbusi_jpeg *j, const uint8_t *jpg, size_t n,
                     uint32_t *w, uint32_t *h, struct fbusi_err *err);
 

@@ -15,6 +15,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/un.h>
 #include <unistd.h>
@@ -557,6 +558,99 @@ test_sub_bad_jpeg(void **state)
 	sub_case(b, sizeof b, 0, true, FBUS_EPROTO, "jpeg", NULL);
 }
 
+/* A real JPEG of a 16x16 grey frame, its size fields (SOF) claiming
+ * claim_w x claim_h, behind a frame header that agrees with them. */
+static size_t
+jpeg_script(uint8_t *b, size_t cap, uint32_t claim_w, uint32_t claim_h,
+            uint32_t pixfmt)
+{
+	struct fbus_format f = { .pixfmt = FBUS_PIXFMT_GRAY8, .width = 16,
+		                 .height = 16 };
+	struct fbusi_wire_hdr h = valid_hdr();
+	struct fbusi_jpeg *j;
+	uint8_t px[16 * 16], *jpg = b + FBUSI_WIRE_HDR_LEN;
+	uint32_t n = 0;
+	size_t i;
+
+	CHECK(fbus_format_layout(&f));
+	memset(px, 0x80, sizeof px);
+	CHECK(fbusi_jpeg_open(&j, 1, NULL));
+	assert_true(FBUSI_WIRE_HDR_LEN + fbusi_jpeg_bound(&f) <= cap);
+	CHECK(fbusi_jpeg_encode(j, &f, px, 90, jpg, cap - FBUSI_WIRE_HDR_LEN,
+	                        &n, NULL));
+	fbusi_jpeg_close(j);
+	for (i = 2; i + 9 < n; i++)
+		if (jpg[i] == 0xff && (jpg[i + 1] == 0xc0 || jpg[i + 1] == 0xc2))
+			break;
+	assert_true(i + 9 < n); /* SOF: ff c0, length, precision, h, w */
+	jpg[i + 5] = (uint8_t)(claim_h >> 8), jpg[i + 6] = (uint8_t)claim_h;
+	jpg[i + 7] = (uint8_t)(claim_w >> 8), jpg[i + 8] = (uint8_t)claim_w;
+	h.codec = FBUSI_CODEC_JPEG;
+	h.pixfmt = pixfmt;
+	h.width = claim_w;
+	h.height = claim_h;
+	h.stride[0] = 0;
+	h.payload_len = n;
+	fbusi_wire_hdr_encode(b, &h);
+	return FBUSI_WIRE_HDR_LEN + n;
+}
+
+static long
+max_rss_mb(void)
+{
+	struct rusage ru;
+
+	getrusage(RUSAGE_SELF, &ru);
+	return ru.ru_maxrss / 1024;
+}
+
+/* A JPEG bomb: a few hundred bytes that claim 16384x16384 (805 MB as
+ * BGR).  Refused before anything is allocated or decoded: by the default
+ * ceiling, and with the ceiling raised by what so few bytes can hold. */
+static void
+test_sub_jpeg_bomb(void **state)
+{
+	static uint8_t b[FBUSI_WIRE_HDR_LEN + 65536];
+	struct fake f = { .welcome = true, .hold = true };
+	struct fbus_sub *sub;
+	struct fbus_frame fr;
+	char uri[360];
+	long rss0;
+	size_t n;
+
+	(void)state;
+	if (fbusi_jpeg_load(NULL))
+		skip();
+	/* the same bytes, telling the truth, are a frame */
+	f.script = b;
+	f.len = jpeg_script(b, sizeof b, 16, 16, FBUS_PIXFMT_GRAY8);
+	fake_start(&f);
+	snprintf(uri, sizeof uri, "unix:%s", f.path);
+	CHECK(fbus_sub_open(&sub, uri, NULL));
+	CHECK(fbus_sub_next(sub, &fr, 5000));
+	assert_int_equal(fr.fmt.width, 16);
+	assert_int_equal(fr.fmt.pixfmt, FBUS_PIXFMT_GRAY8);
+	assert_true(fr.data[0] >= 0x7c && fr.data[0] <= 0x84);
+	fbus_sub_release(sub, &fr);
+	fbus_sub_close(sub);
+	fake_stop(&f);
+
+	rss0 = max_rss_mb();
+	n = jpeg_script(b, sizeof b, 16384, 16384, FBUS_PIXFMT_BGR24);
+	print_message("  a %zu-byte jpeg that claims 16384x16384\n",
+	              n - FBUSI_WIRE_HDR_LEN);
+	sub_case(b, n, 0, true, FBUS_EMSGSIZE, "raise it with ?max=", NULL);
+	sub_case(b, n, 0, true, FBUS_EPROTO, "decompression bomb",
+	         "?max=1073741824");
+	/* under the ceiling (16 MB), still far more than the bytes hold */
+	n = jpeg_script(b, sizeof b, 4096, 4096, FBUS_PIXFMT_GRAY8);
+	sub_case(b, n, 0, true, FBUS_EPROTO, "decompression bomb", NULL);
+	/* nothing near the claimed sizes was ever touched */
+	print_message("  peak RSS %ld MB before, %ld MB after\n", rss0,
+	              max_rss_mb());
+	assert_true(max_rss_mb() - rss0 < 64);
+}
+
 #define R(f) cmocka_unit_test_setup_teardown(f, rig_setup, rig_teardown)
 
 int
@@ -578,6 +672,7 @@ main(void)
 		cmocka_unit_test(test_sub_slowloris),
 		cmocka_unit_test(test_sub_bad_welcome),
 		cmocka_unit_test(test_sub_bad_jpeg),
+		cmocka_unit_test(test_sub_jpeg_bomb),
 	};
 	if (getenv("T_FILTER"))
 		cmocka_set_test_filter(getenv("T_FILTER"));

@@ -42,7 +42,8 @@ struct stream_sub {
 	struct fbusi_uri uri;
 	struct fbus_sub_opts opts;
 	char where[300];
-	uint64_t max_bytes;
+	uint64_t max_bytes;   /* received */
+	uint64_t max_decoded; /* a JPEG decoded: refused before allocating */
 	uint32_t want_pixfmt; /* jpeg: decode into this; 0 = as sent */
 	int fd;               /* -1 while disconnected */
 	int tfd;              /* timerfd: pollable while disconnected */
@@ -407,11 +408,14 @@ deliver(struct stream_sub *s, struct fbus_frame *fr)
 			                  "x%" PRIu32 " jpeg into %s",
 			                  s->where, h->width, h->height,
 			                  fbus_pixfmt_name(want));
-		if (f.size > s->max_bytes)
+		if (f.size > s->max_decoded)
 			return fbusi_fail(&s->base.err, FBUS_EMSGSIZE,
-			                  "%s: decoded frame of %" PRIu32
-			                  " bytes exceeds the limit of %" PRIu64,
-			                  s->where, f.size, s->max_bytes);
+			                  "%s: a %" PRIu32 "x%" PRIu32 " jpeg "
+			                  "decodes to %" PRIu32 " bytes, over "
+			                  "the limit of %" PRIu64 " (raise it "
+			                  "with ?max=BYTES)",
+			                  s->where, h->width, h->height, f.size,
+			                  s->max_decoded);
 		rc = fbusi_jpeg_size(s->jpeg, b->data, h->payload_len, &w, &hh,
 		                     &s->base.err);
 		if (rc == 0 && (w != h->width || hh != h->height))
@@ -642,6 +646,10 @@ fbusi_stream_sub_open(struct fbus_sub **out, const struct fbusi_uri *uri,
 	s->max_bytes = opts->max_frame_bytes ? opts->max_frame_bytes
 	               : uri->max_bytes      ? uri->max_bytes
 	                                     : FBUS_MAX_FRAME_BYTES;
+	/* a raw frame costs its sender what it costs us; a JPEG does not */
+	s->max_decoded = opts->max_frame_bytes || uri->max_bytes
+	                         ? s->max_bytes
+	                         : FBUS_MAX_DECODED_BYTES;
 	s->want_pixfmt = opts->pixfmt ? opts->pixfmt : uri->pixfmt;
 	if (s->want_pixfmt && s->want_pixfmt != FBUS_PIXFMT_ENCODED &&
 	    !fbusi_jpeg_can_decode(s->want_pixfmt)) {
