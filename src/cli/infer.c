@@ -23,6 +23,7 @@
 
 #include <getopt.h>
 #include <limits.h>
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -96,6 +97,8 @@ struct series {
 static void
 series_add(struct series *s, double x)
 {
+	if (isnan(x))
+		return; /* not measured (a frame without capture time) */
 	if (s->n == s->cap) {
 		size_t cap = s->cap ? s->cap * 2 : 1024;
 		double *p = realloc(s->v, cap * sizeof *p);
@@ -127,25 +130,41 @@ json_string(FILE *f, const char *s)
 	fputc('"', f);
 }
 
+/* A frame age we believe: within an hour (either way: another machine's
+ * wall clock may be a little ahead of ours). */
+static int
+plausible_ms(double ms)
+{
+	return ms > -3.6e6 && ms < 3.6e6;
+}
+
+struct infer;
+static void clear_status(struct infer *in);
+
 static void
 print_json(const struct fbus_frame *fr, const double *lat,
            const struct det_box *b, size_t n,
            const struct detector *det, const struct det_box *truth,
            size_t ntruth)
 {
+	static const char *const keys[ST_N] = { "wait", "age", "pre", "infer",
+		                                "post", "display", "e2e" };
+
 	printf("{\"seq\":%llu,\"t_capture_mono_ns\":%lld,"
 	       "\"t_capture_real_ns\":%lld,\"width\":%u,\"height\":%u,"
-	       "\"format\":\"%s\",\"skipped\":%llu,\"latency_ms\":{"
-	       "\"wait\":%.3f,\"age\":%.3f,\"pre\":%.3f,\"infer\":%.3f,"
-	       "\"post\":%.3f,\"display\":%.3f,\"e2e\":%.3f},"
-	       "\"boxes\":[",
+	       "\"format\":\"%s\",\"skipped\":%llu,\"latency_ms\":{",
 	       (unsigned long long)fr->seq, (long long)fr->t_mono_ns,
 	       (long long)fr->t_real_ns, fr->fmt.width, fr->fmt.height,
 	       fbus_pixfmt_name(fr->fmt.pixfmt) ? fbus_pixfmt_name(fr->fmt.pixfmt)
 	                                        : "unknown",
-	       (unsigned long long)fr->skipped,
-	       lat[ST_WAIT], lat[ST_AGE], lat[ST_PRE], lat[ST_INFER],
-	       lat[ST_POST], lat[ST_DISPLAY], lat[ST_E2E]);
+	       (unsigned long long)fr->skipped);
+	/* null: not measured (no capture time on the frame) */
+	for (int s = 0; s < ST_N; s++)
+		if (isnan(lat[s]))
+			printf("%s\"%s\":null", s ? "," : "", keys[s]);
+		else
+			printf("%s\"%s\":%.3f", s ? "," : "", keys[s], lat[s]);
+	printf("},\"boxes\":[");
 	for (size_t i = 0; i < n; i++) {
 		printf("%s{\"class\":", i ? "," : "");
 		json_string(stdout, detector_class_name(det, b[i].cls));
@@ -217,6 +236,7 @@ struct infer {
 	double last_e2e_ms;
 	int64_t last_status_ns;
 	int status_shown;        /* a live status line is on the terminal */
+	int warned_stamp;        /* said once: frames without capture times */
 };
 
 static void
@@ -263,8 +283,11 @@ output_picture(struct infer *in, const struct fbus_frame *fr,
 	char line1[128], line2[128], err[256];
 
 	overlay_detections(&in->img, b, n, in->det);
-	snprintf(line1, sizeof line1, "%.1f fps  latency %.1f ms", in->fps,
-	         lat[ST_E2E]);
+	if (isnan(lat[ST_E2E]))
+		snprintf(line1, sizeof line1, "%.1f fps", in->fps);
+	else
+		snprintf(line1, sizeof line1, "%.1f fps  latency %.1f ms",
+		         in->fps, lat[ST_E2E]);
 	if (score_map(&in->score) >= 0) {
 		snprintf(line2, sizeof line2,
 		         "seq %llu  skipped %llu  mAP %.2f",
@@ -345,12 +368,26 @@ process(struct infer *in, struct fbus_frame *fr, double wait_ms,
 	/* Capture → result on the shared monotonic clock; a producer on
 	 * another machine (tcp) has its own, so fall back to wall clocks. */
 	lat[ST_E2E] = (double)(fbus_now_mono_ns() - fr->t_mono_ns) / 1e6;
-	if (fr->t_mono_ns <= 0 || lat[ST_E2E] < 0 || lat[ST_E2E] > 3.6e6) {
+	if (fr->t_mono_ns <= 0 || !plausible_ms(lat[ST_E2E])) {
 		double shift = lat[ST_E2E];
 
 		lat[ST_E2E] = (double)(fbus_now_real_ns() - fr->t_real_ns) /
 		              1e6;
 		lat[ST_AGE] += lat[ST_E2E] - shift;
+	}
+	/* A producer that stamps 0 (or nonsense) on both clocks: the
+	 * frame's age is unknown, not 56 years. */
+	if (!plausible_ms(lat[ST_E2E]) || !plausible_ms(lat[ST_AGE])) {
+		lat[ST_E2E] = lat[ST_AGE] = NAN;
+		if (!in->warned_stamp) {
+			clear_status(in);
+			cli_warn("frames from %s carry no usable capture time "
+			         "(t_mono_ns %lld, t_real_ns %lld): their age "
+			         "and latency are not measured",
+			         in->from, (long long)fr->t_mono_ns,
+			         (long long)fr->t_real_ns);
+			in->warned_stamp = 1;
+		}
 	}
 	in->frames++;
 	in->skipped += fr->skipped;
@@ -418,9 +455,13 @@ live_status(struct infer *in)
 	if (score_map(&in->score) >= 0)
 		snprintf(acc, sizeof acc, "  mAP@0.5 %.3f",
 		         score_map(&in->score));
-	fprintf(stderr, "\r%llu frames  %.1f fps  latency %.1f ms  "
-	        "skipped %llu%s\033[K",
-	        in->frames, in->fps, in->last_e2e_ms, in->skipped, acc);
+	if (isnan(in->last_e2e_ms))
+		fprintf(stderr, "\r%llu frames  %.1f fps  skipped %llu%s\033[K",
+		        in->frames, in->fps, in->skipped, acc);
+	else
+		fprintf(stderr, "\r%llu frames  %.1f fps  latency %.1f ms  "
+		        "skipped %llu%s\033[K",
+		        in->frames, in->fps, in->last_e2e_ms, in->skipped, acc);
 	in->status_shown = 1;
 }
 
@@ -540,6 +581,7 @@ cmd_infer(int argc, char **argv)
 	struct fbus_sub_opts sopts = { .size = sizeof sopts };
 	char err[512];
 	int c, rc, waiting = 0, status = 0;
+	char why[256] = ""; /* the last disconnect reason we said */
 	int64_t t_start, t_wait0;
 
 	optind = 1;
@@ -656,12 +698,26 @@ cmd_infer(int argc, char **argv)
 		    (in.frames || ms_since(t_start) > 500)) {
 			clear_status(&in);
 			if (in.frames)
-				cli_warn("source %s went away; waiting for "
-				         "source",
-				         in.from);
+				cli_warn("source %s went away (%s); waiting "
+				         "for source",
+				         in.from, fbus_sub_last_error(in.sub));
 			else
-				cli_warn("waiting for source %s", in.from);
+				cli_warn("waiting for source %s (%s)", in.from,
+				         fbus_sub_last_error(in.sub));
+			snprintf(why, sizeof why, "%s",
+			         fbus_sub_last_error(in.sub));
 			waiting = 1;
+		} else if (rc == FBUS_EDISCONNECTED && waiting &&
+		           strcmp(why, fbus_sub_last_error(in.sub)) &&
+		           strncmp(fbus_sub_last_error(in.sub), "no producer",
+		                   11)) {
+			/* a producer is there but refused (a bad ring, a
+			 * uid we do not trust...): say why, once per reason;
+			 * "no producer" is what "waiting" said already */
+			snprintf(why, sizeof why, "%s",
+			         fbus_sub_last_error(in.sub));
+			clear_status(&in);
+			cli_warn("source %s: %s", in.from, why);
 		}
 		if (rc == FBUS_EDISCONNECTED || rc == FBUS_ETIMEDOUT) {
 			if (waiting)

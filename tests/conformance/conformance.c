@@ -827,6 +827,49 @@ test_refused_uid(void **state)
 	fbus_pub_close(p);
 }
 
+/* Capture times: what the producer stamps arrives as is; 0 means "the
+ * time of loan". */
+static void
+test_capture_time(void **state)
+{
+	struct fbus_format f = fmt_of(FBUS_PIXFMT_GRAY8, W, H);
+	struct fbus_sub *s;
+	struct fbus_pub *p;
+	struct fbus_slot sl;
+	struct fbus_frame fr;
+	char uri[256];
+	int64_t m0, r0;
+
+	(void)state;
+	T->uri(uri, sizeof uri);
+	p = pub_open(uri, NULL);
+	s = sub_open(uri, FBUS_MODE_EVERY, 0);
+	pump_until_frame(p, s, &fr);
+	fbus_sub_release(s, &fr);
+	for (int i = 0; i < 2; i++) {
+		m0 = fbus_now_mono_ns();
+		r0 = fbus_now_real_ns();
+		CHECK(fbus_pub_loan(p, &f, &sl));
+		memset(sl.data, 7, f.size);
+		sl.t_mono_ns = i ? 123456789 : 0;
+		sl.t_real_ns = i ? 987654321 : 0;
+		CHECK(fbus_pub_commit(p, &sl));
+		CHECK(fbus_sub_next(s, &fr, 2000));
+		if (i) {
+			assert_int_equal(fr.t_mono_ns, 123456789);
+			assert_int_equal(fr.t_real_ns, 987654321);
+		} else {
+			assert_true(fr.t_mono_ns >= m0 &&
+			            fr.t_mono_ns <= fbus_now_mono_ns());
+			assert_true(fr.t_real_ns >= r0 &&
+			            fr.t_real_ns <= fbus_now_real_ns());
+		}
+		fbus_sub_release(s, &fr);
+	}
+	fbus_sub_close(s);
+	fbus_pub_close(p);
+}
+
 /* ---- every + block: slow readers are waited for, stopped ones demoted ---- */
 
 #define BIG_W 640
@@ -988,6 +1031,8 @@ main(int argc, char **argv)
 		cmocka_unit_test_setup_teardown(test_refused_limit, setup,
 		                                teardown),
 		cmocka_unit_test_setup_teardown(test_refused_uid, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_capture_time, setup,
+		                                teardown),
 		cmocka_unit_test_setup_teardown(test_block_slow_reader, setup,
 		                                teardown),
 		cmocka_unit_test_setup_teardown(test_block_stopped_reader, setup,

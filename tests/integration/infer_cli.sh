@@ -86,4 +86,29 @@ set +e
 rc=$?
 set -e
 [ $rc -eq 2 ] || fail "bad URI: exit $rc, want 2"
+# A producer that sends a broken ring: infer says what is wrong with it,
+# once, instead of only "waiting for source".
+"$INFER_FAKEPROD" serve-bad-ring "$BUS-bad" 3 &
+PIDS+=($!)
+sleep 0.3
+"$F" infer "${MODEL[@]}" --from "shm:$BUS-bad" --duration 1.5 --headless 2>"$TMP/err" ||
+	fail "bad ring: infer exited: $(cat "$TMP/err")"
+grep -q "source shm:$BUS-bad.*producer sent a ring that is not a sealed memfd" "$TMP/err" ||
+	fail "bad ring: reason not shown: $(cat "$TMP/err")"
+[ "$(grep -c "not a sealed memfd" "$TMP/err")" -eq 1 ] ||
+	fail "bad ring: reason not said once: $(cat "$TMP/err")"
+
+# A producer that stamps nonsense capture times: age and e2e are null
+# (not 56 years), said once on stderr, left out of the summary.
+publish "shm:$BUS-t0" bgr24 160x120 5 20 bogus-time
+"$F" infer "${MODEL[@]}" --from "shm:$BUS-t0" --json --frames 3 --headless \
+	>"$TMP/t0.json" 2>"$TMP/err" || fail "bogus time: $(cat "$TMP/err")"
+jq -se '.[:3] | all(.latency_ms.age == null and .latency_ms.e2e == null and
+                    .latency_ms.infer > 0)' "$TMP/t0.json" >/dev/null ||
+	fail "bogus time: $(head -c 600 "$TMP/t0.json")"
+jq -se '.[3].summary.latency_ms | has("e2e") | not' "$TMP/t0.json" >/dev/null ||
+	fail "bogus time: e2e in the summary: $(tail -1 "$TMP/t0.json")"
+[ "$(grep -c "no usable capture time" "$TMP/err")" -eq 1 ] ||
+	fail "bogus time: not said once: $(cat "$TMP/err")"
+
 echo "infer cli: ok"

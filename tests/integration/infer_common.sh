@@ -5,7 +5,7 @@
 set -euo pipefail
 
 F=${FBUS_CLI:?FBUS_CLI not set (run through ctest)}
-: "${INFER_MKWEIGHTS:?}" "${INFER_TESTPUB:?}" "${INFER_TINY_CFG:?}"
+: "${INFER_MKWEIGHTS:?}" "${INFER_TESTPUB:?}" "${INFER_TINY_CFG:?}" "${INFER_FAKEPROD:?}"
 TMP=$(mktemp -d "${FBUS_TEST_TMP:-/tmp}/infer.XXXXXX")
 BUS=infer$$x$RANDOM
 PIDS=()

@@ -23,7 +23,7 @@ grep -q "waiting for source" "$TMP/err" || fail "no 'waiting for source' before 
 "$INFER_TESTPUB" "shm:$BUS" bgr24 320x240 0.6 10 || {
 	st=$?; [ $st -eq 77 ] && skip "shm not available"; fail "publisher: $st"; }
 sleep 0.5
-grep -q "went away; waiting for source" "$TMP/err" || fail "producer loss not reported: $(cat "$TMP/err")"
+grep -q "went away (producer closed the bus); waiting for source" "$TMP/err" || fail "producer loss not reported: $(cat "$TMP/err")"
 n1=$(wc -l < "$TMP/out.json")
 [ "$n1" -ge 2 ] && [ "$n1" -lt 16 ] || fail "first producer: $n1 frames"
 

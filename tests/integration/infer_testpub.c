@@ -4,10 +4,11 @@
  * synthetic scene (grey background, coloured rectangles) on any URI in any
  * raw pixel format, so the tests do not depend on `framebus source`.
  *
- *   infer-testpub URI FORMAT WxH SECONDS FPS [still]
+ *   infer-testpub URI FORMAT WxH SECONDS FPS [still] [bogus-time]
  *
  * "still" publishes the same picture every time (for tests comparing
- * detections across frames).  Exit 77 when the transport is not available
+ * detections across frames); "bogus-time" stamps every frame as captured
+ * 1 ns after the clocks' epochs, as a broken producer would.  Exit 77 when the transport is not available
  * in this build, 1 on other errors.
  */
 #define _POSIX_C_SOURCE 200809L
@@ -120,11 +121,11 @@ main(int argc, char **argv)
 	double seconds, fps;
 	uint8_t *bgr, *buf;
 	int64_t t0, next;
-	int rc, still;
+	int rc, still = 0, bogus = 0;
 
 	if (argc < 6) {
-		fprintf(stderr, "usage: %s URI FORMAT WxH SECONDS FPS [still]\n",
-		        argv[0]);
+		fprintf(stderr, "usage: %s URI FORMAT WxH SECONDS FPS [still] "
+		        "[bogus-time]\n", argv[0]);
 		return 2;
 	}
 	fmt.pixfmt = fbus_pixfmt_parse(argv[2]);
@@ -134,7 +135,14 @@ main(int argc, char **argv)
 	fmt.height = h;
 	seconds = atof(argv[4]);
 	fps = atof(argv[5]);
-	still = argc > 6 && !strcmp(argv[6], "still");
+	for (int i = 6; i < argc; i++) {
+		if (!strcmp(argv[i], "still"))
+			still = 1;
+		else if (!strcmp(argv[i], "bogus-time"))
+			bogus = 1;
+		else
+			return 2;
+	}
 	if (fbus_format_layout(&fmt) != 0 || fps <= 0) {
 		fprintf(stderr, "bad format or rate\n");
 		return 2;
@@ -157,7 +165,20 @@ main(int argc, char **argv)
 			break;
 		draw(bgr, (int)w, (int)h, t, still);
 		convert(bgr, &fmt, buf);
-		if (fbus_pub_send(pub, &fmt, buf, fmt.size, NULL, 0) < 0) {
+		if (bogus) {
+			struct fbus_slot sl;
+
+			rc = fbus_pub_loan(pub, &fmt, &sl);
+			if (rc == 0) {
+				memcpy(sl.data, buf, fmt.size);
+				sl.t_mono_ns = sl.t_real_ns = 1;
+				rc = fbus_pub_commit(pub, &sl) < 0 ? -1 : 0;
+			}
+		} else {
+			rc = fbus_pub_send(pub, &fmt, buf, fmt.size, NULL, 0) <
+			     0 ? -1 : 0;
+		}
+		if (rc < 0) {
 			fprintf(stderr, "infer-testpub: send: %s\n",
 			        fbus_pub_last_error(pub));
 			break;

@@ -35,6 +35,7 @@ enum lie {
 	LIE_PIPE,           /* a pipe for the eventfd */
 	LIE_BLOCKING_EFD,   /* an eventfd without O_NONBLOCK */
 	LIE_DEPTH_GROWS,    /* honest handshake, then depth and head grow */
+	LIE_BAD_RING,       /* honest handshake, then a RING that is no ring */
 };
 
 struct fake {
@@ -110,7 +111,7 @@ fake_main(void *arg)
 	fds[0] = page;
 	fds[1] = pfd[0];
 	nfds = 2;
-	if (f->lie == LIE_DEPTH_GROWS) {
+	if (f->lie == LIE_DEPTH_GROWS || f->lie == LIE_BAD_RING) {
 		fds[2] = ring = fake_ring(&w.ring_size);
 		w.generation = 1;
 		nfds = 3;
@@ -127,6 +128,19 @@ fake_main(void *arg)
 		pg->depth = 1u << 20;
 		atomic_store(&pg->head, 600);
 		CHECK_TRUE(write(pfd[0], &one, sizeof one) == sizeof one);
+	}
+	if (f->lie == LIE_BAD_RING) {
+		struct fbusi_ctl_ring rm;
+		int bad = memfd_create("bad-ring", MFD_CLOEXEC);
+
+		/* the size it claims, but unsealed: we could still shrink it
+		 * under the subscriber's mapping */
+		CHECK_TRUE(bad >= 0 && ftruncate(bad, (off_t)w.ring_size) == 0);
+		fbusi_ctl_init((union fbusi_ctl *)&rm, FBUSI_CTL_RING);
+		rm.generation = 2;
+		rm.ring_size = w.ring_size;
+		CHECK(fbusi_send_fds(s, &rm, sizeof rm, &bad, 1, 0));
+		close(bad);
 	}
 	munmap(pg, 4096);
 	fbusi_close(pfd[0]);
@@ -250,6 +264,36 @@ test_depth_grows(void **state)
 	assert_int_equal(t_count_fds(), fds);
 	close(ready[0]);
 	close(ready[1]);
+	fake_unlisten(&b);
+}
+
+/* A format change whose new ring is not what the producer must send:
+ * the subscriber says why and counts it as the producer gone. */
+static void
+test_bad_ring(void **state)
+{
+	struct fake f = { .lie = LIE_BAD_RING };
+	struct fbus_sub *s = NULL;
+	struct fbus_frame fr;
+	struct fake_bus b;
+	char uri[96];
+	pthread_t th;
+	int fds, rc;
+
+	(void)state;
+	runtime_listen(&b);
+	f.lfd = b.lfd;
+	fds = t_count_fds();
+	assert_int_equal(pthread_create(&th, NULL, fake_main, &f), 0);
+	snprintf(uri, sizeof uri, "shm:%s", b.name);
+	CHECK(fbus_sub_open(&s, uri, NULL));
+	rc = fbus_sub_next(s, &fr, 2000);
+	print_message("next: %d: %s\n", rc, fbus_sub_last_error(s));
+	CHECK_RC(rc, FBUS_EDISCONNECTED);
+	assert_non_null(strstr(fbus_sub_last_error(s), "not a sealed memfd"));
+	fbus_sub_close(s);
+	pthread_join(th, NULL);
+	assert_int_equal(t_count_fds(), fds);
 	fake_unlisten(&b);
 }
 
@@ -391,20 +435,54 @@ test_planted_writable(void **state)
 	planted("writable", "writable by others");
 }
 
+/* For the infer tests: `test-shm-fake-producer serve-bad-ring NAME S`
+ * serves one subscriber after another with LIE_BAD_RING for S seconds. */
+static int
+serve_bad_ring(const char *name, double seconds)
+{
+	int64_t end = fbus_now_mono_ns() + (int64_t)(seconds * 1e9);
+	struct fake_bus b;
+	char dir[200];
+
+	CHECK(fbus_runtime_dir(dir, sizeof dir));
+	(void)mkdir(dir, 0700);
+	snprintf(b.name, sizeof b.name, "%s", name);
+	snprintf(b.path, sizeof b.path, "%s/%s.sock", dir, name);
+	CHECK(fbusi_unix_listen(b.path, SOCK_SEQPACKET, 0600, &b.lfd, &b.dev,
+	                        &b.ino, NULL));
+	while (fbus_now_mono_ns() < end) {
+		struct fake f = { .lie = LIE_BAD_RING, .lfd = b.lfd };
+		struct pollfd p = { .fd = b.lfd, .events = POLLIN };
+
+		if (poll(&p, 1, 100) == 1)
+			fake_main(&f);
+	}
+	fake_unlisten(&b);
+	return 0;
+}
+
 int
-main(void)
+main(int argc, char **argv)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_pipe_for_eventfd),
 		cmocka_unit_test(test_blocking_eventfd),
 		cmocka_unit_test(test_depth_grows),
+		cmocka_unit_test(test_bad_ring),
 		cmocka_unit_test(test_producer_of_another_uid),
 		cmocka_unit_test(test_planted_symlink),
 		cmocka_unit_test(test_planted_other_owner),
 		cmocka_unit_test(test_planted_writable),
 	};
 
-	t_watchdog(60);
 	signal(SIGPIPE, SIG_IGN);
+	if (argc == 4 && !strcmp(argv[1], "serve-bad-ring"))
+		return serve_bad_ring(argv[2], atof(argv[3]));
+	if (argc != 1) {
+		fprintf(stderr, "usage: %s [serve-bad-ring NAME SECONDS]\n",
+		        argv[0]);
+		return 2;
+	}
+	t_watchdog(60);
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -156,8 +156,8 @@ shm_loan(struct fbus_pub *base, const struct fbus_format *fmt_in,
 		slot->fmt = fmt;
 		slot->payload_bytes = fmt.size;
 		slot->meta = (uint8_t *)h + FBUSI_SLOT_META_OFF;
-		slot->t_mono_ns = now;
-		slot->t_real_ns = fbus_now_real_ns();
+		slot->t_mono_ns = p->loan_mono = now;
+		slot->t_real_ns = p->loan_real = fbus_now_real_ns();
 		slot->_priv[0] = s;
 		slot->_priv[1] = p->gen;
 		p->loaned = 1;
@@ -291,8 +291,9 @@ shm_commit(struct fbus_pub *base, struct fbus_slot *slot)
 	}
 
 	h = slot_hdr(p->hdr, p->slot_size, s);
-	h->t_mono_ns = slot->t_mono_ns;
-	h->t_real_ns = slot->t_real_ns;
+	/* 0 = time of loan, as on every transport */
+	h->t_mono_ns = slot->t_mono_ns ? slot->t_mono_ns : p->loan_mono;
+	h->t_real_ns = slot->t_real_ns ? slot->t_real_ns : p->loan_real;
 	h->pixfmt = slot->fmt.pixfmt;
 	h->width = slot->fmt.width;
 	h->height = slot->fmt.height;

@@ -100,6 +100,7 @@ struct shm_pub {
 	uint64_t latest; /* what we stored in the ring's `latest` */
 	int loaned;
 	uint32_t loan_slot;
+	int64_t loan_mono, loan_real; /* for a commit that leaves them 0 */
 	struct ent *ents;
 	uint32_t n_ents;
 	_Atomic int dead_pending; /* an entry is DEAD: reclaim it */
