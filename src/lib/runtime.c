@@ -105,7 +105,8 @@ fbusi_bus_dir_ensure(const struct fbusi_uri *u, bool shared,
 	unsigned mode = shared ? 0755 : 0700;
 	char dir[200];
 	struct stat st;
-	int rc = bus_dir(u, dir, sizeof dir, err);
+	uid_t owner;
+	int rc = bus_dir(u, dir, sizeof dir, err), fd;
 	bool made;
 
 	if (rc)
@@ -120,47 +121,42 @@ fbusi_bus_dir_ensure(const struct fbusi_uri *u, bool shared,
 	if (!made && errno != EEXIST)
 		return fbusi_fail(err, -errno, "cannot create %s: %s", dir,
 		                  fbus_strerror(-errno));
-	/* lstat: a symlink planted in /tmp must not redirect our sockets */
-	if (lstat(dir, &st) < 0)
-		return fbusi_fail(err, -errno, "cannot stat %s: %s", dir,
-		                  fbus_strerror(-errno));
-	if (!S_ISDIR(st.st_mode))
-		return fbusi_fail(err, FBUS_EACCES,
-		                  "%s is not a directory (a symlink?)", dir);
-	if (!u->dir[0]) {
-		/* ours alone, whatever made it */
-		if (st.st_uid != geteuid())
-			return fbusi_fail(err, FBUS_EACCES,
-			                  "%s is owned by uid %u, not by us (%u)",
-			                  dir, (unsigned)st.st_uid,
-			                  (unsigned)geteuid());
-		if ((st.st_mode & 0777) != 0700 && chmod(dir, 0700) < 0)
-			return fbusi_fail(err, FBUS_EACCES,
-			                  "%s has mode %o and cannot be made 0700",
-			                  dir, st.st_mode & 0777);
-		return 0;
-	}
-	/* A dir= directory: ours or root's, and nobody else may replace what
-	 * is in it (not writable by others, unless sticky like /tmp). */
-	if (st.st_uid != geteuid() && st.st_uid != 0)
+	/* what a subscriber will check before it believes our socket */
+	rc = fbusi_dir_trusted(dir, !u->dir[0], &owner, err);
+	if (rc)
+		return rc;
+	/* A dir= directory: ours or root's (others' producers there are
+	 * trusted by subscribers as its owner's) */
+	if (u->dir[0] && owner != geteuid() && owner != 0)
 		return fbusi_fail(err, FBUS_EACCES,
 		                  "%s is owned by uid %u: use a directory of "
 		                  "yours or root's",
-		                  dir, (unsigned)st.st_uid);
-	if ((st.st_mode & 022) && !(st.st_mode & S_ISVTX))
-		return fbusi_fail(err, FBUS_EACCES,
-		                  "%s is writable by others (mode %o): another "
-		                  "user could replace the bus socket",
-		                  dir, st.st_mode & 0777);
-	if (made && chmod(dir, mode) < 0)
-		return fbusi_fail(err, -errno, "chmod %s: %s", dir,
-		                  fbus_strerror(-errno));
-	if (shared && !made && (st.st_mode & 0011) != 0011)
-		return fbusi_fail(err, FBUS_EACCES,
-		                  "%s (mode %o) does not let other users reach "
-		                  "the bus: chmod a+x it",
-		                  dir, st.st_mode & 0777);
-	return 0;
+		                  dir, (unsigned)owner);
+	/* O_NOFOLLOW and fchmod: the directory we checked, not whatever a
+	 * symlink swapped in since */
+	fd = open(dir, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	if (fd < 0 || fstat(fd, &st) < 0) {
+		rc = fbusi_fail(err, -errno, "cannot open %s: %s", dir,
+		                fbus_strerror(-errno));
+		fbusi_close(fd);
+		return rc;
+	}
+	if (!u->dir[0] || made) {
+		/* the runtime dir is ours alone, whatever made it; a dir= we
+		 * made gets the mode its subscribers need */
+		if ((st.st_mode & 0777) != mode && fchmod(fd, mode) < 0)
+			rc = fbusi_fail(err, FBUS_EACCES,
+			                "%s has mode %o and cannot be made %o",
+			                dir, (unsigned)(st.st_mode & 0777),
+			                mode);
+	} else if (shared && (st.st_mode & 0011) != 0011) {
+		rc = fbusi_fail(err, FBUS_EACCES,
+		                "%s (mode %o) does not let other users reach "
+		                "the bus: chmod a+x it",
+		                dir, (unsigned)(st.st_mode & 0777));
+	}
+	close(fd);
+	return rc;
 }
 
 /* Remove NAME.sock and NAME.lock of one bus if its producer is dead: we

@@ -88,10 +88,10 @@ set -e
 [ $rc -eq 2 ] || fail "bad URI: exit $rc, want 2"
 # A producer that sends a broken ring: infer says what is wrong with it,
 # once, instead of only "waiting for source".
-"$INFER_FAKEPROD" serve-bad-ring "$BUS-bad" 3 &
+"$INFER_FAKEPROD" serve-bad-ring "$BUS-bad" 5 &
 PIDS+=($!)
 sleep 0.3
-"$F" infer "${MODEL[@]}" --from "shm:$BUS-bad" --duration 1.5 --headless 2>"$TMP/err" ||
+"$F" infer "${MODEL[@]}" --from "shm:$BUS-bad" --duration 2.5 --headless 2>"$TMP/err" ||
 	fail "bad ring: infer exited: $(cat "$TMP/err")"
 grep -q "source shm:$BUS-bad.*producer sent a ring that is not a sealed memfd" "$TMP/err" ||
 	fail "bad ring: reason not shown: $(cat "$TMP/err")"

@@ -42,6 +42,7 @@ struct fake {
 	int lfd;
 	enum lie lie;
 	int ready; /* pipe: the fake says "lied" once it corrupted the page */
+	int serve; /* serving infer: a client that hangs up is not a failure */
 };
 
 /* A ring with a valid header and 2 slots. */
@@ -86,8 +87,14 @@ fake_main(void *arg)
 	CHECK_TRUE(s >= 0);
 	p.fd = s;
 	CHECK_TRUE(poll(&p, 1, 5000) == 1);
-	CHECK_TRUE(fbusi_recv_fds(s, buf, sizeof buf, fds, 0, &nfds, 0) ==
-	           sizeof hi);
+	if (fbusi_recv_fds(s, buf, sizeof buf, fds, 0, &nfds, 0) !=
+	    sizeof hi) {
+		/* `framebus ls` and sweeps of other tests probe every socket
+		 * in the runtime dir and hang up without a HELLO */
+		CHECK_TRUE(f->serve);
+		close(s);
+		return NULL;
+	}
 	memcpy(&hi, buf, sizeof hi);
 	page = fbusi_memfd_sealed("fake-page", 4096);
 	CHECK_TRUE(page >= 0);
@@ -451,7 +458,8 @@ serve_bad_ring(const char *name, double seconds)
 	CHECK(fbusi_unix_listen(b.path, SOCK_SEQPACKET, 0600, &b.lfd, &b.dev,
 	                        &b.ino, NULL));
 	while (fbus_now_mono_ns() < end) {
-		struct fake f = { .lie = LIE_BAD_RING, .lfd = b.lfd };
+		struct fake f = { .lie = LIE_BAD_RING, .lfd = b.lfd,
+		                  .serve = 1 };
 		struct pollfd p = { .fd = b.lfd, .events = POLLIN };
 
 		if (poll(&p, 1, 100) == 1)
