@@ -11,7 +11,8 @@
  * Stream URIs take options after '?': codec=raw|jpeg, quality=1..100,
  * format=bgr24|... (subscriber: decode JPEG into this format), max=BYTES
  * (subscriber: largest frame accepted, received or decoded; by default
- * FBUS_MAX_DECODED_BYTES decoded), bind=ADDR (tcp publisher).  shm:
+ * FBUS_MAX_DECODED_BYTES decoded), bind=ADDR (tcp publisher).  Every
+ * scheme's subscribers take hold=N (fbus_sub_opts.max_held).  shm:
  * takes dir=/path (the directory of the bus's socket, for buses other uids
  * reach through an allow-list).  An option a scheme does not take is an
  * error (FBUS_EINVAL), never ignored.
@@ -272,6 +273,9 @@ enum fbus_mode {
 	FBUS_MODE_EVERY = 1,  /* lossless bounded queue, in order */
 };
 
+/* most frames a subscriber may hold at once (fbus_sub_opts.max_held) */
+#define FBUS_MAX_HELD 64
+
 /* consecutive timed-out blocks before an every+block subscriber is
  * demoted to drop (see fbus_pub_commit) */
 #define FBUS_BLOCK_STRIKES 3
@@ -294,7 +298,9 @@ struct fbus_sub_opts {
 	uint32_t block_ms;    /* every + block: longest wait; 0 = 1000 */
 	uint32_t flags;       /* enum fbus_sub_flags */
 	uint32_t pixfmt;      /* stream+jpeg: decode into this; 0 = as sent */
-	uint32_t _reserved;
+	uint32_t max_held;    /* frames the caller may hold unreleased at
+	                         once, 1..FBUS_MAX_HELD; 0 = 1.  ?hold=N in
+	                         the URI overrides it.  See fbus_sub_next. */
 	uint64_t max_frame_bytes; /* stream: refuse larger frames, received or
 	                             decoded; 0 = FBUS_MAX_FRAME_BYTES
 	                             received, FBUS_MAX_DECODED_BYTES decoded */
@@ -335,9 +341,18 @@ struct fbus_frame {
 /*
  * Wait up to timeout_ms (-1 = forever, 0 = poll) for the next frame (latest
  * mode: the newest; every mode: the next in order).  The frame belongs to the
- * caller until fbus_sub_release(); a subscriber holds one frame at a time, so
- * calling next again first releases the previous frame.  Returns:
+ * caller until fbus_sub_release(); its memory stays valid and unchanged
+ * until then, whatever the producer does (even if it dies).  With
+ * max_held = 1 (the default) calling next again first releases the
+ * previous frame.  With max_held = N > 1 frames are released only by
+ * fbus_sub_release(), in any order, and up to N may be held at once: the
+ * producer reserves room for all of them (shm: N slots per latest reader;
+ * every mode: a queue of depth + N - 1, as depth counts the one frame in
+ * hand of max_held 1), so frames held beyond the first never cost the
+ * queue its depth.  Returns:
  *  0                   a frame.
+ *  FBUS_EBUSY          max_held > 1 and max_held frames are held: release
+ *                      one first (returned at once, nothing is lost).
  *  FBUS_ETIMEDOUT      connected, but no frame within timeout_ms.
  *  FBUS_EDISCONNECTED  no producer: it went away (reported within 100 ms of
  *                      its death, kill -9 included), or with RECONNECT none
@@ -362,8 +377,9 @@ struct fbus_frame {
 FBUS_API int fbus_sub_next(struct fbus_sub *sub, struct fbus_frame *frame,
                            int timeout_ms);
 
-/* Hand the frame back; its slot may be reused.  Idempotent; a frame of an
- * earlier connection is a no-op. */
+/* Hand the frame back; its slot may be reused.  Idempotent: a frame
+ * already released (or never delivered) is a no-op.  Frames of an earlier
+ * connection stay readable until released, then their memory goes. */
 FBUS_API void fbus_sub_release(struct fbus_sub *sub, struct fbus_frame *frame);
 
 /*

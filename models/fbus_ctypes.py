@@ -53,7 +53,7 @@ class FbusSubOpts(ctypes.Structure):
         ("block_ms", ctypes.c_uint32),
         ("flags", ctypes.c_uint32),
         ("pixfmt", ctypes.c_uint32),
-        ("_reserved", ctypes.c_uint32),
+        ("max_held", ctypes.c_uint32),
         ("max_frame_bytes", ctypes.c_uint64),
     ]
 

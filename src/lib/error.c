@@ -28,7 +28,7 @@ framebus_text(int err)
 	case FBUS_EDISCONNECTED: return "producer disconnected";
 	case FBUS_EMSGSIZE: return "frame or message larger than allowed";
 	case FBUS_ENOTSUP: return "not supported here";
-	case FBUS_EBUSY: return "busy: no free slot or a loan is outstanding";
+	case FBUS_EBUSY: return "busy: no free slot, a loan outstanding, or all frames held";
 	case FBUS_ECONNREFUSED: return "connection refused: nobody listens";
 	case -EPIPE: return "broken pipe: peer closed the connection";
 	case -EBADMSG: return "bad message (checksum mismatch)";

@@ -50,6 +50,9 @@ fbus_pub_open(struct fbus_pub **pub, const char *text,
 	fbusi_pub_opts_defaults(&opts, in);
 	err.msg[0] = '\0';
 	rc = fbusi_uri_parse(text, &uri, &err);
+	if (rc == 0 && uri.hold)
+		rc = fbusi_fail(&err, FBUS_EINVAL,
+		                "hold= is a subscriber option");
 	if (rc == 0) {
 		s = find_scheme(uri.scheme);
 		rc = s->pub_open(pub, &uri, &opts, &err);
@@ -160,10 +163,17 @@ fbus_sub_open(struct fbus_sub **sub, const char *text,
 		rc = fbusi_fail(&err, FBUS_EINVAL, "unknown mode or full policy");
 	else
 		rc = fbusi_uri_parse(text, &uri, &err);
+	if (rc == 0 && uri.hold)
+		opts.max_held = uri.hold;
+	if (rc == 0 && opts.max_held > FBUS_MAX_HELD)
+		rc = fbusi_fail(&err, FBUS_EINVAL, "max_held must be 1..%u",
+		                FBUS_MAX_HELD);
 	if (rc == 0) {
 		s = find_scheme(uri.scheme);
 		rc = s->sub_open(sub, &uri, &opts, &err);
 	}
+	if (rc == 0)
+		(*sub)->max_held = opts.max_held;
 	if (rc)
 		fbusi_set_open_error(text, rc, &err);
 	return rc;
@@ -172,16 +182,31 @@ fbus_sub_open(struct fbus_sub **sub, const char *text,
 int
 fbus_sub_next(struct fbus_sub *sub, struct fbus_frame *frame, int timeout_ms)
 {
+	int rc;
+
 	if (!sub || !frame)
 		return FBUS_EINVAL;
-	return sub->ops->next(sub, frame, timeout_ms);
+	if (sub->max_held == 1 && sub->held)
+		fbus_sub_release(sub, &sub->last);
+	if (sub->held >= sub->max_held)
+		return fbusi_fail(&sub->err, FBUS_EBUSY,
+		                  "%u frames held, the most this subscriber may "
+		                  "hold (max_held / ?hold=): release one first",
+		                  sub->held);
+	rc = sub->ops->next(sub, frame, timeout_ms);
+	if (rc == 0) {
+		sub->held++;
+		if (sub->max_held == 1)
+			sub->last = *frame;
+	}
+	return rc;
 }
 
 void
 fbus_sub_release(struct fbus_sub *sub, struct fbus_frame *frame)
 {
-	if (sub && frame)
-		sub->ops->release(sub, frame);
+	if (sub && frame && sub->ops->release(sub, frame) > 0)
+		sub->held--;
 }
 
 int

@@ -45,4 +45,6 @@ fbusi_sub_opts_defaults(struct fbus_sub_opts *o, const struct fbus_sub_opts *in)
 		o->depth = 4;
 	if (!o->block_ms)
 		o->block_ms = 1000;
+	if (!o->max_held)
+		o->max_held = 1;
 }

@@ -45,6 +45,7 @@ struct fbusi_uri {
 	int quality;                 /* jpeg quality 1..100; 0 = 90 */
 	uint32_t pixfmt;             /* subscriber: decode jpeg into this */
 	uint64_t max_bytes;          /* subscriber: largest accepted frame */
+	uint32_t hold;               /* subscriber: frames held at once */
 	char bind[64];               /* tcp publisher: bind address */
 	char dir[80];                /* shm: directory of the socket; "" =
 	                                the per-uid runtime directory */
@@ -94,15 +95,22 @@ struct fbus_pub {
 
 struct fbusi_sub_ops {
 	int (*next)(struct fbus_sub *, struct fbus_frame *, int timeout_ms);
-	void (*release)(struct fbus_sub *, struct fbus_frame *);
+	/* 1 if frame was held and is released now, 0 if it was not held
+	 * (released already, never delivered, another handle's) */
+	int (*release)(struct fbus_sub *, struct fbus_frame *);
 	int (*fd)(struct fbus_sub *);
 	int (*stats)(struct fbus_sub *, struct fbus_sub_stats *);
 	void (*close)(struct fbus_sub *);
 };
 
+/* Transports hold up to max_held frames until each is released; with
+ * max_held 1, handle.c releases the frame in hand before the next. */
 struct fbus_sub {
 	const struct fbusi_sub_ops *ops;
 	struct fbusi_err err;
+	uint32_t max_held;
+	uint32_t held;
+	struct fbus_frame last; /* max_held 1: the frame in hand */
 };
 
 /* opts.c: options with defaults applied (in may be NULL, or an older,

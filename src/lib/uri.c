@@ -6,6 +6,7 @@
  *   unix:/path[?opts]     path must fit sun_path
  *   tcp://HOST:PORT[?opts]  HOST may be [v6]
  *   opts: codec=raw|jpeg, quality=N, format=PIXFMT, max=BYTES, bind=ADDR
+ *   every scheme: hold=N (subscriber); shm: only hold= and dir=
  */
 #define _GNU_SOURCE
 #include "private.h"
@@ -33,6 +34,8 @@ parse_u64(const char *s, uint64_t *out)
 static bool
 option_allowed(int scheme, const char *key)
 {
+	if (strcmp(key, "hold") == 0)
+		return true;
 	if (scheme == FBUSI_SCHEME_SHM)
 		return strcmp(key, "dir") == 0;
 	if (strcmp(key, "dir") == 0)
@@ -94,6 +97,13 @@ parse_query(char *q, struct fbusi_uri *u, struct fbusi_err *err)
 				return FBUS_EINVAL;
 			}
 			u->max_bytes = n;
+		} else if (strcmp(kv, "hold") == 0) {
+			if (parse_u64(val, &n) || n == 0 || n > FBUS_MAX_HELD) {
+				fbusi_fail(err, 0, "hold must be 1..%u frames",
+				           FBUS_MAX_HELD);
+				return FBUS_EINVAL;
+			}
+			u->hold = (uint32_t)n;
 		} else if (strcmp(kv, "dir") == 0) {
 			/* absolute and plain: the directory is a trust anchor,
 			 * so no relative lookups and no ".." games */

@@ -1008,6 +1008,241 @@ test_block_stopped_reader(void **state)
 	fbus_pub_close(p);
 }
 
+/* ---- holding several frames (max_held) ------------------------------------ */
+
+#define HOLD 4
+
+static struct fbus_sub *
+sub_open_held(const char *uri, uint32_t mode, uint32_t depth, uint32_t held)
+{
+	/* block: the streams' publisher queue is depth frames deep too,
+	 * and its I/O thread may not have caught up with a burst */
+	struct fbus_sub_opts o = { .mode = mode, .depth = depth,
+		                   .max_held = held,
+		                   .full_policy = FBUS_FULL_BLOCK,
+		                   .block_ms = 2000 };
+	struct fbus_sub *s = NULL;
+
+	CHECK(fbus_sub_open(&s, uri, &o));
+	return s;
+}
+
+/* Latest mode: HOLD frames stay pinned and unchanged while the producer
+ * publishes on; the limit is EBUSY at once; release in any order. */
+static void
+test_hold_latest(void **state)
+{
+	struct fbus_format f = fmt_of(FBUS_PIXFMT_BGR24, W, H);
+	struct fbus_frame fr[HOLD + 1];
+	uint64_t tags[HOLD];
+	struct fbus_sub *s;
+	struct fbus_pub *p;
+	char uri[256];
+	int64_t t0;
+
+	(void)state;
+	T->uri(uri, sizeof uri);
+	p = pub_open(uri, NULL);
+	s = sub_open_held(uri, FBUS_MODE_LATEST, 0, HOLD);
+	pump_until_frame(p, s, &fr[0]);
+	tags[0] = check_tagged(&fr[0], &f);
+	for (int i = 1; i < HOLD; i++) {
+		CHECK(send_tagged(p, &f, (uint64_t)i));
+		CHECK(fbus_sub_next(s, &fr[i], 2000));
+		tags[i] = check_tagged(&fr[i], &f);
+		assert_true(fr[i].seq > fr[i - 1].seq);
+	}
+	/* the producer runs on; what we hold is not rewritten, and its
+	 * loans never fail for it */
+	for (int i = 0; i < 200; i++)
+		CHECK(send_tagged(p, &f, 100 + (uint64_t)i));
+	for (int i = 0; i < HOLD; i++)
+		assert_int_equal(check_tagged(&fr[i], &f), tags[i]);
+	t0 = fbus_now_mono_ns();
+	assert_int_equal(fbus_sub_next(s, &fr[HOLD], 2000), FBUS_EBUSY);
+	assert_true(ms_since(t0) < 1000);
+	assert_non_null(strstr(fbus_sub_last_error(s), "release one"));
+
+	/* out of order; twice is a no-op and does not free another */
+	fbus_sub_release(s, &fr[1]);
+	fbus_sub_release(s, &fr[1]);
+	/* newer frames only, up to the newest (the streams read a bounded
+	 * batch of what is in the socket per call) */
+	for (int k = 0;; k++) {
+		uint64_t tag;
+
+		assert_true(k < 10);
+		CHECK(fbus_sub_next(s, &fr[1], 2000));
+		tag = check_tagged(&fr[1], &f);
+		assert_true(tag >= 100 && tag <= 299);
+		if (tag == 299)
+			break;
+		fbus_sub_release(s, &fr[1]);
+	}
+	assert_int_equal(fbus_sub_next(s, &fr[HOLD], 0), FBUS_EBUSY);
+	for (int i = 0; i < HOLD; i++)
+		if (i != 1)
+			assert_int_equal(check_tagged(&fr[i], &f), tags[i]);
+	for (int i = HOLD - 1; i >= 0; i--)
+		fbus_sub_release(s, &fr[i]);
+	CHECK(send_tagged(p, &f, 7777));
+	CHECK(fbus_sub_next(s, &fr[0], 2000));
+	assert_int_equal(check_tagged(&fr[0], &f), 7777);
+	fbus_sub_release(s, &fr[0]);
+	fbus_sub_close(s);
+	fbus_pub_close(p);
+}
+
+/* Every mode: frames held beyond the first do not cost the queue its
+ * depth (which counts one frame in hand, as with max_held 1); delivery
+ * stays in order and lossless whatever order frames are released in. */
+static void
+test_hold_every(void **state)
+{
+	struct fbus_format f = fmt_of(FBUS_PIXFMT_BGR24, W, H);
+	struct fbus_frame fr[HOLD];
+	struct fbus_sub *s;
+	struct fbus_pub *p;
+	char uri[256];
+	uint64_t want;
+
+	(void)state;
+	T->uri(uri, sizeof uri);
+	p = pub_open(uri, NULL);
+	s = sub_open_held(uri, FBUS_MODE_EVERY, 3, HOLD);
+	pump_until_frame(p, s, &fr[0]);
+	fbus_sub_release(s, &fr[0]);
+	while (fbus_sub_next(s, &fr[0], 100) == 0)
+		fbus_sub_release(s, &fr[0]); /* pump_until_frame's leftovers */
+
+	for (uint64_t i = 1; i <= HOLD; i++)
+		CHECK(send_tagged(p, &f, i));
+	for (int i = 0; i < HOLD; i++) {
+		CHECK(fbus_sub_next(s, &fr[i], 2000));
+		assert_int_equal(check_tagged(&fr[i], &f), (uint64_t)i + 1);
+	}
+	/* all HOLD held, and depth - 1 more still fit */
+	CHECK(send_tagged(p, &f, HOLD + 1));
+	CHECK(send_tagged(p, &f, HOLD + 2));
+	assert_int_equal(fbus_sub_next(s, &fr[0], 0), FBUS_EBUSY);
+	for (int i = 0; i < HOLD; i++)
+		assert_int_equal(check_tagged(&fr[i], &f), (uint64_t)i + 1);
+	/* release the newest first: nothing is skipped or repeated */
+	fbus_sub_release(s, &fr[HOLD - 1]);
+	fbus_sub_release(s, &fr[1]);
+	want = HOLD + 1;
+	for (int k = 0; k < 2; k++) {
+		int slot = k ? HOLD - 1 : 1;
+		CHECK(fbus_sub_next(s, &fr[slot], 2000));
+		assert_int_equal(check_tagged(&fr[slot], &f), want++);
+	}
+	for (int i = 0; i < HOLD; i++)
+		fbus_sub_release(s, &fr[i]);
+	for (uint64_t i = 0; i < 3; i++)
+		CHECK(send_tagged(p, &f, want + i));
+	for (uint64_t i = 0; i < 3; i++) {
+		CHECK(fbus_sub_next(s, &fr[0], 2000));
+		assert_int_equal(check_tagged(&fr[0], &f), want + i);
+		fbus_sub_release(s, &fr[0]);
+	}
+	assert_int_equal(sub_stats(s).dropped, 0);
+	assert_int_equal(pub_stats(p).dropped, 0);
+	fbus_sub_close(s);
+	fbus_pub_close(p);
+}
+
+/* The producer dies (kill -9) while frames are held: they stay readable
+ * and unchanged until released, a new producer's frames come meanwhile,
+ * and nothing of the old connection is left once they are released. */
+static void
+test_hold_producer_killed(void **state)
+{
+	struct fbus_sub_opts o = { .mode = FBUS_MODE_EVERY, .depth = 4,
+		                   .max_held = 3, .flags = FBUS_SUB_RECONNECT };
+	struct fbus_format f = fmt_of(FBUS_PIXFMT_BGR24, W, H);
+	struct fbus_frame fr[2], nf;
+	uint64_t tags[2];
+	struct fbus_sub *s = NULL;
+	struct fbus_pub *p;
+	char uri[256];
+	pid_t pid;
+	int rc;
+
+	(void)state;
+	T->uri(uri, sizeof uri);
+	pid = spawn_producer(uri, 0);
+	CHECK(fbus_sub_open(&s, uri, &o));
+	for (int i = 0; i < 2; i++) {
+		CHECK(fbus_sub_next(s, &fr[i], 2000));
+		tags[i] = check_tagged(&fr[i], &f);
+	}
+	kill(pid, SIGKILL);
+	reap(pid);
+	/* what it had queued comes, then the loss is said */
+	while ((rc = fbus_sub_next(s, &nf, 2000)) == 0) {
+		check_tagged(&nf, &f);
+		fbus_sub_release(s, &nf);
+	}
+	assert_int_equal(rc, FBUS_EDISCONNECTED);
+	for (int i = 0; i < 2; i++)
+		assert_int_equal(check_tagged(&fr[i], &f), tags[i]);
+
+	/* a new producer's frames come while the dead one's are held */
+	p = pub_open(uri, NULL);
+	pump_until_frame(p, s, &nf);
+	for (int i = 0; i < 2; i++)
+		assert_int_equal(check_tagged(&fr[i], &f), tags[i]);
+	assert_int_equal(fbus_sub_next(s, &nf, 0), FBUS_EBUSY);
+	fbus_sub_release(s, &fr[1]);
+	fbus_sub_release(s, &fr[0]);
+	fbus_sub_release(s, &nf);
+	CHECK(send_tagged(p, &f, 4242));
+	do
+		CHECK(fbus_sub_next(s, &nf, 2000));
+	while (check_tagged(&nf, &f) != 4242 && (fbus_sub_release(s, &nf), 1));
+	fbus_sub_release(s, &nf);
+	fbus_sub_close(s);
+	fbus_pub_close(p);
+}
+
+/* hold= in the URI, its bounds, and that it is a subscriber option */
+static void
+test_hold_options(void **state)
+{
+	struct fbus_format f = fmt_of(FBUS_PIXFMT_BGR24, W, H);
+	struct fbus_frame fr[3];
+	struct fbus_sub *s = NULL;
+	struct fbus_pub *p = NULL;
+	char uri[256], u2[300];
+
+	(void)state;
+	T->uri(uri, sizeof uri);
+	p = pub_open(uri, NULL);
+	snprintf(u2, sizeof u2, "%s?hold=65", uri);
+	assert_int_equal(fbus_sub_open(&s, u2, NULL), FBUS_EINVAL);
+	assert_non_null(strstr(fbus_open_error(), "hold must be 1..64"));
+	snprintf(u2, sizeof u2, "%s?hold=2", uri);
+	{
+		struct fbus_pub *p2 = NULL;
+		assert_int_equal(fbus_pub_open(&p2, u2, NULL), FBUS_EINVAL);
+		assert_non_null(strstr(fbus_open_error(), "subscriber option"));
+	}
+	/* the URI wins over the struct */
+	{
+		struct fbus_sub_opts o = { .max_held = 5 };
+		CHECK(fbus_sub_open(&s, u2, &o));
+	}
+	pump_until_frame(p, s, &fr[0]);
+	CHECK(send_tagged(p, &f, 1));
+	CHECK(fbus_sub_next(s, &fr[1], 2000));
+	CHECK(send_tagged(p, &f, 2));
+	assert_int_equal(fbus_sub_next(s, &fr[2], 100), FBUS_EBUSY);
+	fbus_sub_release(s, &fr[0]);
+	fbus_sub_release(s, &fr[1]);
+	fbus_sub_close(s);
+	fbus_pub_close(p);
+}
+
 int
 main(int argc, char **argv)
 {
@@ -1034,6 +1269,12 @@ main(int argc, char **argv)
 		cmocka_unit_test_setup_teardown(test_capture_time, setup,
 		                                teardown),
 		cmocka_unit_test_setup_teardown(test_block_slow_reader, setup,
+		                                teardown),
+		cmocka_unit_test_setup_teardown(test_hold_latest, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_hold_every, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_hold_producer_killed, setup,
+		                                teardown),
+		cmocka_unit_test_setup_teardown(test_hold_options, setup,
 		                                teardown),
 		cmocka_unit_test_setup_teardown(test_block_stopped_reader, setup,
 		                                teardown),

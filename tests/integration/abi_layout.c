@@ -32,7 +32,7 @@ main(void)
 	S(fbus_sub_opts, F(fbus_sub_opts, size); F(fbus_sub_opts, mode);
 	  F(fbus_sub_opts, depth); F(fbus_sub_opts, full_policy);
 	  F(fbus_sub_opts, block_ms); F(fbus_sub_opts, flags);
-	  F(fbus_sub_opts, pixfmt); F(fbus_sub_opts, _reserved);
+	  F(fbus_sub_opts, pixfmt); F(fbus_sub_opts, max_held);
 	  F(fbus_sub_opts, max_frame_bytes));
 	S(fbus_frame, F(fbus_frame, seq); F(fbus_frame, t_mono_ns);
 	  F(fbus_frame, t_real_ns); F(fbus_frame, fmt); F(fbus_frame, data);

@@ -82,18 +82,22 @@ fake_main(void *arg)
 	struct pollfd p = { .fd = f->lfd, .events = POLLIN };
 	struct fbusi_page *pg;
 
-	CHECK_TRUE(poll(&p, 1, 5000) == 1);
-	s = accept4(f->lfd, NULL, NULL, SOCK_CLOEXEC);
-	CHECK_TRUE(s >= 0);
-	p.fd = s;
-	CHECK_TRUE(poll(&p, 1, 5000) == 1);
-	if (fbusi_recv_fds(s, buf, sizeof buf, fds, 0, &nfds, 0) !=
-	    sizeof hi) {
-		/* `framebus ls` and sweeps of other tests probe every socket
-		 * in the runtime dir and hang up without a HELLO */
-		CHECK_TRUE(f->serve);
+	/* `framebus ls` and the sweeps of producers in other tests probe
+	 * every socket in the runtime dir and hang up without a HELLO:
+	 * wait for the subscriber that says one */
+	for (;;) {
+		p.fd = f->lfd;
+		CHECK_TRUE(poll(&p, 1, 5000) == 1);
+		s = accept4(f->lfd, NULL, NULL, SOCK_CLOEXEC);
+		CHECK_TRUE(s >= 0);
+		p.fd = s;
+		CHECK_TRUE(poll(&p, 1, 5000) == 1);
+		if (fbusi_recv_fds(s, buf, sizeof buf, fds, 0, &nfds, 0) ==
+		    sizeof hi)
+			break;
 		close(s);
-		return NULL;
+		if (f->serve)
+			return NULL;
 	}
 	memcpy(&hi, buf, sizeof hi);
 	page = fbusi_memfd_sealed("fake-page", 4096);

@@ -152,7 +152,7 @@ hostile(const char *name, int ready_fd)
 		for (int i = 0; i < 10000; i++) {
 			uint32_t junk = (uint32_t)i * 2654435761u;
 
-			atomic_store(&page->lease, junk);
+			atomic_store(&page->entries[0], junk);
 			atomic_store(&page->waiting, junk & 1);
 			atomic_store(&page->armed, junk & 1);
 			atomic_store(&page->head, junk);

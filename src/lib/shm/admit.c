@@ -228,9 +228,7 @@ slots_reserved(struct shm_pub *p)
 	for (uint32_t i = 0; i < p->n_ents; i++)
 		if (atomic_load_explicit(&p->ents[i].state,
 		                         memory_order_acquire) == ENT_ACTIVE)
-			n += p->ents[i].mode == FBUS_MODE_EVERY
-			             ? p->ents[i].depth
-			             : 1;
+			n += p->ents[i].depth;
 	return n;
 }
 
@@ -241,7 +239,8 @@ admit(struct shm_pub *p, struct pending *pd, const struct fbusi_ctl_hello *hi)
 	struct fbusi_ctl_welcome w;
 	struct ent *e = NULL;
 	const struct ring *r;
-	uint32_t need = hi->mode == FBUS_MODE_EVERY ? hi->depth : 1;
+	/* every: its queue; latest: one slot per frame it may hold */
+	uint32_t need = hi->depth;
 	size_t page_size;
 	char memname[160];
 	int fds[3], nfds = 2, rc, page_fd;
@@ -261,7 +260,7 @@ admit(struct shm_pub *p, struct pending *pd, const struct fbusi_ctl_hello *hi)
 	if (slots_reserved(p) + need > p->opts.slots) {
 		peer_error(p, pd->fd, -ENOSPC,
 		           "bus '%s': %u more slots needed, the ring has %u "
-		           "and %u are reserved (lower the depth or open the "
+		           "and %u are reserved (lower the depth or hold, or open the "
 		           "producer with more slots)",
 		           p->name, need, p->opts.slots, slots_reserved(p));
 		return;

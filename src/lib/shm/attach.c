@@ -107,7 +107,11 @@ fbusi_shm_attach(const struct fbusi_uri *u, const struct fbus_sub_opts *opts,
 	fbusi_ctl_init((union fbusi_ctl *)&hi, FBUSI_CTL_HELLO);
 	hi.version = FBUSI_CTL_VERSION;
 	hi.mode = opts->mode;
-	hi.depth = opts->mode == FBUS_MODE_EVERY ? opts->depth : 1;
+	/* every: the queue, with room for the frames we may hold besides
+	 * the depth we wait on; latest: one lease per frame we may hold */
+	hi.depth = opts->mode == FBUS_MODE_EVERY
+	                   ? opts->depth + opts->max_held - 1
+	                   : opts->max_held;
 	hi.policy = opts->full_policy;
 	hi.block_ms = opts->block_ms;
 	rc = fbusi_send_fds(c->sock, &hi, sizeof hi, NULL, 0, 0);

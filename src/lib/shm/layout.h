@@ -15,14 +15,16 @@
  *  page (one per subscriber; both map RW; the producer trusts nothing in it
  *  and only ever compares or bounds-checks what the subscriber writes):
  *   +--------------------+ 0
- *   | fbusi_page         |  lease, waiting, tail (subscriber) |
- *   |                    |  head, dropped (producer)           |
+ *   | fbusi_page         |  waiting, tail (subscriber) |
+ *   |                    |  head, dropped (producer)    |
  *   +--------------------+ 128
- *   | entries[depth]     |  every mode: queued frames (producer)
+ *   | entries[depth]     |  every mode: queued frames (producer);
+ *   |                    |  latest mode: one lease per frame the
+ *   |                    |  subscriber may hold (subscriber)
  *   +--------------------+
  *
- * Latest mode is a lease protocol: a subscriber reads `latest`, stores its
- * lease on that slot, then re-checks the slot's seq; the producer marks a
+ * Latest mode is a lease protocol: a subscriber reads `latest`, stores a
+ * lease on that slot (in a free one of its `depth` lease words), then re-checks the slot's seq; the producer marks a
  * slot it wants to reuse (seq = 0), then re-checks every lease.  Both pairs
  * are seq_cst, so at least one side sees the other (Dekker) and a frame is
  * never rewritten while a subscriber reads it.
@@ -40,7 +42,7 @@
  * (the bytes spell "FBR1" / "FBP1" on little-endian hosts) */
 #define FBUSI_RING_MAGIC 0x31524246u
 #define FBUSI_PAGE_MAGIC 0x31504246u /* "FBP1" */
-#define FBUSI_SHM_VERSION 1u
+#define FBUSI_SHM_VERSION 2u
 
 enum fbusi_ring_state {
 	FBUSI_RING_LIVE = 0,
@@ -95,7 +97,7 @@ struct fbusi_page {
 	uint32_t depth;
 	uint32_t mode;
 	/* written by the subscriber */
-	_Atomic uint32_t lease;   /* latest: (gen16 << 16) | (slot + 1) */
+	uint32_t _unused;         /* was the single lease of version 1 */
 	_Atomic uint32_t waiting; /* 1 while sleeping on ring seq_word */
 	_Atomic uint32_t tail;    /* every: entries consumed */
 	_Atomic uint32_t armed;   /* 1: signal my eventfd on commit */
@@ -107,7 +109,8 @@ struct fbusi_page {
 	uint32_t _pad2;
 	_Atomic uint64_t dropped;      /* every: frames dropped (full queue) */
 	uint8_t _pad3[128 - 88];
-	/* every: (seq << 24) | (gen8 << 16) | slot, at index n % depth */
+	/* every: (seq << 24) | (gen8 << 16) | slot, at index n % depth.
+	 * latest: leases, (gen16 << 16) | (slot + 1), 0 = free */
 	_Atomic uint64_t entries[];
 };
 

@@ -73,6 +73,8 @@ fbusi_ctl_parse(const void *buf, long n, int nfds, union fbusi_ctl *out,
 		    out->hello.policy > FBUS_FULL_BLOCK ||
 		    out->hello.depth == 0 ||
 		    out->hello.depth > FBUSI_MAX_DEPTH ||
+		    (out->hello.mode == FBUS_MODE_LATEST &&
+		     out->hello.depth > FBUS_MAX_HELD) ||
 		    out->hello.block_ms > 600000)
 			return fbusi_fail(err, FBUS_EPROTO,
 			                  "HELLO with out-of-range fields");

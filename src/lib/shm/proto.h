@@ -24,7 +24,7 @@
 struct fbusi_err;
 
 #define FBUSI_CTL_MAGIC 0x31434246u /* "FBC1" */
-#define FBUSI_CTL_VERSION 1u
+#define FBUSI_CTL_VERSION 2u /* 2: several leases per latest reader */
 #define FBUSI_CTL_MAX 512u
 
 enum fbusi_ctl_type {

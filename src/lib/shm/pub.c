@@ -72,9 +72,12 @@ slot_in_use(struct shm_pub *p, uint32_t s, uint64_t latest)
 			continue;
 		if (e->mode == FBUS_MODE_LATEST) {
 			/* seq_cst: pairs with the subscriber's seq_cst lease
-			 * store before it re-checks the slot seq */
-			if (atomic_load(&e->page->lease) == lease_want)
-				return 1;
+			 * store before it re-checks the slot seq; e->depth is
+			 * ours (from HELLO), never read back from the page */
+			for (uint32_t k = 0; k < e->depth; k++)
+				if (atomic_load(&e->page->entries[k]) ==
+				    lease_want)
+					return 1;
 		} else {
 			/* acquire: pairs with the release store of tail in
 			 * sub release(); after it, the slot is no longer

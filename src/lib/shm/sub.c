@@ -30,24 +30,46 @@
 /* more format changes than this within one queue lose the oldest frames */
 #define OLD_RINGS 8
 
-enum { HOLD_NONE = 0, HOLD_LEASE, HOLD_ENTRY };
+/* One connection to a producer.  It outlives its disconnect while the
+ * caller still holds frames of it: the socket stays open (a live producer
+ * keeps our leases and queue, so nothing we hold is rewritten) and every
+ * ring stays mapped, until the last of those frames is released. */
+struct conn {
+	struct conn *next; /* zombies: disconnected, frames still held */
+	int sock;
+	int efd;
+	struct fbusi_page *page;
+	size_t page_size;
+	uint32_t depth; /* leases (latest) or queue length (every), as we
+	                   asked at attach: never read back from the page */
+	struct fbusi_ringmap cur;
+	/* retired rings, newest first: queued every-mode entries may still
+	 * point into them (a ring per format change) */
+	struct fbusi_ringmap old[OLD_RINGS];
+	/* rings pushed out of old[] while frames were held in them */
+	struct fbusi_ringmap *yard;
+	uint32_t nyard;
+	uint32_t held;  /* frames of this connection in the caller's hands */
+	uint32_t tail;  /* every: entries released (page->tail mirror) */
+	uint32_t taken; /* every: entries handed out */
+	uint64_t done;  /* every: bit k set = entry tail + k released */
+};
+
+struct held {
+	uint64_t cookie; /* 0: free; else fbus_frame._priv[1] */
+	struct conn *c;
+	uint32_t pos;    /* every: queue position */
+};
 
 struct shm_sub {
 	struct fbus_sub base;
 	struct fbus_sub_opts opts;
 	char name[FBUSI_NAME_MAX + 1];
 	struct fbusi_uri uri;
-	int sock; /* -1 while disconnected */
-	int efd;
-	struct fbusi_ringmap cur;
-	/* retired rings, newest first: queued every-mode entries may still
-	 * point into them (a ring per format change) */
-	struct fbusi_ringmap old[OLD_RINGS];
-	struct fbusi_page *page;
-	size_t page_size;
-	uint32_t depth; /* every: queue length, fixed at attach */
-	uint32_t tail; /* every: our consumption count (page->tail mirror) */
-	int holding;
+	struct conn *c;       /* NULL while disconnected */
+	struct conn *zombies;
+	struct held *held;    /* opts.max_held entries; index = lease word */
+	uint64_t cookies;
 	uint64_t last_seq;
 	uint64_t join_seq; /* latest: frames before this were not ours to see */
 	int disconnect_reported;
@@ -84,41 +106,118 @@ retry_timer(struct shm_sub *s, int on)
 }
 
 static void
-release_held(struct shm_sub *s)
+empty_yard(struct conn *c)
 {
-	if (s->holding == HOLD_LEASE) {
-		/* release: our reads of the slot happen-before the
-		 * producer's acquire/seq_cst lease load that frees it */
-		atomic_store_explicit(&s->page->lease, 0,
-		                      memory_order_release);
-	} else if (s->holding == HOLD_ENTRY) {
-		s->tail++;
-		/* seq_cst store, then seq_cst load of prod_waiting: pairs
-		 * with wait_for_room() in shm/pub.c (flag, then tail) */
-		atomic_store(&s->page->tail, s->tail);
-		if (atomic_load(&s->page->prod_waiting))
-			fbusi_futex_wake((const uint32_t *)&s->page->tail, 1);
+	for (uint32_t i = 0; i < c->nyard; i++)
+		fbusi_shm_unmap_ring(&c->yard[i]);
+	free(c->yard);
+	c->yard = NULL;
+	c->nyard = 0;
+}
+
+/* Unmap a ring of c, unless frames of c are held: then it may be one of
+ * theirs, and it waits in the yard until they are released. */
+static void
+drop_ring(struct conn *c, struct fbusi_ringmap *r)
+{
+	struct fbusi_ringmap *y;
+
+	if (!r->hdr)
+		return;
+	if (c->held) {
+		y = realloc(c->yard, sizeof *y * (c->nyard + 1));
+		if (y) {
+			c->yard = y;
+			c->yard[c->nyard++] = *r;
+			memset(r, 0, sizeof *r);
+			return;
+		}
+		/* no memory to keep it: the held frame is lost rather
+		 * than the mapping leaked forever */
 	}
-	s->holding = HOLD_NONE;
+	fbusi_shm_unmap_ring(r);
+}
+
+static void
+conn_destroy(struct conn *c)
+{
+	fbusi_close(c->sock);
+	fbusi_close(c->efd);
+	if (c->page)
+		munmap(c->page, c->page_size);
+	fbusi_shm_unmap_ring(&c->cur);
+	for (int i = 0; i < OLD_RINGS; i++)
+		fbusi_shm_unmap_ring(&c->old[i]);
+	empty_yard(c);
+	free(c);
+}
+
+/* every mode: entry pos is done with; the producer may reuse what
+ * precedes the first entry still held */
+static void
+entry_done(struct conn *c, uint32_t pos)
+{
+	uint32_t before = c->tail;
+
+	c->done |= 1ull << (pos - c->tail);
+	while (c->done & 1) {
+		c->done >>= 1;
+		c->tail++;
+	}
+	if (c->tail == before)
+		return;
+	/* seq_cst store, then seq_cst load of prod_waiting: pairs with
+	 * wait_for_room() in shm/pub.c (flag, then tail) */
+	atomic_store(&c->page->tail, c->tail);
+	if (atomic_load(&c->page->prod_waiting))
+		fbusi_futex_wake((const uint32_t *)&c->page->tail, 1);
+}
+
+static void
+release_one(struct shm_sub *s, uint32_t i)
+{
+	struct held *h = &s->held[i];
+	struct conn *c = h->c;
+
+	if (s->opts.mode == FBUS_MODE_EVERY) {
+		entry_done(c, h->pos);
+	} else {
+		/* release: our reads of the slot happen-before the
+		 * producer's seq_cst lease load that frees it */
+		atomic_store_explicit(&c->page->entries[i], 0,
+		                      memory_order_release);
+	}
+	h->cookie = 0;
+	h->c = NULL;
+	if (--c->held)
+		return;
+	empty_yard(c);
+	if (c == s->c)
+		return;
+	for (struct conn **z = &s->zombies; *z; z = &(*z)->next)
+		if (*z == c) {
+			*z = c->next;
+			break;
+		}
+	conn_destroy(c);
 }
 
 static void
 disconnect(struct shm_sub *s)
 {
-	if (s->sock < 0)
+	struct conn *c = s->c;
+
+	if (!c)
 		return;
-	release_held(s);
-	fd_watch(s, s->sock, 0);
-	fd_watch(s, s->efd, 0);
-	close(s->sock);
-	fbusi_close(s->efd);
-	s->sock = s->efd = -1;
-	if (s->page)
-		munmap(s->page, s->page_size);
-	s->page = NULL;
-	fbusi_shm_unmap_ring(&s->cur);
-	for (int i = 0; i < OLD_RINGS; i++)
-		fbusi_shm_unmap_ring(&s->old[i]);
+	fd_watch(s, c->sock, 0);
+	fd_watch(s, c->efd, 0);
+	s->c = NULL;
+	if (c->held) {
+		c->next = s->zombies;
+		s->zombies = c;
+	} else {
+		conn_destroy(c);
+	}
 	s->disconnect_reported = 0;
 	s->gone = 0;
 	if (s->opts.flags & FBUS_SUB_RECONNECT)
@@ -134,7 +233,7 @@ static int available(struct shm_sub *s);
 static void
 lost(struct shm_sub *s)
 {
-	if (s->page && available(s)) {
+	if (s->c && available(s)) {
 		s->gone = 1;
 		return;
 	}
@@ -144,36 +243,40 @@ lost(struct shm_sub *s)
 static int
 connect_bus(struct shm_sub *s)
 {
-	struct fbusi_shm_conn c;
-	int rc = fbusi_shm_attach(&s->uri, &s->opts, &c, &s->base.err);
+	struct fbusi_shm_conn a;
+	struct conn *c = calloc(1, sizeof *c);
+	int rc;
 
+	if (!c)
+		return fbusi_fail(&s->base.err, FBUS_ENOMEM, "out of memory");
+	rc = fbusi_shm_attach(&s->uri, &s->opts, &a, &s->base.err);
 	if (rc) {
+		free(c);
 		s->disconnect_reported = 1; /* nothing to report: never was up */
 		return rc;
 	}
-	s->sock = c.sock;
-	s->efd = c.efd;
-	s->page = c.page;
-	s->page_size = c.page_size;
-	s->depth = c.depth;
-	s->cur = c.ring;
-	s->tail = 0;
+	c->sock = a.sock;
+	c->efd = a.efd;
+	c->page = a.page;
+	c->page_size = a.page_size;
+	c->depth = a.depth;
+	c->cur = a.ring;
+	s->c = c;
 	s->last_seq = 0;
 	/* the newest frame at attach is still ours to take; what came
 	 * before it was never ours to miss */
-	s->join_seq = s->cur.hdr ? atomic_load(&s->cur.hdr->latest) >> 16 : 0;
+	s->join_seq = c->cur.hdr ? atomic_load(&c->cur.hdr->latest) >> 16 : 0;
 	if (s->join_seq)
 		s->join_seq--;
-	s->holding = HOLD_NONE;
 	if (s->ever_connected)
 		s->reconnects++;
 	s->ever_connected = 1;
 	s->disconnect_reported = 0;
 	if (s->epfd >= 0) {
 		/* seq_cst: the producer reads `armed` in commit */
-		atomic_store(&s->page->armed, 1);
-		fd_watch(s, s->sock, 1);
-		fd_watch(s, s->efd, 1);
+		atomic_store(&c->page->armed, 1);
+		fd_watch(s, c->sock, 1);
+		fd_watch(s, c->efd, 1);
 		retry_timer(s, 0);
 	}
 	return 0;
@@ -184,28 +287,29 @@ connect_bus(struct shm_sub *s)
 static int
 on_socket(struct shm_sub *s, int wait_ms)
 {
+	struct conn *c = s->c;
 	union fbusi_ctl m;
 	int fds[FBUSI_MAX_FDS], nfds, t, rc;
 
-	t = fbusi_shm_ctl_recv(s->sock, &m, fds, &nfds, wait_ms, &s->base.err);
+	t = fbusi_shm_ctl_recv(c->sock, &m, fds, &nfds, wait_ms, &s->base.err);
 	if (t == FBUS_ETIMEDOUT)
 		return 0;
 	if (t == FBUSI_CTL_RING) {
-		if (m.ring.generation <= s->cur.gen) {
+		if (m.ring.generation <= c->cur.gen) {
 			close(fds[0]);
 			fbusi_fail(&s->base.err, 0, "producer sent an old ring");
 			disconnect(s);
 			return FBUS_EDISCONNECTED;
 		}
-		/* keep one older ring: every-mode entries may still point
-		 * into it */
-		fbusi_shm_unmap_ring(&s->old[OLD_RINGS - 1]);
-		memmove(&s->old[1], &s->old[0],
-		        sizeof s->old[0] * (OLD_RINGS - 1));
-		s->old[0] = s->cur;
-		memset(&s->cur, 0, sizeof s->cur);
+		/* keep older rings: every-mode entries may still point
+		 * into them */
+		drop_ring(c, &c->old[OLD_RINGS - 1]);
+		memmove(&c->old[1], &c->old[0],
+		        sizeof c->old[0] * (OLD_RINGS - 1));
+		c->old[0] = c->cur;
+		memset(&c->cur, 0, sizeof c->cur);
 		rc = fbusi_shm_map_ring(fds[0], m.ring.ring_size,
-		                        m.ring.generation, &s->cur, &s->base.err);
+		                        m.ring.generation, &c->cur, &s->base.err);
 		if (rc) {
 			disconnect(s);
 			return FBUS_EDISCONNECTED;
@@ -231,12 +335,12 @@ check_ring(struct shm_sub *s, int wait_ms)
 {
 	int rc;
 
-	if (!s->cur.hdr) {
+	if (!s->c->cur.hdr) {
 		rc = on_socket(s, wait_ms);
 		return rc == 0 ? FBUS_EAGAIN : rc;
 	}
 	/* seq_cst: pairs with the producer's state store before its wake */
-	switch (atomic_load(&s->cur.hdr->state)) {
+	switch (atomic_load(&s->c->cur.hdr->state)) {
 	case FBUSI_RING_LIVE:
 		return 0;
 	case FBUSI_RING_RETIRED:
@@ -290,18 +394,31 @@ fill_frame(struct shm_sub *s, const struct fbusi_ringmap *r, uint32_t slot,
 	f->payload_bytes = payload;
 	f->meta = (const uint8_t *)h + FBUSI_SLOT_META_OFF;
 	f->meta_bytes = meta;
-	f->_priv[0] = slot;
-	f->_priv[1] = r->gen;
 	return 0;
 }
 
-static int
-take_latest(struct shm_sub *s, struct fbus_frame *f)
+/* Frame f is the caller's now, in held entry i. */
+static void
+hold(struct shm_sub *s, uint32_t i, uint32_t pos, struct fbus_frame *f)
 {
+	s->held[i].cookie = ++s->cookies;
+	s->held[i].c = s->c;
+	s->held[i].pos = pos;
+	s->c->held++;
+	f->_priv[0] = i;
+	f->_priv[1] = s->held[i].cookie;
+}
+
+static int
+take_latest(struct shm_sub *s, uint32_t i, struct fbus_frame *f)
+{
+	struct conn *c = s->c;
+	_Atomic uint64_t *lease = &c->page->entries[i];
+
 	for (int tries = 0; tries < 64; tries++) {
 		/* acquire: pairs with the release store of latest in
 		 * commit, so the slot header below is the committed one */
-		uint64_t l = atomic_load_explicit(&s->cur.hdr->latest,
+		uint64_t l = atomic_load_explicit(&c->cur.hdr->latest,
 		                                  memory_order_acquire);
 		uint64_t seq = l >> 16;
 		uint32_t slot = (uint32_t)(l & 0xffff);
@@ -309,22 +426,20 @@ take_latest(struct shm_sub *s, struct fbus_frame *f)
 
 		if (seq == 0 || seq <= s->last_seq)
 			return FBUS_EAGAIN;
-		if (slot >= s->cur.slot_count)
+		if (slot >= c->cur.slot_count)
 			return fbusi_fail(&s->base.err, FBUS_EPROTO,
 			                  "producer published slot %u of %u",
-			                  slot, s->cur.slot_count);
+			                  slot, c->cur.slot_count);
 		/* seq_cst lease store, then seq_cst re-check of the slot's
 		 * seq: the Dekker pair with loan() in shm/pub.c */
-		atomic_store(&s->page->lease,
-		             ((s->cur.gen & 0xffff) << 16) | (slot + 1));
-		if (atomic_load(&fbusi_ringmap_slot(&s->cur, slot)->seq) != seq) {
-			atomic_store_explicit(&s->page->lease, 0,
-			                      memory_order_relaxed);
+		atomic_store(lease, ((c->cur.gen & 0xffff) << 16) | (slot + 1));
+		if (atomic_load(&fbusi_ringmap_slot(&c->cur, slot)->seq) != seq) {
+			atomic_store_explicit(lease, 0, memory_order_relaxed);
 			continue; /* being rewritten: a newer frame follows */
 		}
-		rc = fill_frame(s, &s->cur, slot, seq, f);
+		rc = fill_frame(s, &c->cur, slot, seq, f);
 		if (rc) {
-			atomic_store(&s->page->lease, 0);
+			atomic_store(lease, 0);
 			return rc;
 		}
 		{
@@ -333,7 +448,7 @@ take_latest(struct shm_sub *s, struct fbus_frame *f)
 		}
 		s->skipped += f->skipped;
 		s->last_seq = seq;
-		s->holding = HOLD_LEASE;
+		hold(s, i, 0, f);
 		return 0;
 	}
 	return FBUS_EAGAIN;
@@ -341,42 +456,46 @@ take_latest(struct shm_sub *s, struct fbus_frame *f)
 
 /* The mapped ring of generation gen8 (low 8 bits), or NULL. */
 static const struct fbusi_ringmap *
-ring_of(const struct shm_sub *s, uint32_t gen8)
+ring_of(const struct conn *c, uint32_t gen8)
 {
-	if (s->cur.hdr && (s->cur.gen & 0xff) == gen8)
-		return &s->cur;
+	if (c->cur.hdr && (c->cur.gen & 0xff) == gen8)
+		return &c->cur;
 	for (int i = 0; i < OLD_RINGS; i++)
-		if (s->old[i].hdr && (s->old[i].gen & 0xff) == gen8)
-			return &s->old[i];
+		if (c->old[i].hdr && (c->old[i].gen & 0xff) == gen8)
+			return &c->old[i];
+	/* newest pushed out last */
+	for (uint32_t i = c->nyard; i-- > 0;)
+		if ((c->yard[i].gen & 0xff) == gen8)
+			return &c->yard[i];
 	return NULL;
 }
 
 static int
-take_entry(struct shm_sub *s, struct fbus_frame *f)
+take_entry(struct shm_sub *s, uint32_t i, struct fbus_frame *f)
 {
 	for (;;) {
+		struct conn *c = s->c;
 		/* acquire: pairs with the release store of head in commit */
-		uint32_t head = atomic_load_explicit(&s->page->head,
+		uint32_t head = atomic_load_explicit(&c->page->head,
 		                                     memory_order_acquire);
 		uint64_t en, seq;
 		uint32_t gen8, slot;
 		const struct fbusi_ringmap *r;
 		int rc;
 
-		if (head == s->tail)
+		if (head == c->taken)
 			return FBUS_EAGAIN;
-		if (head - s->tail > s->depth)
+		if (head - c->tail > c->depth || head - c->taken > c->depth)
 			return fbusi_fail(&s->base.err, FBUS_EPROTO,
 			                  "producer's queue head is corrupt");
-		en = atomic_load_explicit(
-			&s->page->entries[s->tail % s->depth],
-			memory_order_relaxed);
+		en = atomic_load_explicit(&c->page->entries[c->taken % c->depth],
+		                          memory_order_relaxed);
 		seq = en >> 24;
 		gen8 = (uint32_t)(en >> 16) & 0xff;
 		slot = (uint32_t)en & 0xffff;
-		r = ring_of(s, gen8);
-		if (!r && s->cur.hdr &&
-		    (uint8_t)(gen8 - (s->cur.gen & 0xff)) - 1u < 127u) {
+		r = ring_of(c, gen8);
+		if (!r && c->cur.hdr &&
+		    (uint8_t)(gen8 - (c->cur.gen & 0xff)) - 1u < 127u) {
 			/* A newer ring: the producer wrote into it before
 			 * its control thread sent us the RING message, which
 			 * is on its way. */
@@ -393,8 +512,7 @@ take_entry(struct shm_sub *s, struct fbus_frame *f)
 		if (!r) {
 			/* A ring we no longer map (OLD_RINGS switches
 			 * ago): the frame is gone; count it as dropped. */
-			s->holding = HOLD_ENTRY;
-			release_held(s);
+			entry_done(c, c->taken++);
 			s->ring_lost++;
 			continue;
 		}
@@ -405,12 +523,12 @@ take_entry(struct shm_sub *s, struct fbus_frame *f)
 			return fbusi_fail(&s->base.err, FBUS_EPROTO,
 			                  "queued frame %llu is not in its slot",
 			                  (unsigned long long)seq);
-		rc = fill_frame(s, r, slot, atomic_load(&fbusi_ringmap_slot(r, slot)->seq),
-		                f);
+		rc = fill_frame(s, r, slot,
+		                atomic_load(&fbusi_ringmap_slot(r, slot)->seq), f);
 		if (rc)
 			return rc;
 		s->last_seq = f->seq;
-		s->holding = HOLD_ENTRY;
+		hold(s, i, c->taken++, f);
 		return 0;
 	}
 }
@@ -419,9 +537,9 @@ static int
 available(struct shm_sub *s)
 {
 	if (s->opts.mode == FBUS_MODE_EVERY)
-		return atomic_load(&s->page->head) != s->tail;
-	return s->cur.hdr &&
-	       (atomic_load(&s->cur.hdr->latest) >> 16) > s->last_seq;
+		return atomic_load(&s->c->page->head) != s->c->taken;
+	return s->c->cur.hdr &&
+	       (atomic_load(&s->c->cur.hdr->latest) >> 16) > s->last_seq;
 }
 
 static void
@@ -435,15 +553,28 @@ drain_fd(int fd)
 }
 
 static int
+take(struct shm_sub *s, uint32_t i, struct fbus_frame *f)
+{
+	return s->opts.mode == FBUS_MODE_EVERY ? take_entry(s, i, f)
+	                                       : take_latest(s, i, f);
+}
+
+static int
 shm_next(struct fbus_sub *base, struct fbus_frame *f, int timeout_ms)
 {
 	struct shm_sub *s = (struct shm_sub *)base;
 	int64_t deadline = timeout_ms < 0 ? INT64_MAX
 	                                  : fbus_now_mono_ns() +
 	                                            (int64_t)timeout_ms * 1000000;
+	uint32_t i = 0;
 	int rc;
 
-	release_held(s);
+	/* handle.c keeps count: a free entry exists */
+	while (i < s->opts.max_held && s->held[i].cookie)
+		i++;
+	if (i == s->opts.max_held)
+		return fbusi_fail(&s->base.err, FBUS_EBUSY, "all %u frames held",
+		                  s->opts.max_held);
 	drain_fd(s->tfd);
 	for (;;) {
 		int64_t now = fbus_now_mono_ns();
@@ -456,7 +587,7 @@ shm_next(struct fbus_sub *base, struct fbus_frame *f, int timeout_ms)
 		if (left_ms < 0)
 			left_ms = 0;
 		slice = left_ms < SLICE_MS ? left_ms : SLICE_MS;
-		if (s->sock < 0) {
+		if (!s->c) {
 			if (!s->disconnect_reported) {
 				s->disconnect_reported = 1;
 				return FBUS_EDISCONNECTED;
@@ -474,8 +605,7 @@ shm_next(struct fbus_sub *base, struct fbus_frame *f, int timeout_ms)
 			continue;
 		}
 		if (s->gone) {
-			rc = s->opts.mode == FBUS_MODE_EVERY ? take_entry(s, f)
-			                                     : take_latest(s, f);
+			rc = take(s, i, f);
 			if (rc == 0) {
 				s->frames++;
 				return 0;
@@ -486,8 +616,8 @@ shm_next(struct fbus_sub *base, struct fbus_frame *f, int timeout_ms)
 		if (s->epfd >= 0) {
 			/* seq_cst: pairs with the exchange in commit; clear
 			 * before looking, so a frame after our look rings */
-			atomic_store(&s->page->efd_pending, 0);
-			drain_fd(s->efd);
+			atomic_store(&s->c->page->efd_pending, 0);
+			drain_fd(s->c->efd);
 		}
 		rc = check_ring(s, slice);
 		if (rc == FBUS_EDISCONNECTED || rc == 1)
@@ -497,15 +627,14 @@ shm_next(struct fbus_sub *base, struct fbus_frame *f, int timeout_ms)
 				return FBUS_ETIMEDOUT;
 			continue;
 		}
-		rc = s->opts.mode == FBUS_MODE_EVERY ? take_entry(s, f)
-		                                     : take_latest(s, f);
+		rc = take(s, i, f);
 		if (rc == 0) {
 			s->frames++;
 			/* level-triggered fd: more queued means readable */
 			if (s->epfd >= 0 && available(s)) {
 				uint64_t one = 1;
-				atomic_store(&s->page->efd_pending, 1);
-				if (write(s->efd, &one, sizeof one) < 0) {
+				atomic_store(&s->c->page->efd_pending, 1);
+				if (write(s->c->efd, &one, sizeof one) < 0) {
 					/* counter full: readable anyway */
 				}
 			}
@@ -519,7 +648,7 @@ shm_next(struct fbus_sub *base, struct fbus_frame *f, int timeout_ms)
 		if (left_ms == 0) {
 			/* before saying "no frame", make sure the producer
 			 * is still there (a poll loop calls us with 0) */
-			if (fbusi_poll1(s->sock, POLLIN, 0) != 0 &&
+			if (fbusi_poll1(s->c->sock, POLLIN, 0) != 0 &&
 			    on_socket(s, 0) != 0)
 				continue;
 			return FBUS_ETIMEDOUT;
@@ -528,32 +657,35 @@ shm_next(struct fbus_sub *base, struct fbus_frame *f, int timeout_ms)
 		/* Sleep.  waiting=1 (seq_cst), then read the word, then look
 		 * once more: with commit's seq_word store + waiting load this
 		 * is a Dekker pair, so a frame is never slept through. */
-		atomic_store(&s->page->waiting, 1);
-		v = atomic_load(&s->cur.hdr->seq_word);
+		atomic_store(&s->c->page->waiting, 1);
+		v = atomic_load(&s->c->cur.hdr->seq_word);
 		if (!available(s) &&
-		    atomic_load(&s->cur.hdr->state) == FBUSI_RING_LIVE) {
+		    atomic_load(&s->c->cur.hdr->state) == FBUSI_RING_LIVE) {
 			rc = fbusi_futex_wait(
-				(const uint32_t *)&s->cur.hdr->seq_word, v,
+				(const uint32_t *)&s->c->cur.hdr->seq_word, v,
 				slice);
 			if (rc == FBUS_ETIMEDOUT &&
-			    fbusi_poll1(s->sock, POLLIN, 0) != 0)
+			    fbusi_poll1(s->c->sock, POLLIN, 0) != 0)
 				on_socket(s, 0); /* HUP, or a RING */
 		}
-		if (s->page)
-			atomic_store_explicit(&s->page->waiting, 0,
+		if (s->c)
+			atomic_store_explicit(&s->c->page->waiting, 0,
 			                      memory_order_relaxed);
 	}
 }
 
-static void
+static int
 shm_release(struct fbus_sub *base, struct fbus_frame *f)
 {
 	struct shm_sub *s = (struct shm_sub *)base;
+	uint64_t i = f->_priv[0];
 
-	if (s->holding != HOLD_NONE && f->_priv[1] != 0 &&
-	    f->seq == s->last_seq)
-		release_held(s);
+	if (f->_priv[1] == 0 || i >= s->opts.max_held ||
+	    s->held[i].cookie != f->_priv[1])
+		return 0;
+	release_one(s, (uint32_t)i);
 	f->_priv[1] = 0;
+	return 1;
 }
 
 static int
@@ -574,15 +706,15 @@ shm_fd(struct fbus_sub *base)
 		                  fbus_strerror(e));
 	}
 	fd_watch(s, s->tfd, 1);
-	if (s->sock >= 0) {
-		atomic_store(&s->page->armed, 1);
-		fd_watch(s, s->sock, 1);
-		fd_watch(s, s->efd, 1);
+	if (s->c) {
+		atomic_store(&s->c->page->armed, 1);
+		fd_watch(s, s->c->sock, 1);
+		fd_watch(s, s->c->efd, 1);
 		/* a frame may be waiting already */
 		if (available(s)) {
 			uint64_t one = 1;
-			atomic_store(&s->page->efd_pending, 1);
-			if (write(s->efd, &one, sizeof one) < 0) {
+			atomic_store(&s->c->page->efd_pending, 1);
+			if (write(s->c->efd, &one, sizeof one) < 0) {
 				/* full: readable anyway */
 			}
 		}
@@ -600,12 +732,12 @@ shm_stats(struct fbus_sub *base, struct fbus_sub_stats *st)
 	memset(st, 0, sizeof *st);
 	st->frames = s->frames;
 	st->skipped = s->skipped;
-	st->dropped = s->page ? atomic_load_explicit(&s->page->dropped,
-	                                             memory_order_relaxed)
-	                      : 0;
+	st->dropped = s->c ? atomic_load_explicit(&s->c->page->dropped,
+	                                          memory_order_relaxed)
+	                   : 0;
 	st->dropped += s->ring_lost;
 	st->reconnects = s->reconnects;
-	st->connected = s->sock >= 0;
+	st->connected = s->c != NULL;
 	return 0;
 }
 
@@ -614,9 +746,14 @@ shm_sub_close(struct fbus_sub *base)
 {
 	struct shm_sub *s = (struct shm_sub *)base;
 
+	/* frames still held die with the handle */
+	for (uint32_t i = 0; i < s->opts.max_held; i++)
+		if (s->held[i].cookie)
+			release_one(s, i);
 	disconnect(s);
 	fbusi_close(s->epfd);
 	fbusi_close(s->tfd);
+	free(s->held);
 	free(s);
 }
 
@@ -636,21 +773,26 @@ fbusi_shm_sub_open(struct fbus_sub **out, const struct fbusi_uri *uri,
 	int rc;
 
 	if (opts->mode == FBUS_MODE_EVERY &&
-	    (opts->depth == 0 || opts->depth > FBUSI_MAX_DEPTH))
-		return fbusi_fail(err, FBUS_EINVAL, "depth must be 1..%u",
-		                  FBUSI_MAX_DEPTH);
+	    (opts->depth == 0 ||
+	     opts->depth + opts->max_held - 1 > FBUSI_MAX_DEPTH))
+		return fbusi_fail(err, FBUS_EINVAL,
+		                  "depth + held frames must be at most %u",
+		                  FBUSI_MAX_DEPTH + 1);
 	s = calloc(1, sizeof *s);
-	if (!s)
+	if (!s || !(s->held = calloc(opts->max_held, sizeof *s->held))) {
+		free(s);
 		return FBUS_ENOMEM;
+	}
 	s->base.ops = &shm_sub_ops;
 	s->opts = *opts;
-	s->sock = s->efd = s->epfd = s->tfd = -1;
+	s->epfd = s->tfd = -1;
 	strcpy(s->name, uri->name);
 	s->uri = *uri;
 	rc = connect_bus(s);
 	if (rc && (!(opts->flags & FBUS_SUB_RECONNECT) ||
 	           fbusi_connect_error_is_final(rc))) {
 		*err = s->base.err;
+		free(s->held);
 		free(s);
 		return rc;
 	}

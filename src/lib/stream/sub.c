@@ -4,11 +4,13 @@
  * fbus_sub_next() reads the non-blocking socket through a small state
  * machine (header, then metadata + payload with readv), validating each
  * header with wire.c BEFORE it allocates anything, so a peer can never
- * make us allocate more than the configured maximum.  Two receive buffers:
- * `ready` (the newest complete frame, handed to the caller) and `rx` (being
- * filled); in latest mode every frame already in the socket is read and the
- * newest one wins, in every mode frames are delivered one by one in order.
- * JPEG frames are decoded only when delivered, never when skipped.
+ * make us allocate more than the configured maximum.  max_held + 1 receive
+ * buffers: `ready` (the newest complete frame), `rx` (being filled) and the
+ * ones the caller holds, each with its own decoded copy; next() runs with
+ * at most max_held - 1 held, so a free one is always there.  In latest mode
+ * every frame already in the socket is read and the newest one wins, in
+ * every mode frames are delivered one by one in order.  JPEG frames are
+ * decoded only when delivered, never when skipped.
  */
 #define _GNU_SOURCE
 #include "jpeg_codec.h"
@@ -34,6 +36,9 @@ struct rxbuf {
 	size_t cap;
 	struct fbusi_wire_hdr h;
 	struct fbus_format fmt; /* raw frames: the payload's layout */
+	uint8_t *dec;           /* jpeg: the frame decoded */
+	size_t dec_cap;
+	uint64_t cookie;        /* held by the caller: fbus_frame._priv[1] */
 	uint8_t meta[FBUS_META_MAX];
 };
 
@@ -60,13 +65,13 @@ struct stream_sub {
 	bool in_body;
 	size_t body_got;
 	int64_t msg_deadline; /* 0 = between messages */
-	struct rxbuf bufs[2];
+	struct rxbuf *bufs; /* max_held + 1 */
+	uint32_t nbufs;
 	struct rxbuf *rx, *ready;
 	bool have_ready;
 
 	/* delivery */
-	uint8_t *dec;
-	size_t dec_cap;
+	uint64_t cookies;
 	struct fbusi_jpeg *jpeg;
 	uint64_t last_seq;
 	struct fbus_sub_stats st;
@@ -220,6 +225,9 @@ complete(struct stream_sub *s)
 	/* a frame already ready is replaced unseen; deliver() counts it
 	 * from the gap in seq, like the ones the producer replaced */
 	s->ready = s->rx;
+	for (uint32_t i = 0; t->cookie && i < s->nbufs; i++)
+		if (!s->bufs[i].cookie && &s->bufs[i] != s->ready)
+			t = &s->bufs[i];
 	s->rx = t;
 	s->have_ready = true;
 	reset_rx(s);
@@ -369,6 +377,8 @@ static int
 deliver(struct stream_sub *s, struct fbus_frame *fr)
 {
 	struct rxbuf *b = s->ready;
+	/* one frame held at most: one decoded copy does for every buffer */
+	struct rxbuf *d = s->nbufs == 2 ? &s->bufs[0] : b;
 	struct fbusi_wire_hdr *h = &b->h;
 	uint32_t want = s->want_pixfmt ? s->want_pixfmt : h->pixfmt;
 	int rc;
@@ -423,19 +433,19 @@ deliver(struct stream_sub *s, struct fbus_frame *fr)
 			                "jpeg is %" PRIu32 "x%" PRIu32
 			                ", header says %" PRIu32 "x%" PRIu32, w,
 			                hh, h->width, h->height);
-		if (rc == 0 && fbusi_stream_grow(&s->dec, &s->dec_cap, f.size))
+		if (rc == 0 && fbusi_stream_grow(&d->dec, &d->dec_cap, f.size))
 			rc = fbusi_fail(&s->base.err, FBUS_ENOMEM,
 			                "out of memory");
 		if (rc == 0)
 			rc = fbusi_jpeg_decode(s->jpeg, b->data,
-			                       h->payload_len, &f, s->dec,
+			                       h->payload_len, &f, d->dec,
 			                       &s->base.err);
 		if (rc)
 			return rc == FBUS_EPROTO || rc == FBUS_ENOTSUP
 			               ? where_err(s, rc)
 			               : rc;
 		fr->fmt = f;
-		fr->data = s->dec;
+		fr->data = d->dec;
 		fr->payload_bytes = f.size;
 	}
 	if (h->seq > s->last_seq + 1) {
@@ -451,17 +461,27 @@ deliver(struct stream_sub *s, struct fbus_frame *fr)
 	s->last_seq = h->seq;
 	s->have_ready = false;
 	s->st.frames++;
+	b->cookie = ++s->cookies;
+	fr->_priv[0] = (uint64_t)(b - s->bufs);
+	fr->_priv[1] = b->cookie;
 	return 0;
 }
 
-static void
+/* Our own copy: nothing to hand back to the producer, the buffer just
+ * becomes free for the frames to come. */
+static int
 sub_release(struct fbus_sub *base, struct fbus_frame *fr)
 {
-	/* the buffers are reused by the next fbus_sub_next; nothing to
-	 * hand back to the producer */
-	(void)base;
-	if (fr)
-		fr->data = NULL;
+	struct stream_sub *s = to_sub(base);
+	uint64_t i = fr->_priv[0];
+
+	if (!fr->_priv[1] || i >= s->nbufs ||
+	    s->bufs[i].cookie != fr->_priv[1])
+		return 0;
+	s->bufs[i].cookie = 0;
+	fr->_priv[1] = 0;
+	fr->data = NULL;
+	return 1;
 }
 
 /* A connection-level failure: report it, then keep the handle broken or
@@ -483,7 +503,6 @@ sub_next(struct fbus_sub *base, struct fbus_frame *fr, int timeout_ms)
 		fbusi_stream_now_ms() + (timeout_ms < 0 ? 0 : timeout_ms);
 	int rc;
 
-	sub_release(base, NULL);
 	if (s->broken)
 		return s->broken;
 	if (s->pending) {
@@ -605,9 +624,11 @@ sub_close(struct fbus_sub *base)
 		close(s->fd);
 	if (s->tfd >= 0)
 		close(s->tfd);
-	free(s->bufs[0].data);
-	free(s->bufs[1].data);
-	free(s->dec);
+	for (uint32_t i = 0; s->bufs && i < s->nbufs; i++) {
+		free(s->bufs[i].data);
+		free(s->bufs[i].dec);
+	}
+	free(s->bufs);
 	fbusi_jpeg_close(s->jpeg);
 	free(s);
 }
@@ -633,8 +654,14 @@ fbusi_stream_sub_open(struct fbus_sub **out, const struct fbusi_uri *uri,
 		                  "depth at most %u, block_ms at most %u",
 		                  FBUSI_WIRE_MAX_DEPTH, FBUSI_WIRE_MAX_BLOCK_MS);
 	s = calloc(1, sizeof *s);
-	if (!s)
+	if (s) {
+		s->nbufs = opts->max_held + 1;
+		s->bufs = calloc(s->nbufs, sizeof *s->bufs);
+	}
+	if (!s || !s->bufs) {
+		free(s);
 		return fbusi_fail(err, FBUS_ENOMEM, "out of memory");
+	}
 	s->base.ops = &stream_sub_ops;
 	s->uri = *uri;
 	s->opts = *opts;
