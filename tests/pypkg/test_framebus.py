@@ -368,5 +368,5 @@ def test_python_to_c_infer(cli, shm_uri):
     lines = [json.loads(x) for x in r.stdout.decode().splitlines()]
     per_frame = [x for x in lines if "seq" in x]
     assert len(per_frame) == 3
-    assert all(x["width"] == 320 for x in per_frame) or \
-        all("detections" in x for x in per_frame)
+    assert all(x["width"] == 320 and x["format"] == "bgr24" and
+               isinstance(x["boxes"], list) for x in per_frame)
