@@ -4,7 +4,7 @@
 synthetic scene, end to end: `framebus source synthetic --seed S` over
 shm: -> `framebus infer --every --json`, its boxes scored against the
 ground truth the same source puts in each frame's metadata (read again
-through libframebus with fbus_ctypes); the helpers are in yolo_common.py.
+through the framebus Python package); the helpers are in yolo_common.py.
 
     /usr/bin/python3 models/eval_map.py [--seed 7] [--frames 300]
 
@@ -22,14 +22,12 @@ import numpy as np
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
-import fbus_ctypes as fb  # noqa: E402
 import yolo_common as yc  # noqa: E402
 
 
-def ground_truth(cli, seed, frames, lib=None):
+def ground_truth(cli, seed, frames):
     """frame index -> gt rows, rendered again by the same source."""
-    idx, _, gts = yc.read_seed(cli, seed, frames, 1,
-                               lib or fb.load_library(), want_images=False)
+    idx, _, gts = yc.read_seed(cli, seed, frames, 1, want_images=False)
     return dict(zip(idx, gts))
 
 
@@ -87,14 +85,14 @@ def main():
     gts = ground_truth(args.cli, args.seed, args.frames)
     if len(dets) != args.frames:
         print("warning: infer reported %d of %d frames" % (len(dets), args.frames))
-    m, aps = yc.mean_ap(dets, gts, len(fb.CLASS_NAMES))
+    m, aps = yc.mean_ap(dets, gts, len(yc.CLASS_NAMES))
     print("command: " + " ".join(cmd))
     print("frames=%d gt_boxes=%d detections=%d infer_ms_p50=%.1f (%.0f s)" %
           (len(dets), sum(len(g) for g in gts.values()),
            sum(len(d) for d in dets.values()), float(np.median(lat)),
            time.time() - t0))
     print("per-class AP: " + " ".join(
-        "%s=%.4f" % (n, a) for n, a in zip(fb.CLASS_NAMES, aps)))
+        "%s=%.4f" % (n, a) for n, a in zip(yc.CLASS_NAMES, aps)))
     print("mAP@0.5=%.4f" % m)
 
 

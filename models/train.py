@@ -2,7 +2,7 @@
 # SPDX-License-Identifier: MIT
 """train.py - trains the bundled demo detector (models/framebus-shapes.onnx)
 on frames of `framebus source synthetic`, read over shm: through
-libframebus.so itself, and exports it in the YOLOv8 output layout that
+the framebus Python package, and exports it in the YOLOv8 output layout that
 `framebus infer` decodes.
 
     /usr/bin/python3 models/train.py collect   # frames + ground truth -> cache
@@ -24,12 +24,11 @@ import numpy as np
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
-import fbus_ctypes as fb  # noqa: E402
-from yolo_common import (DEFAULT_CLI, HELDOUT_SEED, IN_H, IN_W,  # noqa: E402
+from yolo_common import (CLASS_NAMES, DEFAULT_CLI, HELDOUT_SEED, IN_H, IN_W,  # noqa: E402
                          SRC_H, SRC_W, gt_to_net, letterbox_geometry,
                          mean_ap, nms, read_seed)
 
-NC = len(fb.CLASS_NAMES)
+NC = len(CLASS_NAMES)
 STRIDES = (8, 16)
 # Largest box side (network pixels) a level can output: w = sigmoid * WMAX.
 WMAX = {8: 64.0, 16: 160.0}
@@ -44,7 +43,6 @@ DEFAULT_CACHE = os.environ.get("FBUS_TRAIN_CACHE", "/tmp/framebus-train")
 
 def collect(args):
     """Frames of the training seeds and the held-out seed into the cache."""
-    lib = fb.load_library(args.lib)
     os.makedirs(args.cache, exist_ok=True)
     jobs = [(s, args.frames, args.keep_every, "train") for s in TRAIN_SEEDS]
     jobs.append((VAL_SEED, args.frames, args.keep_every, "val"))
@@ -54,7 +52,7 @@ def collect(args):
         if os.path.exists(path):
             continue
         t0 = time.time()
-        idx, imgs, gts = read_seed(args.cli, seed, frames, keep, lib)
+        idx, imgs, gts = read_seed(args.cli, seed, frames, keep)
         if len(idx) != (frames + keep - 1) // keep:
             raise RuntimeError("seed %d: got %d frames" % (seed, len(idx)))
         nbox = np.array([len(g) for g in gts], np.int32)
@@ -263,7 +261,7 @@ def export_onnx(model, stem):
     finally:
         model.export = False
     with open(stem + ".names", "w") as f:
-        f.write("\n".join(fb.CLASS_NAMES) + "\n")
+        f.write("\n".join(CLASS_NAMES) + "\n")
 
 
 # ---- evaluation in Python (the same decode, NMS and unmapping as infer) -----
@@ -436,7 +434,6 @@ def main():
                                  formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("what", choices=("collect", "train", "all"))
     ap.add_argument("--cli", default=DEFAULT_CLI, help="the framebus tool")
-    ap.add_argument("--lib", default=None, help="libframebus.so")
     ap.add_argument("--cache", default=DEFAULT_CACHE,
                     help="where frames are kept between steps")
     ap.add_argument("--frames", type=int, default=300,

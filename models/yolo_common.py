@@ -1,7 +1,8 @@
 """yolo_common.py - what train.py and eval_map.py share: the network's
 input geometry, the letterbox bit-for-bit as infer does it, frames read
-over shm: through libframebus, and NMS / mAP as infer computes them.
-Pure numpy (no torch), so eval_map.py runs without the training stack.
+over shm: through the framebus Python package, and NMS / mAP as infer
+computes them.  Pure numpy (no torch), so eval_map.py runs without the
+training stack.
 """
 
 import os
@@ -12,8 +13,17 @@ import time
 import numpy as np
 
 HERE = os.path.dirname(os.path.abspath(__file__))
-sys.path.insert(0, HERE)
-import fbus_ctypes as fb  # noqa: E402
+# the package as installed, else as a build tree built it
+for _d in ("build", "build-model"):
+    sys.path.append(os.path.join(HERE, "..", _d, "python"))
+try:
+    import framebus  # noqa: E402
+except ImportError as e:
+    raise SystemExit("models/: the framebus Python package is needed: "
+                     "`make build` (build/python) or `pip install "
+                     "--no-build-isolation ./python` (%s)" % e)
+
+CLASS_NAMES = ["circle", "square", "triangle", "cross"]
 
 # Network input: 1280x720 letterboxes into 384x216 + 4 rows of padding
 # top and bottom, so almost no compute is spent on padding.
@@ -94,10 +104,16 @@ def gt_to_net(boxes, sw=SRC_W, sh=SRC_H, dw=IN_W, dh=IN_H):
 
 # ---- data: frames over shm: ------------------------------------------------
 
-def read_seed(cli, seed, frames, keep_every, lib, want_images=True):
+def gt_boxes(meta):
+    """(frame index, (n, 6) int32 boxes: cls, x, y, w, h, visible)."""
+    fi, _, _, boxes = framebus.decode_ground_truth(meta)
+    return fi, np.array(boxes, np.int32).reshape(-1, 6)
+
+
+def read_seed(cli, seed, frames, keep_every, want_images=True):
     """Run `framebus source synthetic --seed SEED` on a private shm bus and
-    read every frame through libframebus (every mode, blocking: nothing is
-    dropped).  Returns (indices, letterboxed images, gt list), the gt in
+    read every frame through the framebus package (every mode, blocking:
+    nothing is dropped; letterboxed straight from shared memory).  Returns (indices, letterboxed images, gt list), the gt in
     source pixels."""
     bus = "fbtrain-%d-%d" % (os.getpid(), seed)
     src = subprocess.Popen(
@@ -112,25 +128,28 @@ def read_seed(cli, seed, frames, keep_every, lib, want_images=True):
     try:
         for _ in range(200):  # the producer needs a moment to appear
             try:
-                sub = fb.Subscriber("shm:" + bus, lib=lib, depth=8)
+                sub = framebus.Subscriber("shm:" + bus, mode="every",
+                                          depth=8, policy="block",
+                                          block_ms=5000)
                 break
-            except OSError:
+            except framebus.FramebusError:
                 time.sleep(0.05)
         if sub is None:
             raise RuntimeError("cannot subscribe to shm:%s" % bus)
         while True:
-            def view(bgr, meta):
-                # Decided from the metadata, so skipped frames are never
-                # copied out of shared memory.
-                if want_images and fb.decode_gt(meta)[0] % keep_every == 0:
-                    return letterbox(bgr)
-                return None
-
-            res = sub.next(10000, view=view)
-            if res is None:
+            try:
+                f = sub.next(10.0)
+            except framebus.Disconnected:
                 break
-            img, meta, seq = res
-            fi, _, _, boxes = fb.decode_gt(meta)
+            if f is None:
+                break
+            seq = f.seq
+            fi, boxes = gt_boxes(f.meta)
+            # decided from the metadata, so frames not kept are never
+            # copied out of shared memory
+            img = letterbox(f.array) if want_images and \
+                fi % keep_every == 0 else None
+            f.release()
             # The bus numbers frames from 1, the scene from 0; infer's
             # JSON carries only seq, so the evaluation relies on this.
             if seq != fi + 1:
