@@ -160,7 +160,10 @@ Sub_init(SubObject *self, PyObject *args, PyObject *kw)
 	o.full_policy = policy;
 	o.block_ms = block_ms;
 	o.flags = reconnect ? FBUS_SUB_RECONNECT : 0;
-	o.max_held = hold;
+	/* never 1: with one the C library releases the frame in hand at
+	 * the next next(), and an array may still show it.  We count (and
+	 * refuse past hold) ourselves. */
+	o.max_held = hold < 2 ? 2 : hold;
 	o.pixfmt = pixfmt;
 	o.max_frame_bytes = max_bytes;
 	Py_BEGIN_ALLOW_THREADS
@@ -212,6 +215,18 @@ sub_check(SubObject *s)
 	return 0;
 }
 
+static PyObject *
+raise_held(SubObject *self)
+{
+	PyErr_Format(PyExc_BufferError,
+	             "%zd frames of %s are still in use (numpy arrays or "
+	             "memoryviews of them are alive) and hold=%u: del the "
+	             "arrays you are done with, .copy() the ones you keep, "
+	             "or open the Subscriber with a larger hold=",
+	             self->live, self->uri, self->hold);
+	return NULL;
+}
+
 /* next(timeout_ms): a Frame, or None when none came in time. */
 static PyObject *
 Sub_next(SubObject *self, PyObject *args)
@@ -225,6 +240,8 @@ Sub_next(SubObject *self, PyObject *args)
 		return NULL;
 	if (sub_check(self))
 		return NULL;
+	if (self->live >= (Py_ssize_t)self->hold)
+		return raise_held(self);
 	self->busy = 1;
 	/* slices, so that Ctrl-C gets through a long wait */
 	for (;;) {
@@ -258,16 +275,8 @@ Sub_next(SubObject *self, PyObject *args)
 		sub_maybe_close(self);
 		Py_RETURN_NONE;
 	}
-	if (rc == FBUS_EBUSY) {
-		PyErr_Format(PyExc_BufferError,
-		             "%zd frames of %s are still in use (numpy arrays "
-		             "or memoryviews of them are alive) and hold=%u: "
-		             "del the arrays you are done with, .copy() the "
-		             "ones you keep, or open the Subscriber with a "
-		             "larger hold=",
-		             self->live, self->uri, self->hold);
-		return NULL;
-	}
+	if (rc == FBUS_EBUSY)
+		return raise_held(self);
 	if (rc)
 		return raise_rc(rc, err);
 	f = PyObject_New(FrameObject, &FrameType);

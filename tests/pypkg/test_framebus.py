@@ -370,3 +370,22 @@ def test_python_to_c_infer(cli, shm_uri):
     assert len(per_frame) == 3
     assert all(x["width"] == 320 and x["format"] == "bgr24" and
                isinstance(x["boxes"], list) for x in per_frame)
+
+
+def test_hold_one_still_pins(shm_uri):
+    """hold=1: a view of a released frame (a row, an element) still pins
+    it; the next frame waits for it instead of rewriting what it shows."""
+    img = image("bgr24", 11)
+    with framebus.Publisher(shm_uri) as pub, \
+            framebus.Subscriber(shm_uri, mode="latest", hold=1) as sub:
+        pub.send(img)
+        f = sub.next(2.0)
+        px = f.array[0, 0]          # a 3-byte view, not a copy
+        f.release()
+        for i in range(50):
+            pub.send(image("bgr24", 200 + i))
+        with pytest.raises(BufferError):
+            sub.next(0.5)
+        assert np.array_equal(px, img[0, 0])
+        del px
+        assert sub.next(2.0) is not None
