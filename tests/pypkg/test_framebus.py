@@ -389,3 +389,62 @@ def test_hold_one_still_pins(shm_uri):
         assert np.array_equal(px, img[0, 0])
         del px
         assert sub.next(2.0) is not None
+
+
+@pytest.mark.parametrize("fmt", ["bgr24", "rgb24", "bgra", "gray8", "yuyv",
+                                 "nv12", "i420"])
+def test_c_source_every_format_to_python(cli, shm_uri, fmt):
+    """`framebus source --format F` (C) -> Python: shapes and planes right,
+    and the pixels are the scene's: converted back to BGR they match the
+    bgr24 frame of the same index within the chroma rounding."""
+    import cv2
+    frames = {}
+    for f_ in ("bgr24", fmt):
+        uri = shm_uri + ("-ref" if f_ == "bgr24" else "")
+        p = subprocess.Popen([cli, "source", "synthetic", "--to", uri,
+                              "--size", "128x96", "--format", f_,
+                              "--frames", "3", "--wait-subscribers", "1",
+                              "--fps", "max", "--quiet"])
+        try:
+            with framebus.Subscriber(uri, mode="every", policy="block",
+                                     reconnect=True) as sub:
+                f = sub.next(10.0)
+                assert f is not None and f.format == f_
+                frames[f_] = (f.array.copy(), f.ground_truth())
+                f.release()
+        finally:
+            p.wait(10)
+    ref, gt_ref = frames["bgr24"]
+    got, gt = frames[fmt]
+    assert gt == gt_ref            # the same frame of the scene
+    conv = {"bgr24": lambda a: a, "rgb24": lambda a: a[:, :, ::-1],
+            "bgra": lambda a: a[:, :, :3], "gray8": None,
+            "yuyv": lambda a: cv2.cvtColor(a, cv2.COLOR_YUV2BGR_YUYV),
+            "nv12": lambda a: cv2.cvtColor(a, cv2.COLOR_YUV2BGR_NV12),
+            "i420": lambda a: cv2.cvtColor(a, cv2.COLOR_YUV2BGR_I420)}[fmt]
+    if conv is None:
+        assert got.shape == (96, 128)
+        want = cv2.cvtColor(ref, cv2.COLOR_BGR2GRAY).astype(int)
+        assert np.abs(got.astype(int) - want).mean() < 3
+    else:
+        back = conv(got).astype(int)
+        assert back.shape == ref.shape
+        assert np.abs(back - ref.astype(int)).mean() < 12, fmt
+
+
+def test_jpeg_stream_options():
+    uri = make_uri("unix") + "?codec=jpeg&quality=95"
+    # smooth, as camera frames are: JPEG keeps it within a few levels
+    y, x = np.mgrid[0:96, 0:128]
+    img = np.dstack([x * 2, y * 2, (x + y)]).astype(np.uint8)
+    with framebus.Publisher(uri) as pub, \
+            framebus.Subscriber(uri, mode="every", format="bgr24") as sub:
+        f = wait_frame(pub, sub, img)
+        assert f.format == "bgr24" and f.array.shape == img.shape
+        assert np.abs(f.array.astype(int) - img).mean() < 4
+        f.release()
+    with framebus.Publisher(uri) as pub, \
+            framebus.Subscriber(uri, mode="every", format="encoded") as sub:
+        f = wait_frame(pub, sub, img)
+        assert f.format == "encoded" and bytes(f.array[:2]) == b"\xff\xd8"
+        f.release()
