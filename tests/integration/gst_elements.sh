@@ -1,0 +1,108 @@
+#!/bin/bash
+# SPDX-License-Identifier: MIT
+# gst_elements.sh — the GStreamer plugin, uninstalled (GST_PLUGIN_PATH):
+# gst-inspect documents it; every caps format goes videotestsrc ->
+# framebussink -> framebussrc byte for byte; image/jpeg too; framebus
+# source -> framebussrc -> x264 -> mp4 has the right frame count; a
+# producer killed with -9 and restarted under a running framebussrc; bad
+# URIs are element errors.
+set -euo pipefail
+F=${FBUS_CLI:?}
+: "${GST_PLUGIN_PATH:?}"
+command -v gst-launch-1.0 >/dev/null ||
+	{ echo "gstreamer1.0-tools missing (run scripts/deps.sh)"; exit 77; }
+TMP=$(mktemp -d "${FBUS_TEST_TMP:-/tmp}/gst.XXXXXX")
+PIDS=()
+cleanup() {
+	# TERM: producers close their bus and leave nothing behind
+	for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null || true; done
+	for p in "${PIDS[@]}"; do wait "$p" 2>/dev/null || true; done
+	rm -rf "$TMP"
+}
+trap cleanup EXIT
+fail() { echo "FAIL: $*" >&2; exit 1; }
+export GST_REGISTRY="$TMP/registry.bin"
+BUS=gst$$
+gl() { timeout 60 gst-launch-1.0 -q "$@"; }
+
+# documented
+gst-inspect-1.0 framebus >"$TMP/inspect" 2>&1 || fail "$(cat "$TMP/inspect")"
+grep -q framebussink "$TMP/inspect" && grep -q framebussrc "$TMP/inspect" ||
+	fail "elements missing: $(cat "$TMP/inspect")"
+for e in framebussink:uri framebussink:slots framebussink:max-subscribers \
+	framebussrc:uri framebussrc:mode framebussrc:reconnect framebussrc:hold; do
+	gst-inspect-1.0 "${e%%:*}" >"$TMP/el" 2>&1
+	grep -q "^  ${e#*:} " "$TMP/el" ||
+		fail "${e%%:*} does not document ${e#*:}"
+done
+
+# every raw format, byte for byte ("colors" is the same in every frame)
+for fmt in BGR RGB BGRx BGRA GRAY8 NV12 I420 YUY2; do
+	caps="video/x-raw,format=$fmt,width=320,height=240,framerate=20/1"
+	gl videotestsrc num-buffers=1 pattern=colors ! "$caps" ! \
+		filesink location="$TMP/ref.raw"
+	gl videotestsrc is-live=true num-buffers=40 pattern=colors ! "$caps" ! \
+		framebussink uri="shm:$BUS-$fmt" &
+	PIDS+=($!)
+	gl framebussrc uri="shm:$BUS-$fmt" mode=every num-buffers=5 ! \
+		multifilesink location="$TMP/got-%d.raw" ||
+		fail "$fmt: framebussrc pipeline failed"
+	for i in 0 1 2 3 4; do
+		cmp -s "$TMP/ref.raw" "$TMP/got-$i.raw" ||
+			fail "$fmt: buffer $i differs from videotestsrc's"
+	done
+	rm -f "$TMP"/got-*.raw
+done
+
+# image/jpeg travels as ENCODED and decodes again
+gl videotestsrc is-live=true num-buffers=40 ! \
+	video/x-raw,width=320,height=240,framerate=20/1 ! jpegenc ! \
+	framebussink uri="shm:$BUS-jpeg" &
+PIDS+=($!)
+gl framebussrc uri="shm:$BUS-jpeg" num-buffers=3 ! jpegdec ! \
+	video/x-raw,width=320,height=240 ! fakesink || fail "jpeg round trip"
+
+# framebus source -> a playable H.264 recording with every frame
+"$F" source synthetic --to "shm:$BUS-rec" --size 320x240 --fps 30 \
+	--frames 80 --wait-subscribers 1 -q &
+PIDS+=($!)
+gl framebussrc uri="shm:$BUS-rec" mode=every num-buffers=60 ! videoconvert ! \
+	x264enc ! mp4mux ! filesink location="$TMP/rec.mp4" || fail "recording"
+n=$(ffprobe -v error -select_streams v:0 -count_packets \
+	-show_entries stream=nb_read_packets,width,height -of csv=p=0 "$TMP/rec.mp4")
+[ "$n" = "320,240,60" ] || fail "recording: $n, want 320,240,60"
+
+# kill -9 and restart the producer under a running framebussrc
+"$F" source synthetic --to "shm:$BUS-k" --size 160x120 --fps 20 -q &
+kp=$!
+PIDS+=($kp)
+gl framebussrc uri="shm:$BUS-k" num-buffers=30 ! \
+	multifilesink location="$TMP/k-%03d.raw" &
+gp=$!
+PIDS+=($gp)
+sleep 0.6
+kill -9 "$kp"
+wait "$kp" 2>/dev/null || true
+before=$(ls "$TMP"/k-*.raw 2>/dev/null | wc -l)
+sleep 0.5
+[ "$(ls "$TMP"/k-*.raw | wc -l)" -eq "$before" ] ||
+	fail "frames while no producer"
+# a new producer, another size: the element renegotiates and goes on
+"$F" source synthetic --to "shm:$BUS-k" --size 320x240 --fps 20 -q &
+PIDS+=($!)
+wait "$gp" || fail "framebussrc did not survive the producer's kill -9"
+[ "$(ls "$TMP"/k-*.raw | wc -l)" -eq 30 ] || fail "kill -9: frame count"
+[ "$(stat -c %s "$TMP/k-029.raw")" -eq $((320 * 240 * 3)) ] ||
+	fail "kill -9: the new size was not negotiated"
+
+# bad input: element errors, non-zero exit, the reason said
+if gl framebussrc uri=nonsense:x ! fakesink >"$TMP/err" 2>&1; then
+	fail "bad uri accepted"
+fi
+grep -qi "cannot subscribe to nonsense:x" "$TMP/err" || fail "$(cat "$TMP/err")"
+if gl framebussrc uri="shm:$BUS-none" reconnect=false ! fakesink \
+	>"$TMP/err" 2>&1; then
+	fail "no producer, reconnect=false: accepted"
+fi
+grep -q "no producer" "$TMP/err" || fail "$(cat "$TMP/err")"
+echo "gst elements: ok"
