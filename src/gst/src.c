@@ -38,7 +38,7 @@ typedef struct {
 	gboolean flushing;
 	struct fbus_format cur; /* the caps now negotiated */
 	gboolean have_caps;
-	gint64 t_offset; /* pipeline clock - CLOCK_MONOTONIC, 0 if same */
+	GstClockTime last_pts, last_dur;
 } GstFramebusSrc;
 
 typedef struct {
@@ -148,6 +148,7 @@ src_start(GstBaseSrc *bs)
 	s->ref->sub = sub;
 	s->have_caps = FALSE;
 	s->flushing = FALSE;
+	s->last_pts = s->last_dur = GST_CLOCK_TIME_NONE;
 	return TRUE;
 }
 
@@ -213,6 +214,42 @@ negotiate(GstFramebusSrc *s, const struct fbus_format *f)
 	return ok;
 }
 
+/* PTS: the frame's capture time as running time when the pipeline runs
+ * on a monotonic system clock (GStreamer's default), else the arrival
+ * time.  Duration: the last interval between frames, so that muxers
+ * give the last frame a length too. */
+static void
+stamp(GstFramebusSrc *s, GstBuffer *buf, const struct fbus_frame *fr)
+{
+	GstClock *clock = gst_element_get_clock(GST_ELEMENT(s));
+	GstClockTime base = gst_element_get_base_time(GST_ELEMENT(s));
+	GstClockTime now, pts = GST_CLOCK_TIME_NONE;
+	GstClockType type = GST_CLOCK_TYPE_REALTIME;
+
+	if (!clock)
+		return;
+	now = gst_clock_get_time(clock);
+	if (GST_IS_SYSTEM_CLOCK(clock))
+		g_object_get(clock, "clock-type", &type, NULL);
+	if (type == GST_CLOCK_TYPE_MONOTONIC && fr->t_mono_ns > 0 &&
+	    (GstClockTime)fr->t_mono_ns >= base &&
+	    (GstClockTime)fr->t_mono_ns <= now)
+		pts = (GstClockTime)fr->t_mono_ns - base;
+	else if (now >= base)
+		pts = now - base;
+	gst_object_unref(clock);
+	if (!GST_CLOCK_TIME_IS_VALID(pts))
+		return;
+	if (GST_CLOCK_TIME_IS_VALID(s->last_pts) && pts <= s->last_pts)
+		pts = s->last_pts + 1; /* never backwards */
+	if (GST_CLOCK_TIME_IS_VALID(s->last_pts))
+		s->last_dur = pts - s->last_pts;
+	GST_BUFFER_PTS(buf) = pts;
+	GST_BUFFER_DTS(buf) = pts;
+	GST_BUFFER_DURATION(buf) = s->last_dur;
+	s->last_pts = pts;
+}
+
 static GstFlowReturn
 src_create(GstPushSrc *ps, GstBuffer **out)
 {
@@ -276,6 +313,7 @@ src_create(GstPushSrc *ps, GstBuffer **out)
 		                               fr.fmt.nplanes, offs, strides);
 	}
 	GST_BUFFER_OFFSET(buf) = fr.seq;
+	stamp(s, buf, &fr);
 	*out = buf;
 	return GST_FLOW_OK;
 
@@ -348,5 +386,5 @@ gst_framebus_src_init(GstFramebusSrc *s)
 	s->hold = 4;
 	gst_base_src_set_live(GST_BASE_SRC(s), TRUE);
 	gst_base_src_set_format(GST_BASE_SRC(s), GST_FORMAT_TIME);
-	gst_base_src_set_do_timestamp(GST_BASE_SRC(s), TRUE);
+
 }

@@ -67,10 +67,23 @@ gl framebussrc uri="shm:$BUS-jpeg" num-buffers=3 ! jpegdec ! \
 	--frames 80 --wait-subscribers 1 -q &
 PIDS+=($!)
 gl framebussrc uri="shm:$BUS-rec" mode=every num-buffers=60 ! videoconvert ! \
+	video/x-raw,format=I420 ! \
 	x264enc ! mp4mux ! filesink location="$TMP/rec.mp4" || fail "recording"
 n=$(ffprobe -v error -select_streams v:0 -count_packets \
 	-show_entries stream=nb_read_packets,width,height -of csv=p=0 "$TMP/rec.mp4")
 [ "$n" = "320,240,60" ] || fail "recording: $n, want 320,240,60"
+n=$(ffprobe -v error -select_streams v:0 -count_frames \
+	-show_entries stream=nb_read_frames -of csv=p=0 "$TMP/rec.mp4")
+[ "$n" = 60 ] || fail "recording: $n frames decode, want 60"
+
+# framebus infer fed by a GStreamer decoder (the README's pipeline)
+gl filesrc location="$TMP/rec.mp4" ! decodebin ! videoconvert ! \
+	video/x-raw,format=BGR ! framebussink uri="shm:$BUS-dec" &
+PIDS+=($!)
+"$F" infer --from "shm:$BUS-dec" --every --frames 3 --json --headless \
+	>"$TMP/infer.json" 2>"$TMP/err" || fail "infer: $(cat "$TMP/err")"
+[ "$(jq -s '[.[] | select(.seq) | select(.width == 320)] | length' \
+	"$TMP/infer.json")" -eq 3 ] || fail "infer: $(cat "$TMP/infer.json")"
 
 # kill -9 and restart the producer under a running framebussrc
 "$F" source synthetic --to "shm:$BUS-k" --size 160x120 --fps 20 -q &
