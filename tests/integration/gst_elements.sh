@@ -23,7 +23,14 @@ trap cleanup EXIT
 fail() { echo "FAIL: $*" >&2; exit 1; }
 export GST_REGISTRY="$TMP/registry.bin"
 BUS=gst$$
-gl() { timeout 60 gst-launch-1.0 -q "$@"; }
+GL=(timeout 60 gst-launch-1.0 -q)
+gl() { "${GL[@]}" "$@"; }
+# SIGINT: gst-launch stops its pipeline, framebussink closes its bus
+# (background pipelines run "${GL[@]}" itself, not the function: a
+# subshell would ignore SIGINT)
+stop() { kill -INT "$1" 2>/dev/null || true; wait "$1" 2>/dev/null || true; }
+# subscribers start first (start order does not matter), so a busy
+# machine cannot make them miss a producer that is already done
 
 # documented
 gst-inspect-1.0 framebus >"$TMP/inspect" 2>&1 || fail "$(cat "$TMP/inspect")"
@@ -41,12 +48,15 @@ for fmt in BGR RGB BGRx BGRA GRAY8 NV12 I420 YUY2; do
 	caps="video/x-raw,format=$fmt,width=320,height=240,framerate=20/1"
 	gl videotestsrc num-buffers=1 pattern=colors ! "$caps" ! \
 		filesink location="$TMP/ref.raw"
-	gl videotestsrc is-live=true num-buffers=40 pattern=colors ! "$caps" ! \
+	"${GL[@]}" framebussrc uri="shm:$BUS-$fmt" mode=every num-buffers=5 ! \
+		multifilesink location="$TMP/got-%d.raw" &
+	sp=$!
+	"${GL[@]}" videotestsrc is-live=true pattern=colors ! "$caps" ! \
 		framebussink uri="shm:$BUS-$fmt" &
-	PIDS+=($!)
-	gl framebussrc uri="shm:$BUS-$fmt" mode=every num-buffers=5 ! \
-		multifilesink location="$TMP/got-%d.raw" ||
-		fail "$fmt: framebussrc pipeline failed"
+	pp=$!
+	PIDS+=($sp $pp)
+	wait "$sp" || fail "$fmt: framebussrc pipeline failed"
+	stop "$pp"
 	for i in 0 1 2 3 4; do
 		cmp -s "$TMP/ref.raw" "$TMP/got-$i.raw" ||
 			fail "$fmt: buffer $i differs from videotestsrc's"
@@ -55,12 +65,16 @@ for fmt in BGR RGB BGRx BGRA GRAY8 NV12 I420 YUY2; do
 done
 
 # image/jpeg travels as ENCODED and decodes again
-gl videotestsrc is-live=true num-buffers=40 ! \
+"${GL[@]}" framebussrc uri="shm:$BUS-jpeg" num-buffers=3 ! jpegdec ! \
+	video/x-raw,width=320,height=240 ! fakesink &
+sp=$!
+"${GL[@]}" videotestsrc is-live=true ! \
 	video/x-raw,width=320,height=240,framerate=20/1 ! jpegenc ! \
 	framebussink uri="shm:$BUS-jpeg" &
-PIDS+=($!)
-gl framebussrc uri="shm:$BUS-jpeg" num-buffers=3 ! jpegdec ! \
-	video/x-raw,width=320,height=240 ! fakesink || fail "jpeg round trip"
+pp=$!
+PIDS+=($sp $pp)
+wait "$sp" || fail "jpeg round trip"
+stop "$pp"
 
 # framebus source -> a playable H.264 recording with every frame
 "$F" source synthetic --to "shm:$BUS-rec" --size 320x240 --fps 30 \
@@ -77,11 +91,19 @@ n=$(ffprobe -v error -select_streams v:0 -count_frames \
 [ "$n" = 60 ] || fail "recording: $n frames decode, want 60"
 
 # framebus infer fed by a GStreamer decoder (the README's pipeline)
-gl filesrc location="$TMP/rec.mp4" ! decodebin ! videoconvert ! \
-	video/x-raw,format=BGR ! framebussink uri="shm:$BUS-dec" &
-PIDS+=($!)
 "$F" infer --from "shm:$BUS-dec" --every --frames 3 --json --headless \
-	>"$TMP/infer.json" 2>"$TMP/err" || fail "infer: $(cat "$TMP/err")"
+	>"$TMP/infer.json" 2>"$TMP/err" &
+ip=$!
+PIDS+=($ip)
+sleep 0.5
+# identity sync: played at its own rate, as a camera would deliver it
+"${GL[@]}" filesrc location="$TMP/rec.mp4" ! decodebin ! videoconvert ! \
+	video/x-raw,format=BGR ! identity sync=true ! \
+	framebussink uri="shm:$BUS-dec" &
+pp=$!
+PIDS+=($pp)
+wait "$ip" || fail "infer: $(cat "$TMP/err")"
+stop "$pp"
 [ "$(jq -s '[.[] | select(.seq) | select(.width == 320)] | length' \
 	"$TMP/infer.json")" -eq 3 ] || fail "infer: $(cat "$TMP/infer.json")"
 
@@ -89,13 +111,18 @@ PIDS+=($!)
 "$F" source synthetic --to "shm:$BUS-k" --size 160x120 --fps 20 -q &
 kp=$!
 PIDS+=($kp)
-gl framebussrc uri="shm:$BUS-k" num-buffers=30 ! \
+"${GL[@]}" framebussrc uri="shm:$BUS-k" num-buffers=30 ! \
 	multifilesink location="$TMP/k-%03d.raw" &
 gp=$!
 PIDS+=($gp)
-sleep 0.6
+for _ in $(seq 100); do
+	[ "$(ls "$TMP"/k-*.raw 2>/dev/null | wc -l)" -ge 3 ] && break
+	sleep 0.1
+done
 kill -9 "$kp"
 wait "$kp" 2>/dev/null || true
+# what it published before dying may still arrive; then nothing
+sleep 0.3
 before=$(ls "$TMP"/k-*.raw 2>/dev/null | wc -l)
 sleep 0.5
 [ "$(ls "$TMP"/k-*.raw | wc -l)" -eq "$before" ] ||
