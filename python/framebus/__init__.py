@@ -90,6 +90,25 @@ def _whole(buf, lay):
     return np.ndarray((h * 3 // 2, w), np.uint8, buf, 0, (w, 1))
 
 
+def _array(owner, lay, what):
+    """`array` of a frame or slot: a new View of owner (which pins it)
+    shaped by _whole; encoded: a memoryview of the bytes."""
+    name = _framebus.pixfmt_name(lay["pixfmt"])
+    if name == "encoded":
+        return memoryview(owner.view())
+    a = _whole(owner.view(), lay)
+    if a is None:
+        raise ValueError(f"{name} {what} with padded planes: use "
+                         f"{what}.planes")
+    return a
+
+
+def _plane_views(owner, lay):
+    if _framebus.pixfmt_name(lay["pixfmt"]) == "encoded":
+        return (memoryview(owner.view()),)
+    return _planes(owner.view(), lay)
+
+
 class Frame:
     """A received frame.  `array`/`planes` are read-only views of shared
     memory that keep the frame pinned while they live; `release()` hands
@@ -119,19 +138,11 @@ class Frame:
     def array(self):
         """ndarray of the frame's real shape, dtype and strides; for
         encoded frames a read-only memoryview of the bytes."""
-        if self.format == "encoded":
-            return memoryview(self._f.view())
-        a = _whole(self._f.view(), self._layout)
-        if a is None:
-            raise ValueError(f"{self.format} frame with padded planes: "
-                             "use frame.planes")
-        return a
+        return _array(self._f, self._layout, "frame")
 
     @property
     def planes(self):
-        if self.format == "encoded":
-            return (memoryview(self._f.view()),)
-        return _planes(self._f.view(), self._layout)
+        return _plane_views(self._f, self._layout)
 
     def ground_truth(self):
         """Boxes of `framebus source synthetic`: [(class, x, y, w, h)]."""
@@ -286,18 +297,11 @@ class Slot:
 
     @property
     def array(self):
-        if self.format == "encoded":
-            return memoryview(self._s.view())
-        a = _whole(self._s.view(), self._layout)
-        if a is None:
-            raise ValueError("padded planes: use slot.planes")
-        return a
+        return _array(self._s, self._layout, "slot")
 
     @property
     def planes(self):
-        if self.format == "encoded":
-            return (memoryview(self._s.view()),)
-        return _planes(self._s.view(), self._layout)
+        return _plane_views(self._s, self._layout)
 
     def commit(self):
         return self._s.commit(self.meta, self.t_mono_ns, self.t_real_ns,

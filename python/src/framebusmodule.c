@@ -50,6 +50,18 @@ raise_rc(int rc, const char *detail)
 	return NULL;
 }
 
+/* A frame's layout as the dict framebus/__init__.py shapes arrays by. */
+static PyObject *
+layout_dict(const struct fbus_format *m)
+{
+	return Py_BuildValue("{sIsIsIsIs(III)s(III)sI}", "pixfmt", m->pixfmt,
+	                     "width", m->width, "height", m->height,
+	                     "nplanes", m->nplanes, "stride", m->stride[0],
+	                     m->stride[1], m->stride[2], "offset",
+	                     m->offset[0], m->offset[1], m->offset[2], "size",
+	                     m->size);
+}
+
 /* ---- Subscriber --------------------------------------------------------- */
 
 typedef struct {
@@ -490,15 +502,8 @@ Frame_get_meta(FrameObject *f, void *c)
 static PyObject *
 Frame_get_layout(FrameObject *f, void *c)
 {
-	const struct fbus_format *m = &f->fr.fmt;
-
 	(void)c;
-	return Py_BuildValue("{sIsIsIsIs(III)s(III)sI}", "pixfmt", m->pixfmt,
-	                     "width", m->width, "height", m->height,
-	                     "nplanes", m->nplanes, "stride", m->stride[0],
-	                     m->stride[1], m->stride[2], "offset",
-	                     m->offset[0], m->offset[1], m->offset[2], "size",
-	                     m->size);
+	return layout_dict(&f->fr.fmt);
 }
 
 #define FGET(name, expr, conv)                                              \
@@ -950,16 +955,14 @@ Slot_abort(SlotObject *s, PyObject *noargs)
 static PyObject *
 Slot_get_layout(SlotObject *s, void *c)
 {
-	const struct fbus_format *m = &s->slot.fmt;
+	PyObject *d = layout_dict(&s->slot.fmt), *cap;
 
 	(void)c;
-	return Py_BuildValue("{sIsIsIsIs(III)s(III)sIsI}", "pixfmt",
-	                     m->pixfmt, "width", m->width, "height",
-	                     m->height, "nplanes", m->nplanes, "stride",
-	                     m->stride[0], m->stride[1], m->stride[2],
-	                     "offset", m->offset[0], m->offset[1],
-	                     m->offset[2], "size", m->size, "capacity",
-	                     s->slot.capacity);
+	cap = d ? PyLong_FromUnsignedLong(s->slot.capacity) : NULL;
+	if (!cap || PyDict_SetItemString(d, "capacity", cap) < 0)
+		Py_CLEAR(d);
+	Py_XDECREF(cap);
+	return d;
 }
 
 static PyObject *
@@ -1091,11 +1094,7 @@ m_format_layout(PyObject *m, PyObject *args)
 	rc = fbus_format_layout(&f);
 	if (rc)
 		return raise_rc(rc, "invalid format or size");
-	return Py_BuildValue("{sIsIsIsIs(III)s(III)sI}", "pixfmt", f.pixfmt,
-	                     "width", f.width, "height", f.height, "nplanes",
-	                     f.nplanes, "stride", f.stride[0], f.stride[1],
-	                     f.stride[2], "offset", f.offset[0], f.offset[1],
-	                     f.offset[2], "size", f.size);
+	return layout_dict(&f);
 }
 
 static PyObject *

@@ -36,13 +36,9 @@
  * ring stays mapped, until the last of those frames is released. */
 struct conn {
 	struct conn *next; /* zombies: disconnected, frames still held */
-	int sock;
-	int efd;
-	struct fbusi_page *page;
-	size_t page_size;
-	uint32_t depth; /* leases (latest) or queue length (every), as we
-	                   asked at attach: never read back from the page */
-	struct fbusi_ringmap cur;
+	/* socket, eventfd, page, depth (leases or queue length, as we asked
+	 * at attach: never read back from the page), the current ring */
+	struct fbusi_shm_conn a;
 	/* retired rings, newest first: queued every-mode entries may still
 	 * point into them (a ring per format change) */
 	struct fbusi_ringmap old[OLD_RINGS];
@@ -141,11 +137,7 @@ drop_ring(struct conn *c, struct fbusi_ringmap *r)
 static void
 conn_destroy(struct conn *c)
 {
-	fbusi_close(c->sock);
-	fbusi_close(c->efd);
-	if (c->page)
-		munmap(c->page, c->page_size);
-	fbusi_shm_unmap_ring(&c->cur);
+	fbusi_shm_detach(&c->a);
 	for (int i = 0; i < OLD_RINGS; i++)
 		fbusi_shm_unmap_ring(&c->old[i]);
 	empty_yard(c);
@@ -168,9 +160,9 @@ entry_done(struct conn *c, uint32_t pos)
 		return;
 	/* seq_cst store, then seq_cst load of prod_waiting: pairs with
 	 * wait_for_room() in shm/pub.c (flag, then tail) */
-	atomic_store(&c->page->tail, c->tail);
-	if (atomic_load(&c->page->prod_waiting))
-		fbusi_futex_wake((const uint32_t *)&c->page->tail, 1);
+	atomic_store(&c->a.page->tail, c->tail);
+	if (atomic_load(&c->a.page->prod_waiting))
+		fbusi_futex_wake((const uint32_t *)&c->a.page->tail, 1);
 }
 
 static void
@@ -184,7 +176,7 @@ release_one(struct shm_sub *s, uint32_t i)
 	} else {
 		/* release: our reads of the slot happen-before the
 		 * producer's seq_cst lease load that frees it */
-		atomic_store_explicit(&c->page->entries[i], 0,
+		atomic_store_explicit(&c->a.page->entries[i], 0,
 		                      memory_order_release);
 	}
 	h->cookie = 0;
@@ -209,8 +201,8 @@ disconnect(struct shm_sub *s)
 
 	if (!c)
 		return;
-	fd_watch(s, c->sock, 0);
-	fd_watch(s, c->efd, 0);
+	fd_watch(s, c->a.sock, 0);
+	fd_watch(s, c->a.efd, 0);
 	s->c = NULL;
 	if (c->held) {
 		c->next = s->zombies;
@@ -243,29 +235,24 @@ lost(struct shm_sub *s)
 static int
 connect_bus(struct shm_sub *s)
 {
-	struct fbusi_shm_conn a;
 	struct conn *c = calloc(1, sizeof *c);
 	int rc;
 
 	if (!c)
 		return fbusi_fail(&s->base.err, FBUS_ENOMEM, "out of memory");
-	rc = fbusi_shm_attach(&s->uri, &s->opts, &a, &s->base.err);
+	rc = fbusi_shm_attach(&s->uri, &s->opts, &c->a, &s->base.err);
 	if (rc) {
 		free(c);
 		s->disconnect_reported = 1; /* nothing to report: never was up */
 		return rc;
 	}
-	c->sock = a.sock;
-	c->efd = a.efd;
-	c->page = a.page;
-	c->page_size = a.page_size;
-	c->depth = a.depth;
-	c->cur = a.ring;
 	s->c = c;
 	s->last_seq = 0;
 	/* the newest frame at attach is still ours to take; what came
 	 * before it was never ours to miss */
-	s->join_seq = c->cur.hdr ? atomic_load(&c->cur.hdr->latest) >> 16 : 0;
+	s->join_seq = c->a.ring.hdr
+	                      ? atomic_load(&c->a.ring.hdr->latest) >> 16
+	                      : 0;
 	if (s->join_seq)
 		s->join_seq--;
 	if (s->ever_connected)
@@ -274,9 +261,9 @@ connect_bus(struct shm_sub *s)
 	s->disconnect_reported = 0;
 	if (s->epfd >= 0) {
 		/* seq_cst: the producer reads `armed` in commit */
-		atomic_store(&c->page->armed, 1);
-		fd_watch(s, c->sock, 1);
-		fd_watch(s, c->efd, 1);
+		atomic_store(&c->a.page->armed, 1);
+		fd_watch(s, c->a.sock, 1);
+		fd_watch(s, c->a.efd, 1);
 		retry_timer(s, 0);
 	}
 	return 0;
@@ -291,11 +278,11 @@ on_socket(struct shm_sub *s, int wait_ms)
 	union fbusi_ctl m;
 	int fds[FBUSI_MAX_FDS], nfds, t, rc;
 
-	t = fbusi_shm_ctl_recv(c->sock, &m, fds, &nfds, wait_ms, &s->base.err);
+	t = fbusi_shm_ctl_recv(c->a.sock, &m, fds, &nfds, wait_ms, &s->base.err);
 	if (t == FBUS_ETIMEDOUT)
 		return 0;
 	if (t == FBUSI_CTL_RING) {
-		if (m.ring.generation <= c->cur.gen) {
+		if (m.ring.generation <= c->a.ring.gen) {
 			close(fds[0]);
 			fbusi_fail(&s->base.err, 0, "producer sent an old ring");
 			disconnect(s);
@@ -306,10 +293,10 @@ on_socket(struct shm_sub *s, int wait_ms)
 		drop_ring(c, &c->old[OLD_RINGS - 1]);
 		memmove(&c->old[1], &c->old[0],
 		        sizeof c->old[0] * (OLD_RINGS - 1));
-		c->old[0] = c->cur;
-		memset(&c->cur, 0, sizeof c->cur);
+		c->old[0] = c->a.ring;
+		memset(&c->a.ring, 0, sizeof c->a.ring);
 		rc = fbusi_shm_map_ring(fds[0], m.ring.ring_size,
-		                        m.ring.generation, &c->cur, &s->base.err);
+		                        m.ring.generation, &c->a.ring, &s->base.err);
 		if (rc) {
 			disconnect(s);
 			return FBUS_EDISCONNECTED;
@@ -335,12 +322,12 @@ check_ring(struct shm_sub *s, int wait_ms)
 {
 	int rc;
 
-	if (!s->c->cur.hdr) {
+	if (!s->c->a.ring.hdr) {
 		rc = on_socket(s, wait_ms);
 		return rc == 0 ? FBUS_EAGAIN : rc;
 	}
 	/* seq_cst: pairs with the producer's state store before its wake */
-	switch (atomic_load(&s->c->cur.hdr->state)) {
+	switch (atomic_load(&s->c->a.ring.hdr->state)) {
 	case FBUSI_RING_LIVE:
 		return 0;
 	case FBUSI_RING_RETIRED:
@@ -413,12 +400,12 @@ static int
 take_latest(struct shm_sub *s, uint32_t i, struct fbus_frame *f)
 {
 	struct conn *c = s->c;
-	_Atomic uint64_t *lease = &c->page->entries[i];
+	_Atomic uint64_t *lease = &c->a.page->entries[i];
 
 	for (int tries = 0; tries < 64; tries++) {
 		/* acquire: pairs with the release store of latest in
 		 * commit, so the slot header below is the committed one */
-		uint64_t l = atomic_load_explicit(&c->cur.hdr->latest,
+		uint64_t l = atomic_load_explicit(&c->a.ring.hdr->latest,
 		                                  memory_order_acquire);
 		uint64_t seq = l >> 16;
 		uint32_t slot = (uint32_t)(l & 0xffff);
@@ -426,18 +413,18 @@ take_latest(struct shm_sub *s, uint32_t i, struct fbus_frame *f)
 
 		if (seq == 0 || seq <= s->last_seq)
 			return FBUS_EAGAIN;
-		if (slot >= c->cur.slot_count)
+		if (slot >= c->a.ring.slot_count)
 			return fbusi_fail(&s->base.err, FBUS_EPROTO,
 			                  "producer published slot %u of %u",
-			                  slot, c->cur.slot_count);
+			                  slot, c->a.ring.slot_count);
 		/* seq_cst lease store, then seq_cst re-check of the slot's
 		 * seq: the Dekker pair with loan() in shm/pub.c */
-		atomic_store(lease, ((c->cur.gen & 0xffff) << 16) | (slot + 1));
-		if (atomic_load(&fbusi_ringmap_slot(&c->cur, slot)->seq) != seq) {
+		atomic_store(lease, ((c->a.ring.gen & 0xffff) << 16) | (slot + 1));
+		if (atomic_load(&fbusi_ringmap_slot(&c->a.ring, slot)->seq) != seq) {
 			atomic_store_explicit(lease, 0, memory_order_relaxed);
 			continue; /* being rewritten: a newer frame follows */
 		}
-		rc = fill_frame(s, &c->cur, slot, seq, f);
+		rc = fill_frame(s, &c->a.ring, slot, seq, f);
 		if (rc) {
 			atomic_store(lease, 0);
 			return rc;
@@ -458,8 +445,8 @@ take_latest(struct shm_sub *s, uint32_t i, struct fbus_frame *f)
 static const struct fbusi_ringmap *
 ring_of(const struct conn *c, uint32_t gen8)
 {
-	if (c->cur.hdr && (c->cur.gen & 0xff) == gen8)
-		return &c->cur;
+	if (c->a.ring.hdr && (c->a.ring.gen & 0xff) == gen8)
+		return &c->a.ring;
 	for (int i = 0; i < OLD_RINGS; i++)
 		if (c->old[i].hdr && (c->old[i].gen & 0xff) == gen8)
 			return &c->old[i];
@@ -476,7 +463,7 @@ take_entry(struct shm_sub *s, uint32_t i, struct fbus_frame *f)
 	for (;;) {
 		struct conn *c = s->c;
 		/* acquire: pairs with the release store of head in commit */
-		uint32_t head = atomic_load_explicit(&c->page->head,
+		uint32_t head = atomic_load_explicit(&c->a.page->head,
 		                                     memory_order_acquire);
 		uint64_t en, seq;
 		uint32_t gen8, slot;
@@ -485,17 +472,17 @@ take_entry(struct shm_sub *s, uint32_t i, struct fbus_frame *f)
 
 		if (head == c->taken)
 			return FBUS_EAGAIN;
-		if (head - c->tail > c->depth || head - c->taken > c->depth)
+		if (head - c->tail > c->a.depth || head - c->taken > c->a.depth)
 			return fbusi_fail(&s->base.err, FBUS_EPROTO,
 			                  "producer's queue head is corrupt");
-		en = atomic_load_explicit(&c->page->entries[c->taken % c->depth],
+		en = atomic_load_explicit(&c->a.page->entries[c->taken % c->a.depth],
 		                          memory_order_relaxed);
 		seq = en >> 24;
 		gen8 = (uint32_t)(en >> 16) & 0xff;
 		slot = (uint32_t)en & 0xffff;
 		r = ring_of(c, gen8);
-		if (!r && c->cur.hdr &&
-		    (uint8_t)(gen8 - (c->cur.gen & 0xff)) - 1u < 127u) {
+		if (!r && c->a.ring.hdr &&
+		    (uint8_t)(gen8 - (c->a.ring.gen & 0xff)) - 1u < 127u) {
 			/* A newer ring: the producer wrote into it before
 			 * its control thread sent us the RING message, which
 			 * is on its way. */
@@ -537,9 +524,9 @@ static int
 available(struct shm_sub *s)
 {
 	if (s->opts.mode == FBUS_MODE_EVERY)
-		return atomic_load(&s->c->page->head) != s->c->taken;
-	return s->c->cur.hdr &&
-	       (atomic_load(&s->c->cur.hdr->latest) >> 16) > s->last_seq;
+		return atomic_load(&s->c->a.page->head) != s->c->taken;
+	return s->c->a.ring.hdr &&
+	       (atomic_load(&s->c->a.ring.hdr->latest) >> 16) > s->last_seq;
 }
 
 static void
@@ -616,8 +603,8 @@ shm_next(struct fbus_sub *base, struct fbus_frame *f, int timeout_ms)
 		if (s->epfd >= 0) {
 			/* seq_cst: pairs with the exchange in commit; clear
 			 * before looking, so a frame after our look rings */
-			atomic_store(&s->c->page->efd_pending, 0);
-			drain_fd(s->c->efd);
+			atomic_store(&s->c->a.page->efd_pending, 0);
+			drain_fd(s->c->a.efd);
 		}
 		rc = check_ring(s, slice);
 		if (rc == FBUS_EDISCONNECTED || rc == 1)
@@ -633,8 +620,8 @@ shm_next(struct fbus_sub *base, struct fbus_frame *f, int timeout_ms)
 			/* level-triggered fd: more queued means readable */
 			if (s->epfd >= 0 && available(s)) {
 				uint64_t one = 1;
-				atomic_store(&s->c->page->efd_pending, 1);
-				if (write(s->c->efd, &one, sizeof one) < 0) {
+				atomic_store(&s->c->a.page->efd_pending, 1);
+				if (write(s->c->a.efd, &one, sizeof one) < 0) {
 					/* counter full: readable anyway */
 				}
 			}
@@ -648,7 +635,7 @@ shm_next(struct fbus_sub *base, struct fbus_frame *f, int timeout_ms)
 		if (left_ms == 0) {
 			/* before saying "no frame", make sure the producer
 			 * is still there (a poll loop calls us with 0) */
-			if (fbusi_poll1(s->c->sock, POLLIN, 0) != 0 &&
+			if (fbusi_poll1(s->c->a.sock, POLLIN, 0) != 0 &&
 			    on_socket(s, 0) != 0)
 				continue;
 			return FBUS_ETIMEDOUT;
@@ -657,19 +644,19 @@ shm_next(struct fbus_sub *base, struct fbus_frame *f, int timeout_ms)
 		/* Sleep.  waiting=1 (seq_cst), then read the word, then look
 		 * once more: with commit's seq_word store + waiting load this
 		 * is a Dekker pair, so a frame is never slept through. */
-		atomic_store(&s->c->page->waiting, 1);
-		v = atomic_load(&s->c->cur.hdr->seq_word);
+		atomic_store(&s->c->a.page->waiting, 1);
+		v = atomic_load(&s->c->a.ring.hdr->seq_word);
 		if (!available(s) &&
-		    atomic_load(&s->c->cur.hdr->state) == FBUSI_RING_LIVE) {
+		    atomic_load(&s->c->a.ring.hdr->state) == FBUSI_RING_LIVE) {
 			rc = fbusi_futex_wait(
-				(const uint32_t *)&s->c->cur.hdr->seq_word, v,
+				(const uint32_t *)&s->c->a.ring.hdr->seq_word, v,
 				slice);
 			if (rc == FBUS_ETIMEDOUT &&
-			    fbusi_poll1(s->c->sock, POLLIN, 0) != 0)
+			    fbusi_poll1(s->c->a.sock, POLLIN, 0) != 0)
 				on_socket(s, 0); /* HUP, or a RING */
 		}
 		if (s->c)
-			atomic_store_explicit(&s->c->page->waiting, 0,
+			atomic_store_explicit(&s->c->a.page->waiting, 0,
 			                      memory_order_relaxed);
 	}
 }
@@ -707,14 +694,14 @@ shm_fd(struct fbus_sub *base)
 	}
 	fd_watch(s, s->tfd, 1);
 	if (s->c) {
-		atomic_store(&s->c->page->armed, 1);
-		fd_watch(s, s->c->sock, 1);
-		fd_watch(s, s->c->efd, 1);
+		atomic_store(&s->c->a.page->armed, 1);
+		fd_watch(s, s->c->a.sock, 1);
+		fd_watch(s, s->c->a.efd, 1);
 		/* a frame may be waiting already */
 		if (available(s)) {
 			uint64_t one = 1;
-			atomic_store(&s->c->page->efd_pending, 1);
-			if (write(s->c->efd, &one, sizeof one) < 0) {
+			atomic_store(&s->c->a.page->efd_pending, 1);
+			if (write(s->c->a.efd, &one, sizeof one) < 0) {
 				/* full: readable anyway */
 			}
 		}
@@ -732,7 +719,7 @@ shm_stats(struct fbus_sub *base, struct fbus_sub_stats *st)
 	memset(st, 0, sizeof *st);
 	st->frames = s->frames;
 	st->skipped = s->skipped;
-	st->dropped = s->c ? atomic_load_explicit(&s->c->page->dropped,
+	st->dropped = s->c ? atomic_load_explicit(&s->c->a.page->dropped,
 	                                          memory_order_relaxed)
 	                   : 0;
 	st->dropped += s->ring_lost;
