@@ -39,6 +39,7 @@ typedef struct {
 	struct fbus_format cur; /* the caps now negotiated */
 	gboolean have_caps;
 	GstClockTime last_pts, last_dur;
+	GstClockTime shift; /* frames captured before we started: moved up */
 } GstFramebusSrc;
 
 typedef struct {
@@ -149,6 +150,7 @@ src_start(GstBaseSrc *bs)
 	s->have_caps = FALSE;
 	s->flushing = FALSE;
 	s->last_pts = s->last_dur = GST_CLOCK_TIME_NONE;
+	s->shift = 0;
 	return TRUE;
 }
 
@@ -232,10 +234,17 @@ stamp(GstFramebusSrc *s, GstBuffer *buf, const struct fbus_frame *fr)
 	if (GST_IS_SYSTEM_CLOCK(clock))
 		g_object_get(clock, "clock-type", &type, NULL);
 	if (type == GST_CLOCK_TYPE_MONOTONIC && fr->t_mono_ns > 0 &&
-	    (GstClockTime)fr->t_mono_ns >= base &&
-	    (GstClockTime)fr->t_mono_ns <= now)
-		pts = (GstClockTime)fr->t_mono_ns - base;
-	else if (now >= base)
+	    (GstClockTime)fr->t_mono_ns <= now) {
+		/* a frame older than the pipeline (queued, or held for us)
+		 * starts the timeline at 0: the intervals between frames
+		 * stay the capture intervals */
+		if (!GST_CLOCK_TIME_IS_VALID(s->last_pts) &&
+		    (GstClockTime)fr->t_mono_ns < base)
+			s->shift = base - (GstClockTime)fr->t_mono_ns;
+		if ((GstClockTime)fr->t_mono_ns + s->shift >= base)
+			pts = (GstClockTime)fr->t_mono_ns + s->shift - base;
+	}
+	if (!GST_CLOCK_TIME_IS_VALID(pts) && now >= base)
 		pts = now - base;
 	gst_object_unref(clock);
 	if (!GST_CLOCK_TIME_IS_VALID(pts))
