@@ -40,6 +40,7 @@ fbus_gst_video_format(uint32_t pixfmt)
 static gboolean
 plugin_init(GstPlugin *plugin)
 {
+	fbus_gst_meta_register();
 	return gst_element_register(plugin, "framebussink", GST_RANK_NONE,
 	                            gst_framebus_sink_get_type()) &&
 	       gst_element_register(plugin, "framebussrc", GST_RANK_NONE,

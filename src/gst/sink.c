@@ -17,7 +17,10 @@ typedef struct {
 	GstBaseSink parent;
 	gchar *uri;
 	guint slots, max_subscribers;
-	struct fbus_pub *pub;
+	gboolean use_pool;
+	FbusPubRef *ref;
+	GstTagList *tags; /* the stream's, for the frame metadata */
+	guint64 frames, zero_copy, copied;
 	gboolean jpeg;
 	GstVideoInfo info;
 	guint width, height;
@@ -29,7 +32,8 @@ typedef struct {
 
 G_DEFINE_TYPE(GstFramebusSink, gst_framebus_sink, GST_TYPE_BASE_SINK)
 
-enum { PROP_0, PROP_URI, PROP_SLOTS, PROP_MAX_SUBSCRIBERS };
+enum { PROP_0, PROP_URI, PROP_SLOTS, PROP_MAX_SUBSCRIBERS, PROP_POOL,
+       PROP_STATS };
 
 static GstStaticPadTemplate sink_template = GST_STATIC_PAD_TEMPLATE(
 	"sink", GST_PAD_SINK, GST_PAD_ALWAYS, GST_STATIC_CAPS(FBUS_GST_CAPS));
@@ -46,6 +50,7 @@ set_property(GObject *o, guint id, const GValue *v, GParamSpec *ps)
 		break;
 	case PROP_SLOTS: s->slots = g_value_get_uint(v); break;
 	case PROP_MAX_SUBSCRIBERS: s->max_subscribers = g_value_get_uint(v); break;
+	case PROP_POOL: s->use_pool = g_value_get_boolean(v); break;
 	default: G_OBJECT_WARN_INVALID_PROPERTY_ID(o, id, ps);
 	}
 }
@@ -59,6 +64,15 @@ get_property(GObject *o, guint id, GValue *v, GParamSpec *ps)
 	case PROP_URI: g_value_set_string(v, s->uri); break;
 	case PROP_SLOTS: g_value_set_uint(v, s->slots); break;
 	case PROP_MAX_SUBSCRIBERS: g_value_set_uint(v, s->max_subscribers); break;
+	case PROP_POOL: g_value_set_boolean(v, s->use_pool); break;
+	case PROP_STATS:
+		GST_OBJECT_LOCK(s);
+		g_value_take_boxed(v, gst_structure_new("framebussink-stats",
+			"frames", G_TYPE_UINT64, s->frames,
+			"zero-copy", G_TYPE_UINT64, s->zero_copy,
+			"copied", G_TYPE_UINT64, s->copied, NULL));
+		GST_OBJECT_UNLOCK(s);
+		break;
 	default: G_OBJECT_WARN_INVALID_PROPERTY_ID(o, id, ps);
 	}
 }
@@ -69,6 +83,7 @@ sink_start(GstBaseSink *bs)
 	GstFramebusSink *s = (GstFramebusSink *)bs;
 	struct fbus_pub_opts o = { .size = sizeof o, .slots = s->slots,
 		                   .max_subscribers = s->max_subscribers };
+	struct fbus_pub *pub;
 	int rc;
 
 	if (!s->uri || !s->uri[0]) {
@@ -76,13 +91,15 @@ sink_start(GstBaseSink *bs)
 		                  ("set uri=shm:NAME (or unix:, tcp://)"));
 		return FALSE;
 	}
-	rc = fbus_pub_open(&s->pub, s->uri, &o);
+	rc = fbus_pub_open(&pub, s->uri, &o);
 	if (rc) {
 		GST_ELEMENT_ERROR(s, RESOURCE, OPEN_WRITE,
 		                  ("cannot publish on %s", s->uri), ("%s",
 		                  fbus_open_error()));
 		return FALSE;
 	}
+	s->ref = fbus_pub_ref_new(pub);
+	s->frames = s->zero_copy = s->copied = 0;
 	return TRUE;
 }
 
@@ -90,10 +107,99 @@ static gboolean
 sink_stop(GstBaseSink *bs)
 {
 	GstFramebusSink *s = (GstFramebusSink *)bs;
+	FbusPubRef *r = s->ref;
 
-	fbus_pub_close(s->pub);
-	s->pub = NULL;
+	if (!r)
+		return TRUE;
+	/* a pool buffer still upstream keeps the publisher (and the
+	 * mapping it writes into) until it is freed; its loan is void */
+	g_mutex_lock(&r->mu);
+	fbus_pub_ref_abort_loan(r);
+	g_mutex_unlock(&r->mu);
+	GST_INFO_OBJECT(s, "%" G_GUINT64_FORMAT " frames: %" G_GUINT64_FORMAT
+	                " zero-copy, %" G_GUINT64_FORMAT " copied", s->frames,
+	                s->zero_copy, s->copied);
+	fbus_pub_ref_unref(r);
+	s->ref = NULL;
+	gst_clear_tag_list(&s->tags);
 	return TRUE;
+}
+
+static gboolean
+sink_unlock(GstBaseSink *bs)
+{
+	GstFramebusSink *s = (GstFramebusSink *)bs;
+
+	if (s->ref) {
+		g_mutex_lock(&s->ref->mu);
+		s->ref->flushing = TRUE;
+		g_cond_broadcast(&s->ref->back);
+		g_mutex_unlock(&s->ref->mu);
+	}
+	return TRUE;
+}
+
+static gboolean
+sink_unlock_stop(GstBaseSink *bs)
+{
+	GstFramebusSink *s = (GstFramebusSink *)bs;
+
+	if (s->ref) {
+		g_mutex_lock(&s->ref->mu);
+		s->ref->flushing = FALSE;
+		g_mutex_unlock(&s->ref->mu);
+	}
+	return TRUE;
+}
+
+/* Upstream may write into our slots: a pool for raw caps whose GStreamer
+ * layout is a framebus layout, and video meta for anything else. */
+static gboolean
+sink_propose_allocation(GstBaseSink *bs, GstQuery *q)
+{
+	GstFramebusSink *s = (GstFramebusSink *)bs;
+	GstCaps *caps = NULL;
+	GstBufferPool *pool;
+	gboolean need_pool;
+
+	gst_query_parse_allocation(q, &caps, &need_pool);
+	gst_query_add_allocation_meta(q, GST_VIDEO_META_API_TYPE, NULL);
+	if (!caps || !s->ref || !s->use_pool ||
+	    !gst_structure_has_name(gst_caps_get_structure(caps, 0),
+	                            "video/x-raw"))
+		return TRUE;
+	pool = fbus_gst_pool_new(s->ref, GST_ELEMENT(s), caps);
+	if (pool) {
+		GstStructure *cfg = gst_buffer_pool_get_config(pool);
+		guint size;
+
+		gst_buffer_pool_config_get_params(cfg, NULL, &size, NULL, NULL);
+		gst_structure_free(cfg);
+		gst_query_add_allocation_pool(q, pool, size, 0, 2);
+		gst_object_unref(pool);
+	}
+	return TRUE;
+}
+
+static gboolean
+sink_event(GstBaseSink *bs, GstEvent *ev)
+{
+	GstFramebusSink *s = (GstFramebusSink *)bs;
+
+	if (GST_EVENT_TYPE(ev) == GST_EVENT_TAG) {
+		GstTagList *t;
+
+		gst_event_parse_tag(ev, &t);
+		if (gst_tag_list_get_scope(t) == GST_TAG_SCOPE_STREAM) {
+			GstTagList *m = gst_tag_list_merge(s->tags, t,
+			                                   GST_TAG_MERGE_REPLACE);
+			gst_clear_tag_list(&s->tags);
+			s->tags = m;
+		}
+	} else if (GST_EVENT_TYPE(ev) == GST_EVENT_STREAM_START) {
+		gst_clear_tag_list(&s->tags);
+	}
+	return GST_BASE_SINK_CLASS(gst_framebus_sink_parent_class)->event(bs, ev);
 }
 
 static gboolean
@@ -101,6 +207,8 @@ sink_set_caps(GstBaseSink *bs, GstCaps *caps)
 {
 	GstFramebusSink *s = (GstFramebusSink *)bs;
 	GstStructure *st = gst_caps_get_structure(caps, 0);
+	struct fbus_format f = { 0 };
+	GstVideoInfo info;
 	gint w = 0, h = 0;
 
 	if (gst_structure_has_name(st, "image/jpeg")) {
@@ -111,12 +219,26 @@ sink_set_caps(GstBaseSink *bs, GstCaps *caps)
 		s->height = (guint)h;
 		return TRUE;
 	}
-	if (!gst_video_info_from_caps(&s->info, caps) ||
-	    !fbus_gst_pixfmt(GST_VIDEO_INFO_FORMAT(&s->info))) {
+	if (!gst_video_info_from_caps(&info, caps) ||
+	    !(f.pixfmt = fbus_gst_pixfmt(GST_VIDEO_INFO_FORMAT(&info)))) {
 		GST_ELEMENT_ERROR(s, STREAM, FORMAT, ("unsupported caps"),
 		                  ("%" GST_PTR_FORMAT, (void *)caps));
 		return FALSE;
 	}
+	f.width = GST_VIDEO_INFO_WIDTH(&info);
+	f.height = GST_VIDEO_INFO_HEIGHT(&info);
+	if (fbus_format_layout(&f)) {
+		GST_ELEMENT_ERROR(s, STREAM, FORMAT,
+		                  ("a framebus frame cannot be %s %ux%u",
+		                   gst_video_format_to_string(
+		                           GST_VIDEO_INFO_FORMAT(&info)),
+		                   f.width, f.height),
+		                  ("NV12, I420 and YUY2 need an even width (and "
+		                   "NV12, I420 an even height); frames at most "
+		                   "%u bytes", (unsigned)FBUS_MAX_FRAME_BYTES));
+		return FALSE;
+	}
+	s->info = info;
 	s->jpeg = FALSE;
 	return TRUE;
 }
@@ -142,73 +264,129 @@ capture_mono(GstFramebusSink *s, GstBuffer *buf)
 	return (int64_t)(rt + GST_ELEMENT_CAST(s)->base_time);
 }
 
+/* The one copy, for a buffer that is not the pool's: GStreamer's
+ * strides to the slot's (the same, as we loan them: one memcpy a plane). */
+static int
+copy_raw(GstFramebusSink *s, GstBuffer *buf, struct fbus_slot *slot)
+{
+	struct fbus_format fmt = { 0 };
+	GstVideoFrame vf;
+	int rc;
+
+	fmt.pixfmt = fbus_gst_pixfmt(GST_VIDEO_INFO_FORMAT(&s->info));
+	fmt.width = GST_VIDEO_INFO_WIDTH(&s->info);
+	fmt.height = GST_VIDEO_INFO_HEIGHT(&s->info);
+	for (guint p = 0; p < GST_VIDEO_INFO_N_PLANES(&s->info) &&
+	                  p < FBUS_MAX_PLANES; p++)
+		fmt.stride[p] = (uint32_t)GST_VIDEO_INFO_PLANE_STRIDE(&s->info, p);
+	rc = fbus_pub_loan(s->ref->pub, &fmt, slot);
+	if (rc)
+		return rc;
+	if (!gst_video_frame_map(&vf, &s->info, buf, GST_MAP_READ)) {
+		fbus_pub_abort(s->ref->pub, slot);
+		return FBUS_EINVAL;
+	}
+	for (guint p = 0; p < GST_VIDEO_FRAME_N_PLANES(&vf); p++) {
+		const guint8 *src = GST_VIDEO_FRAME_PLANE_DATA(&vf, p);
+		guint8 *dst = slot->data + slot->fmt.offset[p];
+		size_t sstride = (size_t)GST_VIDEO_FRAME_PLANE_STRIDE(&vf, p);
+		size_t dstride = slot->fmt.stride[p];
+		guint rows = GST_VIDEO_FRAME_COMP_HEIGHT(&vf, p);
+		/* component p starts plane p in every format we take
+		 * (NV12: U, interleaved with V) */
+		size_t bytes = (size_t)GST_VIDEO_FRAME_COMP_WIDTH(&vf, p) *
+		               GST_VIDEO_FRAME_COMP_PSTRIDE(&vf, p);
+
+		if (sstride == dstride) {
+			memcpy(dst, src, dstride * (rows - 1) + bytes);
+			continue;
+		}
+		for (guint y = 0; y < rows; y++)
+			memcpy(dst + y * dstride, src + y * sstride, bytes);
+	}
+	gst_video_frame_unmap(&vf);
+	return 0;
+}
+
+static int
+copy_jpeg(GstFramebusSink *s, GstBuffer *buf, struct fbus_slot *slot)
+{
+	struct fbus_format fmt = { .pixfmt = FBUS_PIXFMT_ENCODED };
+	GstMapInfo m;
+	int rc;
+
+	if (!gst_buffer_map(buf, &m, GST_MAP_READ))
+		return FBUS_EINVAL;
+	fmt.width = s->width ? s->width : 1;
+	fmt.height = s->height ? s->height : 1;
+	fmt.size = (uint32_t)m.size;
+	rc = fbus_pub_loan(s->ref->pub, &fmt, slot);
+	if (rc == 0) {
+		memcpy(slot->data, m.data, m.size);
+		slot->payload_bytes = (uint32_t)m.size;
+	}
+	gst_buffer_unmap(buf, &m);
+	return rc;
+}
+
 static GstFlowReturn
 sink_render(GstBaseSink *bs, GstBuffer *buf)
 {
 	GstFramebusSink *s = (GstFramebusSink *)bs;
-	struct fbus_format fmt = { 0 };
-	struct fbus_slot slot;
+	FbusPubRef *r = s->ref;
+	struct fbus_slot own, *slot;
+	gboolean pooled;
 	int64_t seq;
-	int rc;
+	int rc = 0;
 
-	if (s->jpeg) {
-		GstMapInfo m;
+	g_mutex_lock(&r->mu);
+	slot = fbus_pub_ref_pool_slot(r, buf);
+	pooled = slot != NULL;
+	if (!pooled) {
+		/* a publisher lends one slot: the pool's must come back */
+		if (!fbus_pub_ref_wait_free(r)) {
+			gboolean flushing = r->flushing;
 
-		if (!gst_buffer_map(buf, &m, GST_MAP_READ))
+			g_mutex_unlock(&r->mu);
+			if (flushing)
+				return GST_FLOW_FLUSHING;
+			GST_ELEMENT_ERROR(s, RESOURCE, WRITE,
+			                  ("the pool's buffer was not given back"),
+			                  ("a buffer of framebussink's pool is held "
+			                   "upstream while other buffers arrive"));
 			return GST_FLOW_ERROR;
-		fmt.pixfmt = FBUS_PIXFMT_ENCODED;
-		fmt.width = s->width ? s->width : 1;
-		fmt.height = s->height ? s->height : 1;
-		fmt.size = (uint32_t)m.size;
-		rc = fbus_pub_loan(s->pub, &fmt, &slot);
-		if (rc == 0) {
-			memcpy(slot.data, m.data, m.size);
-			slot.payload_bytes = (uint32_t)m.size;
 		}
-		gst_buffer_unmap(buf, &m);
-	} else {
-		GstVideoFrame vf;
-
-		fmt.pixfmt = fbus_gst_pixfmt(GST_VIDEO_INFO_FORMAT(&s->info));
-		fmt.width = GST_VIDEO_INFO_WIDTH(&s->info);
-		fmt.height = GST_VIDEO_INFO_HEIGHT(&s->info);
-		rc = fbus_pub_loan(s->pub, &fmt, &slot);
-		if (rc == 0) {
-			if (!gst_video_frame_map(&vf, &s->info, buf, GST_MAP_READ)) {
-				fbus_pub_abort(s->pub, &slot);
-				return GST_FLOW_ERROR;
-			}
-			/* the one copy: GStreamer's strides to the slot's */
-			for (guint p = 0; p < GST_VIDEO_FRAME_N_PLANES(&vf); p++) {
-				const guint8 *src = GST_VIDEO_FRAME_PLANE_DATA(&vf, p);
-				guint8 *dst = slot.data + slot.fmt.offset[p];
-				gint sstride = GST_VIDEO_FRAME_PLANE_STRIDE(&vf, p);
-				guint rows = GST_VIDEO_FRAME_COMP_HEIGHT(&vf, p);
-				/* component p starts plane p in every format
-				 * we take (NV12: U, interleaved with V) */
-				guint bytes = GST_VIDEO_FRAME_COMP_WIDTH(&vf, p) *
-				              GST_VIDEO_FRAME_COMP_PSTRIDE(&vf, p);
-
-				for (guint y = 0; y < rows; y++)
-					memcpy(dst + (size_t)y * slot.fmt.stride[p],
-					       src + (size_t)y * sstride, bytes);
-			}
-			gst_video_frame_unmap(&vf);
+		slot = &own;
+		rc = s->jpeg ? copy_jpeg(s, buf, slot) : copy_raw(s, buf, slot);
+		if (rc) {
+			g_mutex_unlock(&r->mu);
+			GST_ELEMENT_ERROR(s, RESOURCE, WRITE, ("loan failed on %s",
+			                  s->uri), ("%s", rc == FBUS_EINVAL &&
+			                  !fbus_pub_last_error(r->pub)[0] ?
+			                  "cannot map the buffer" :
+			                  fbus_pub_last_error(r->pub)));
+			return GST_FLOW_ERROR;
 		}
 	}
-	if (rc) {
-		GST_ELEMENT_ERROR(s, RESOURCE, WRITE, ("loan failed on %s",
-		                  s->uri), ("%s", fbus_pub_last_error(s->pub)));
-		return GST_FLOW_ERROR;
-	}
-	slot.t_mono_ns = capture_mono(s, buf);
-	slot.meta_bytes = 0;
-	seq = fbus_pub_commit(s->pub, &slot);
+	slot->t_mono_ns = capture_mono(s, buf);
+	slot->meta_bytes = (uint32_t)fbus_gst_meta_write(buf, s->tags, slot->meta,
+	                                                 FBUS_META_MAX);
+	seq = fbus_pub_commit(r->pub, slot);
+	if (pooled)
+		fbus_pub_ref_loan_done(r);
+	g_mutex_unlock(&r->mu);
 	if (seq < 0) {
 		GST_ELEMENT_ERROR(s, RESOURCE, WRITE, ("commit failed on %s",
-		                  s->uri), ("%s", fbus_pub_last_error(s->pub)));
+		                  s->uri), ("%s", fbus_pub_last_error(r->pub)));
 		return GST_FLOW_ERROR;
 	}
+	GST_OBJECT_LOCK(s);
+	s->frames++;
+	if (pooled)
+		s->zero_copy++;
+	else
+		s->copied++;
+	GST_OBJECT_UNLOCK(s);
 	return GST_FLOW_OK;
 }
 
@@ -218,6 +396,7 @@ sink_finalize(GObject *o)
 	GstFramebusSink *s = (GstFramebusSink *)o;
 
 	g_free(s->uri);
+	gst_clear_tag_list(&s->tags);
 	G_OBJECT_CLASS(gst_framebus_sink_parent_class)->finalize(o);
 }
 
@@ -246,6 +425,16 @@ gst_framebus_sink_class_init(GstFramebusSinkClass *k)
 		g_param_spec_uint("max-subscribers", "Max subscribers",
 		                  "subscribers at once (0 = 16)", 0, 4096, 0,
 		                  G_PARAM_READWRITE | G_PARAM_STATIC_STRINGS));
+	g_object_class_install_property(oc, PROP_POOL,
+		g_param_spec_boolean("pool", "Pool",
+		                     "offer upstream a pool of framebus slots to "
+		                     "write into (no copy in the sink)", TRUE,
+		                     G_PARAM_READWRITE | G_PARAM_STATIC_STRINGS));
+	g_object_class_install_property(oc, PROP_STATS,
+		g_param_spec_boxed("stats", "Statistics",
+		                   "frames published, of which zero-copy (the "
+		                   "pool's) and copied once", GST_TYPE_STRUCTURE,
+		                   G_PARAM_READABLE | G_PARAM_STATIC_STRINGS));
 	gst_element_class_add_static_pad_template(ec, &sink_template);
 	gst_element_class_set_static_metadata(ec, "framebus sink",
 		"Sink/Video", "Publishes video frames on a framebus bus "
@@ -254,6 +443,10 @@ gst_framebus_sink_class_init(GstFramebusSinkClass *k)
 	bc->stop = sink_stop;
 	bc->set_caps = sink_set_caps;
 	bc->render = sink_render;
+	bc->unlock = sink_unlock;
+	bc->unlock_stop = sink_unlock_stop;
+	bc->propose_allocation = sink_propose_allocation;
+	bc->event = sink_event;
 }
 
 static void
@@ -261,4 +454,5 @@ gst_framebus_sink_init(GstFramebusSink *s)
 {
 	/* a live bus: frames go when they come, not on the clock */
 	gst_base_sink_set_sync(GST_BASE_SINK(s), FALSE);
+	s->use_pool = TRUE;
 }

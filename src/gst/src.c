@@ -40,6 +40,7 @@ typedef struct {
 	gboolean have_caps;
 	GstClockTime last_pts, last_dur;
 	GstClockTime shift; /* frames captured before we started: moved up */
+	GstTagList *tags;   /* the last tags a frame carried (pushed) */
 } GstFramebusSrc;
 
 typedef struct {
@@ -151,6 +152,7 @@ src_start(GstBaseSrc *bs)
 	s->flushing = FALSE;
 	s->last_pts = s->last_dur = GST_CLOCK_TIME_NONE;
 	s->shift = 0;
+	gst_clear_tag_list(&s->tags);
 	return TRUE;
 }
 
@@ -162,6 +164,7 @@ src_stop(GstBaseSrc *bs)
 	if (s->ref)
 		subref_unref(s->ref);
 	s->ref = NULL;
+	gst_clear_tag_list(&s->tags);
 	return TRUE;
 }
 
@@ -323,6 +326,20 @@ src_create(GstPushSrc *ps, GstBuffer **out)
 	}
 	GST_BUFFER_OFFSET(buf) = fr.seq;
 	stamp(s, buf, &fr);
+	{
+		GstTagList *tags;
+
+		fbus_gst_meta_read(buf, fr.meta, fr.meta_bytes, &tags);
+		if (tags && (!s->tags || !gst_tag_list_is_equal(tags, s->tags))) {
+			gst_tag_list_set_scope(tags, GST_TAG_SCOPE_STREAM);
+			gst_clear_tag_list(&s->tags);
+			s->tags = gst_tag_list_ref(tags);
+			gst_pad_push_event(GST_BASE_SRC_PAD(s),
+			                   gst_event_new_tag(tags));
+		} else if (tags) {
+			gst_tag_list_unref(tags);
+		}
+	}
 	*out = buf;
 	return GST_FLOW_OK;
 
