@@ -219,6 +219,20 @@ negotiate(GstFramebusSrc *s, const struct fbus_format *f)
 	return ok;
 }
 
+/* Caps come from frames, not from a query: before the first frame there
+ * is nothing to offer (basesrc's default would fixate the template to a
+ * 1x1 frame downstream then rejects); after it, a reconfigure downstream
+ * asks for gets the current format again. */
+static gboolean
+src_negotiate(GstBaseSrc *bs)
+{
+	GstFramebusSrc *s = (GstFramebusSrc *)bs;
+
+	if (!s->have_caps)
+		return TRUE;
+	return negotiate(s, &s->cur);
+}
+
 /* PTS: the frame's capture time as running time when the pipeline runs
  * on a monotonic system clock (GStreamer's default), else the arrival
  * time.  Duration: the last interval between frames, so that muxers
@@ -401,6 +415,7 @@ gst_framebus_src_class_init(GstFramebusSrcClass *k)
 	bc->start = src_start;
 	bc->stop = src_stop;
 	bc->unlock = src_unlock;
+	bc->negotiate = src_negotiate;
 	bc->unlock_stop = src_unlock_stop;
 	pc->create = src_create;
 }

@@ -4,8 +4,9 @@
 # gst-inspect documents it; every caps format goes videotestsrc ->
 # framebussink -> framebussrc byte for byte; image/jpeg too; framebus
 # source -> framebussrc -> x264 -> mp4 has the right frame count; a
-# producer killed with -9 and restarted under a running framebussrc; bad
-# URIs are element errors.
+# producer killed with -9 and restarted under a running framebussrc;
+# framebus infer reads every format framebussink publishes; ground truth
+# passes through a pipeline; bad URIs and caps are element errors.
 set -euo pipefail
 F=${FBUS_CLI:?}
 : "${GST_PLUGIN_PATH:?}"
@@ -134,6 +135,55 @@ wait "$gp" || fail "framebussrc did not survive the producer's kill -9"
 [ "$(ls "$TMP"/k-*.raw | wc -l)" -eq 30 ] || fail "kill -9: frame count"
 [ "$(stat -c %s "$TMP/k-029.raw")" -eq $((320 * 240 * 3)) ] ||
 	fail "kill -9: the new size was not negotiated"
+
+# framebus infer (C) reads every caps format framebussink publishes
+for fmt in BGR RGB BGRx GRAY8 NV12 I420 YUY2; do
+	"$F" infer --from "shm:$BUS-i$fmt" --every --frames 2 --json --headless \
+		>"$TMP/infer.json" 2>"$TMP/err" &
+	ip=$!
+	PIDS+=($ip)
+	"${GL[@]}" videotestsrc is-live=true ! \
+		"video/x-raw,format=$fmt,width=320,height=240,framerate=20/1" ! \
+		framebussink uri="shm:$BUS-i$fmt" &
+	pp=$!
+	PIDS+=($pp)
+	wait "$ip" || fail "infer on $fmt: $(cat "$TMP/err")"
+	stop "$pp"
+	[ "$(jq -s '[.[] | select(.seq) | select(.width == 320)] | length' \
+		"$TMP/infer.json")" -eq 2 ] || fail "infer $fmt: $(cat "$TMP/infer.json")"
+done
+
+# ground truth survives a pipeline: framebussrc ! videoconvert !
+# framebussink carries each frame's metadata blob
+"$F" infer --from "shm:$BUS-gt2" --every --frames 3 --json --headless \
+	>"$TMP/infer.json" 2>"$TMP/err" &
+ip=$!
+PIDS+=($ip)
+"${GL[@]}" framebussrc uri="shm:$BUS-gt" ! videoconvert ! \
+	video/x-raw,format=I420 ! framebussink uri="shm:$BUS-gt2" &
+pp=$!
+PIDS+=($pp)
+"$F" source synthetic --to "shm:$BUS-gt" --size 320x240 --fps 20 -q &
+gp=$!
+PIDS+=($gp)
+wait "$ip" || fail "infer through a pipeline: $(cat "$TMP/err")"
+stop "$pp"
+kill "$gp"
+[ "$(jq -s '[.[] | select(.seq) | select(.truth | length > 0)] | length' \
+	"$TMP/infer.json")" -eq 3 ] ||
+	fail "ground truth lost in the pipeline: $(cat "$TMP/infer.json")"
+
+# caps framebus cannot carry: refused with the reason
+if gl videotestsrc num-buffers=1 ! video/x-raw,format=RGB16 ! \
+	framebussink uri="shm:$BUS-bad" >"$TMP/err" 2>&1; then
+	fail "RGB16 accepted"
+fi
+grep -q "can't handle caps" "$TMP/err" || fail "$(cat "$TMP/err")"
+if gl videotestsrc num-buffers=1 ! video/x-raw,format=NV12,width=321,height=240 ! \
+	framebussink uri="shm:$BUS-bad" >"$TMP/err" 2>&1; then
+	fail "NV12 321x240 accepted"
+fi
+grep -q "cannot be NV12 321x240" "$TMP/err" || fail "$(cat "$TMP/err")"
 
 # bad input: element errors, non-zero exit, the reason said
 if gl framebussrc uri=nonsense:x ! fakesink >"$TMP/err" 2>&1; then

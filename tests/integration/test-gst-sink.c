@@ -118,8 +118,30 @@ on_buffer(GstPad *pad, GstPadProbeInfo *pi, gpointer user)
 	return GST_PAD_PROBE_OK;
 }
 
+/* The subscriber connected (it polls for a producer every 100 ms): from
+ * now on it sees every frame committed. */
+static void
+wait_connected(struct fbus_sub *sub)
+{
+	for (int i = 0; i < 150; i++) {
+		struct fbus_sub_stats st;
+		struct fbus_frame fr;
+		int rc = fbus_sub_next(sub, &fr, 100);
+
+		if (rc != FBUS_ETIMEDOUT)
+			fail_msg("before the first frame: %s", fbus_strerror(rc));
+		CHECK(fbus_sub_stats(sub, &st));
+		if (st.connected)
+			return;
+	}
+	FAIL("the subscriber never connected");
+}
+
+/* Start a pipeline; with `sub`, only once that subscriber of its
+ * framebussink is connected (PAUSED opens the bus and commits nothing),
+ * so it cannot miss the first frames on a busy machine. */
 static GstElement *
-launch(const char *desc, struct seen *seen)
+launch(const char *desc, struct seen *seen, struct fbus_sub *sub)
 {
 	GError *err = NULL;
 	GstElement *p = gst_parse_launch(desc, &err);
@@ -134,6 +156,13 @@ launch(const char *desc, struct seen *seen)
 		                  NULL);
 		gst_object_unref(pad);
 		gst_object_unref(sink);
+	}
+	if (sub) {
+		assert_int_not_equal(gst_element_set_state(p, GST_STATE_PAUSED),
+		                     GST_STATE_CHANGE_FAILURE);
+		assert_int_not_equal(gst_element_get_state(p, NULL, NULL,
+		                     10 * GST_SECOND), GST_STATE_CHANGE_FAILURE);
+		wait_connected(sub);
 	}
 	assert_int_not_equal(gst_element_set_state(p, GST_STATE_PLAYING),
 	                     GST_STATE_CHANGE_FAILURE);
@@ -211,7 +240,7 @@ formats(gboolean pool)
 		         "video/x-raw,format=%s,width=%d,height=240,"
 		         "framerate=30/1 ! framebussink name=s uri=%s pool=%s",
 		         n, fmts[i], w, uri, pool ? "true" : "false");
-		p = launch(desc, &seen);
+		p = launch(desc, &seen, sub);
 		for (guint k = 0; k < n; k++) {
 			struct fbus_frame fr;
 
@@ -324,7 +353,7 @@ test_caps_change(void **state)
 	CHECK(fbus_sub_open(&sub, uri, &so));
 	snprintf(desc, sizeof desc, "framebussrc uri=%s mode=every ! "
 	         "appsink name=a sync=false", uri);
-	q = launch(desc, NULL);
+	q = launch(desc, NULL, NULL);
 	ss.as = GST_APP_SINK(gst_bin_get_by_name(GST_BIN(q), "a"));
 	th = g_thread_new("pull", pull_src, &ss);
 	snprintf(desc, sizeof desc,
@@ -332,7 +361,7 @@ test_caps_change(void **state)
 	         "video/x-raw,format=BGR,width=640,height=480,framerate=30/1 ! "
 	         "videoscale ! capsfilter name=cf caps=video/x-raw,width=320,"
 	         "height=240 ! framebussink name=s uri=%s", uri);
-	p = launch(desc, &seen);
+	p = launch(desc, &seen, sub);
 	cf = gst_bin_get_by_name(GST_BIN(p), "cf");
 	for (size_t si = 0; si < G_N_ELEMENTS(sizes); si++) {
 		GstCaps *c = gst_caps_new_simple("video/x-raw", "width",
@@ -398,12 +427,12 @@ test_tags(void **state)
 	snprintf(uri, sizeof uri, "shm:%s", bus);
 	CHECK(fbus_sub_open(&sub, uri, &so));
 	snprintf(desc, sizeof desc, "framebussrc uri=%s ! fakesink", uri);
-	q = launch(desc, NULL);
+	q = launch(desc, NULL, NULL);
 	snprintf(desc, sizeof desc,
 	         "videotestsrc is-live=true num-buffers=20 ! "
 	         "video/x-raw,width=64,height=48,framerate=30/1 ! "
 	         "taginject tags=title=gate3 ! framebussink uri=%s", uri);
-	p = launch(desc, NULL);
+	p = launch(desc, NULL, NULL);
 	CHECK(fbus_sub_next(sub, &fr, 10000));
 	assert_true(fr.meta_bytes > 7);
 	assert_memory_equal(fr.meta, "FBGS 1\n", 7);
