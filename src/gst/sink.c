@@ -1,8 +1,9 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * sink.c — framebussink: publishes each buffer as a frame of a framebus
- * bus.  Raw video is copied once into a loaned slot, plane by plane with
- * GStreamer's strides; image/jpeg goes as ENCODED.  A caps change is a
+ * bus.  Raw video upstream wrote into our pool (pool.c) is committed in
+ * place; other raw buffers are copied once into a loaned slot, plane by
+ * plane with GStreamer's strides; image/jpeg goes as ENCODED.  A caps change is a
  * format change of the bus (subscribers follow without reconnecting).
  * Capture time: the buffer's running time on a monotonic pipeline clock.
  */
@@ -24,6 +25,7 @@ typedef struct {
 	gboolean jpeg;
 	GstVideoInfo info;
 	guint width, height;
+	GstCaps *refused; /* said once: upstream re-sends sticky caps */
 } GstFramebusSink;
 
 typedef struct {
@@ -122,6 +124,7 @@ sink_stop(GstBaseSink *bs)
 	fbus_pub_ref_unref(r);
 	s->ref = NULL;
 	gst_clear_tag_list(&s->tags);
+	gst_caps_replace(&s->refused, NULL);
 	return TRUE;
 }
 
@@ -217,8 +220,12 @@ sink_set_caps(GstBaseSink *bs, GstCaps *caps)
 		s->jpeg = TRUE;
 		s->width = (guint)w;
 		s->height = (guint)h;
+		gst_caps_replace(&s->refused, NULL);
 		return TRUE;
 	}
+	if (s->refused && gst_caps_is_equal(caps, s->refused))
+		return FALSE;
+	gst_caps_replace(&s->refused, caps);
 	if (!gst_video_info_from_caps(&info, caps) ||
 	    !(f.pixfmt = fbus_gst_pixfmt(GST_VIDEO_INFO_FORMAT(&info)))) {
 		GST_ELEMENT_ERROR(s, STREAM, FORMAT, ("unsupported caps"),
@@ -240,6 +247,7 @@ sink_set_caps(GstBaseSink *bs, GstCaps *caps)
 	}
 	s->info = info;
 	s->jpeg = FALSE;
+	gst_caps_replace(&s->refused, NULL);
 	return TRUE;
 }
 
@@ -397,6 +405,7 @@ sink_finalize(GObject *o)
 
 	g_free(s->uri);
 	gst_clear_tag_list(&s->tags);
+	gst_caps_replace(&s->refused, NULL);
 	G_OBJECT_CLASS(gst_framebus_sink_parent_class)->finalize(o);
 }
 

@@ -39,7 +39,8 @@ typedef struct {
 	struct fbus_format cur; /* the caps now negotiated */
 	gboolean have_caps;
 	GstClockTime last_pts, last_dur;
-	GstClockTime shift; /* frames captured before we started: moved up */
+	int64_t t0;            /* the first frame's capture time: PTS 0 */
+	GstClockTime latency;  /* reported; under the object lock */
 	GstTagList *tags;   /* the last tags a frame carried (pushed) */
 } GstFramebusSrc;
 
@@ -151,7 +152,8 @@ src_start(GstBaseSrc *bs)
 	s->have_caps = FALSE;
 	s->flushing = FALSE;
 	s->last_pts = s->last_dur = GST_CLOCK_TIME_NONE;
-	s->shift = 0;
+	s->t0 = 0;
+	s->latency = 0;
 	gst_clear_tag_list(&s->tags);
 	return TRUE;
 }
@@ -233,10 +235,16 @@ src_negotiate(GstBaseSrc *bs)
 	return negotiate(s, &s->cur);
 }
 
-/* PTS: the frame's capture time as running time when the pipeline runs
- * on a monotonic system clock (GStreamer's default), else the arrival
- * time.  Duration: the last interval between frames, so that muxers
- * give the last frame a length too. */
+/* PTS: the frame's capture time as running time, moved so that the first
+ * frame is at 0, when the pipeline runs on a monotonic system clock
+ * (GStreamer's default); else the arrival time.  The intervals between
+ * frames stay the capture intervals.  A first frame captured after the
+ * pipeline started moves the timeline earlier by that much: that is our
+ * latency (reported, so sinks that sync render on time, not late).  Muxers
+ * want the timeline at 0 too: x264enc ! mp4mux with a variable frame rate
+ * starting at some odd offset can hide the first frame behind the edit
+ * list.  Duration: the last interval between frames, so that muxers give
+ * the last frame a length too. */
 static void
 stamp(GstFramebusSrc *s, GstBuffer *buf, const struct fbus_frame *fr)
 {
@@ -250,20 +258,26 @@ stamp(GstFramebusSrc *s, GstBuffer *buf, const struct fbus_frame *fr)
 	now = gst_clock_get_time(clock);
 	if (GST_IS_SYSTEM_CLOCK(clock))
 		g_object_get(clock, "clock-type", &type, NULL);
+	gst_object_unref(clock);
 	if (type == GST_CLOCK_TYPE_MONOTONIC && fr->t_mono_ns > 0 &&
 	    (GstClockTime)fr->t_mono_ns <= now) {
-		/* a frame older than the pipeline (queued, or held for us)
-		 * starts the timeline at 0: the intervals between frames
-		 * stay the capture intervals */
-		if (!GST_CLOCK_TIME_IS_VALID(s->last_pts) &&
-		    (GstClockTime)fr->t_mono_ns < base)
-			s->shift = base - (GstClockTime)fr->t_mono_ns;
-		if ((GstClockTime)fr->t_mono_ns + s->shift >= base)
-			pts = (GstClockTime)fr->t_mono_ns + s->shift - base;
+		if (!GST_CLOCK_TIME_IS_VALID(s->last_pts)) {
+			GstClockTime lat = 0;
+
+			s->t0 = fr->t_mono_ns;
+			if ((GstClockTime)s->t0 > base)
+				lat = (GstClockTime)s->t0 - base;
+			GST_OBJECT_LOCK(s);
+			s->latency = lat;
+			GST_OBJECT_UNLOCK(s);
+			gst_element_post_message(GST_ELEMENT(s),
+				gst_message_new_latency(GST_OBJECT(s)));
+		}
+		if (fr->t_mono_ns >= s->t0)
+			pts = (GstClockTime)(fr->t_mono_ns - s->t0);
 	}
 	if (!GST_CLOCK_TIME_IS_VALID(pts) && now >= base)
 		pts = now - base;
-	gst_object_unref(clock);
 	if (!GST_CLOCK_TIME_IS_VALID(pts))
 		return;
 	if (GST_CLOCK_TIME_IS_VALID(s->last_pts) && pts <= s->last_pts)
@@ -274,6 +288,25 @@ stamp(GstFramebusSrc *s, GstBuffer *buf, const struct fbus_frame *fr)
 	GST_BUFFER_DTS(buf) = pts;
 	GST_BUFFER_DURATION(buf) = s->last_dur;
 	s->last_pts = pts;
+}
+
+/* Live: our latency is how much later than the pipeline's start the
+ * first frame was captured (see stamp). */
+static gboolean
+src_query(GstBaseSrc *bs, GstQuery *q)
+{
+	GstFramebusSrc *s = (GstFramebusSrc *)bs;
+
+	if (GST_QUERY_TYPE(q) == GST_QUERY_LATENCY) {
+		GstClockTime lat;
+
+		GST_OBJECT_LOCK(s);
+		lat = s->latency;
+		GST_OBJECT_UNLOCK(s);
+		gst_query_set_latency(q, TRUE, lat, GST_CLOCK_TIME_NONE);
+		return TRUE;
+	}
+	return GST_BASE_SRC_CLASS(gst_framebus_src_parent_class)->query(bs, q);
 }
 
 static GstFlowReturn
@@ -416,6 +449,7 @@ gst_framebus_src_class_init(GstFramebusSrcClass *k)
 	bc->stop = src_stop;
 	bc->unlock = src_unlock;
 	bc->negotiate = src_negotiate;
+	bc->query = src_query;
 	bc->unlock_stop = src_unlock_stop;
 	pc->create = src_create;
 }

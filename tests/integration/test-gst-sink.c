@@ -5,7 +5,8 @@
  * bytes a framebus subscriber reads, written straight into the bus's slot
  * (the sink's pool: no copy, counted by its "stats") or copied once
  * (pool=false); caps changes mid-stream, bigger and smaller, reach both a
- * C subscriber and a framebussrc pipeline; tags travel as metadata.
+ * C subscriber and a framebussrc pipeline; tags travel as metadata;
+ * framebussrc's timestamps are the capture intervals from 0.
  * Runs the plugin uninstalled (GST_PLUGIN_PATH).
  */
 #define _GNU_SOURCE /* memmem */
@@ -461,6 +462,75 @@ test_tags(void **state)
 	fbus_sub_close(sub);
 }
 
+/* framebussrc's timeline: the first frame at 0, then the capture
+ * intervals exactly; a live source that reports its latency */
+static void
+test_timestamps(void **state)
+{
+	const int64_t step = 40000000;
+	const char *bus = t_unique_name("gts");
+	struct fbus_pub_opts po = { .size = sizeof po };
+	struct fbus_format f = { .pixfmt = FBUS_PIXFMT_GRAY8, .width = 64,
+		                 .height = 48 };
+	struct fbus_pub_stats pst = { 0 };
+	struct fbus_pub *pub;
+	char uri[128], desc[256];
+	GstElement *q, *src;
+	GstAppSink *as;
+	GstQuery *lq;
+	gboolean live = FALSE;
+	int64_t t;
+
+	(void)state;
+	snprintf(uri, sizeof uri, "shm:%s", bus);
+	CHECK(fbus_pub_open(&pub, uri, &po));
+	snprintf(desc, sizeof desc, "framebussrc name=src uri=%s mode=every ! "
+	         "appsink name=a sync=false", uri);
+	q = launch(desc, NULL, NULL);
+	for (int i = 0; i < 200 && !pst.subscribers; i++) {
+		g_usleep(20000);
+		CHECK(fbus_pub_stats(pub, &pst));
+	}
+	assert_int_equal(pst.subscribers, 1);
+	/* captured in the past: every stamp is before it arrives */
+	t = fbus_now_mono_ns() - 10 * step;
+	for (int k = 0; k < 5; k++) {
+		struct fbus_slot sl;
+
+		CHECK(fbus_pub_loan(pub, &f, &sl));
+		memset(sl.data, k, sl.capacity);
+		sl.t_mono_ns = t + k * step;
+		assert_true(fbus_pub_commit(pub, &sl) >= 0);
+	}
+	as = GST_APP_SINK(gst_bin_get_by_name(GST_BIN(q), "a"));
+	for (int k = 0; k < 5; k++) {
+		GstSample *smp = gst_app_sink_try_pull_sample(as, 10 * GST_SECOND);
+		GstBuffer *b;
+
+		assert_non_null(smp);
+		b = gst_sample_get_buffer(smp);
+		if (GST_BUFFER_PTS(b) != (GstClockTime)(k * step))
+			fail_msg("frame %d: pts %" GST_TIME_FORMAT ", want %"
+			         GST_TIME_FORMAT, k,
+			         GST_TIME_ARGS(GST_BUFFER_PTS(b)),
+			         GST_TIME_ARGS((GstClockTime)(k * step)));
+		if (k > 0)
+			assert_int_equal(GST_BUFFER_DURATION(b), step);
+		gst_sample_unref(smp);
+	}
+	src = gst_bin_get_by_name(GST_BIN(q), "src");
+	lq = gst_query_new_latency();
+	assert_true(gst_element_query(src, lq));
+	gst_query_parse_latency(lq, &live, NULL, NULL);
+	assert_true(live);
+	gst_query_unref(lq);
+	gst_object_unref(src);
+	gst_object_unref(as);
+	gst_element_set_state(q, GST_STATE_NULL);
+	gst_object_unref(q);
+	fbus_pub_close(pub);
+}
+
 int
 main(int argc, char **argv)
 {
@@ -469,6 +539,7 @@ main(int argc, char **argv)
 		cmocka_unit_test(test_formats_copy),
 		cmocka_unit_test(test_caps_change),
 		cmocka_unit_test(test_tags),
+		cmocka_unit_test(test_timestamps),
 	};
 
 	if (!getenv("GST_PLUGIN_PATH")) {
