@@ -32,6 +32,8 @@ typedef struct {
 	GstPushSrc parent;
 	gchar *uri;
 	gint mode;
+	gint policy;
+	guint depth;
 	gboolean reconnect;
 	guint hold;
 	SubRef *ref;
@@ -50,7 +52,8 @@ typedef struct {
 
 G_DEFINE_TYPE(GstFramebusSrc, gst_framebus_src, GST_TYPE_PUSH_SRC)
 
-enum { PROP_0, PROP_URI, PROP_MODE, PROP_RECONNECT, PROP_HOLD };
+enum { PROP_0, PROP_URI, PROP_MODE, PROP_RECONNECT, PROP_HOLD, PROP_DEPTH,
+       PROP_POLICY };
 
 static GstStaticPadTemplate src_template = GST_STATIC_PAD_TEMPLATE(
 	"src", GST_PAD_SRC, GST_PAD_ALWAYS, GST_STATIC_CAPS(FBUS_GST_CAPS));
@@ -90,6 +93,8 @@ set_property(GObject *o, guint id, const GValue *v, GParamSpec *ps)
 	case PROP_MODE: s->mode = g_value_get_enum(v); break;
 	case PROP_RECONNECT: s->reconnect = g_value_get_boolean(v); break;
 	case PROP_HOLD: s->hold = g_value_get_uint(v); break;
+	case PROP_DEPTH: s->depth = g_value_get_uint(v); break;
+	case PROP_POLICY: s->policy = g_value_get_enum(v); break;
 	default: G_OBJECT_WARN_INVALID_PROPERTY_ID(o, id, ps);
 	}
 }
@@ -104,6 +109,8 @@ get_property(GObject *o, guint id, GValue *v, GParamSpec *ps)
 	case PROP_MODE: g_value_set_enum(v, s->mode); break;
 	case PROP_RECONNECT: g_value_set_boolean(v, s->reconnect); break;
 	case PROP_HOLD: g_value_set_uint(v, s->hold); break;
+	case PROP_DEPTH: g_value_set_uint(v, s->depth); break;
+	case PROP_POLICY: g_value_set_enum(v, s->policy); break;
 	default: G_OBJECT_WARN_INVALID_PROPERTY_ID(o, id, ps);
 	}
 }
@@ -123,11 +130,30 @@ mode_get_type(void)
 	return t;
 }
 
+static GType
+policy_get_type(void)
+{
+	static GType t;
+	static const GEnumValue values[] = {
+		{ FBUS_FULL_DROP, "the producer drops frames for a full queue",
+		  "drop" },
+		{ FBUS_FULL_BLOCK, "the producer waits for room (lossless)",
+		  "block" },
+		{ 0, NULL, NULL },
+	};
+
+	if (!t)
+		t = g_enum_register_static("GstFramebusSrcPolicy", values);
+	return t;
+}
+
 static gboolean
 src_start(GstBaseSrc *bs)
 {
 	GstFramebusSrc *s = (GstFramebusSrc *)bs;
 	struct fbus_sub_opts o = { .size = sizeof o, .mode = (uint32_t)s->mode,
+		                   .depth = s->depth,
+		                   .full_policy = (uint32_t)s->policy,
 		                   .max_held = s->hold,
 		                   .flags = s->reconnect ? FBUS_SUB_RECONNECT : 0 };
 	struct fbus_sub *sub = NULL;
@@ -440,6 +466,17 @@ gst_framebus_src_class_init(GstFramebusSrcClass *k)
 		g_param_spec_uint("hold", "Hold",
 		                  "frames downstream may hold at once (queues)",
 		                  1, FBUS_MAX_HELD, 4,
+		                  G_PARAM_READWRITE | G_PARAM_STATIC_STRINGS));
+	g_object_class_install_property(oc, PROP_DEPTH,
+		g_param_spec_uint("depth", "Depth",
+		                  "mode=every: frames queued for us (0 = 4)", 0,
+		                  4096, 0,
+		                  G_PARAM_READWRITE | G_PARAM_STATIC_STRINGS));
+	g_object_class_install_property(oc, PROP_POLICY,
+		g_param_spec_enum("full-policy", "Full policy",
+		                  "mode=every: what the producer does when our "
+		                  "queue is full", policy_get_type(),
+		                  FBUS_FULL_DROP,
 		                  G_PARAM_READWRITE | G_PARAM_STATIC_STRINGS));
 	gst_element_class_add_static_pad_template(ec, &src_template);
 	gst_element_class_set_static_metadata(ec, "framebus source",

@@ -38,7 +38,8 @@ gst-inspect-1.0 framebus >"$TMP/inspect" 2>&1 || fail "$(cat "$TMP/inspect")"
 grep -q framebussink "$TMP/inspect" && grep -q framebussrc "$TMP/inspect" ||
 	fail "elements missing: $(cat "$TMP/inspect")"
 for e in framebussink:uri framebussink:slots framebussink:max-subscribers \
-	framebussrc:uri framebussrc:mode framebussrc:reconnect framebussrc:hold; do
+	framebussrc:uri framebussrc:mode framebussrc:reconnect framebussrc:hold \
+	framebussrc:depth framebussrc:full-policy; do
 	gst-inspect-1.0 "${e%%:*}" >"$TMP/el" 2>&1
 	grep -q "^  ${e#*:} " "$TMP/el" ||
 		fail "${e%%:*} does not document ${e#*:}"
@@ -81,7 +82,8 @@ stop "$pp"
 "$F" source synthetic --to "shm:$BUS-rec" --size 320x240 --fps 30 \
 	--frames 80 --wait-subscribers 1 -q &
 PIDS+=($!)
-gl framebussrc uri="shm:$BUS-rec" mode=every num-buffers=60 ! videoconvert ! \
+gl framebussrc uri="shm:$BUS-rec" mode=every full-policy=block num-buffers=60 ! \
+	videoconvert ! \
 	video/x-raw,format=I420 ! \
 	x264enc ! mp4mux ! filesink location="$TMP/rec.mp4" || fail "recording"
 n=$(ffprobe -v error -select_streams v:0 -count_packets \
