@@ -67,14 +67,28 @@ get_property(GObject *o, guint id, GValue *v, GParamSpec *ps)
 	case PROP_SLOTS: g_value_set_uint(v, s->slots); break;
 	case PROP_MAX_SUBSCRIBERS: g_value_set_uint(v, s->max_subscribers); break;
 	case PROP_POOL: g_value_set_boolean(v, s->use_pool); break;
-	case PROP_STATS:
+	case PROP_STATS: {
+		struct fbus_pub_stats st = { 0 };
+		FbusPubRef *r;
+
 		GST_OBJECT_LOCK(s);
+		r = s->ref ? fbus_pub_ref_ref(s->ref) : NULL;
 		g_value_take_boxed(v, gst_structure_new("framebussink-stats",
 			"frames", G_TYPE_UINT64, s->frames,
 			"zero-copy", G_TYPE_UINT64, s->zero_copy,
 			"copied", G_TYPE_UINT64, s->copied, NULL));
 		GST_OBJECT_UNLOCK(s);
+		if (r) {
+			g_mutex_lock(&r->mu);
+			fbus_pub_stats(r->pub, &st);
+			g_mutex_unlock(&r->mu);
+			fbus_pub_ref_unref(r);
+		}
+		gst_structure_set((GstStructure *)g_value_get_boxed(v),
+		                  "subscribers", G_TYPE_UINT, st.subscribers,
+		                  "dropped", G_TYPE_UINT64, st.dropped, NULL);
 		break;
+	}
 	default: G_OBJECT_WARN_INVALID_PROPERTY_ID(o, id, ps);
 	}
 }
@@ -100,8 +114,10 @@ sink_start(GstBaseSink *bs)
 		                  fbus_open_error()));
 		return FALSE;
 	}
+	GST_OBJECT_LOCK(s);
 	s->ref = fbus_pub_ref_new(pub);
 	s->frames = s->zero_copy = s->copied = 0;
+	GST_OBJECT_UNLOCK(s);
 	return TRUE;
 }
 
@@ -121,8 +137,10 @@ sink_stop(GstBaseSink *bs)
 	GST_INFO_OBJECT(s, "%" G_GUINT64_FORMAT " frames: %" G_GUINT64_FORMAT
 	                " zero-copy, %" G_GUINT64_FORMAT " copied", s->frames,
 	                s->zero_copy, s->copied);
-	fbus_pub_ref_unref(r);
+	GST_OBJECT_LOCK(s);
 	s->ref = NULL;
+	GST_OBJECT_UNLOCK(s);
+	fbus_pub_ref_unref(r);
 	gst_clear_tag_list(&s->tags);
 	gst_caps_replace(&s->refused, NULL);
 	return TRUE;
@@ -442,7 +460,9 @@ gst_framebus_sink_class_init(GstFramebusSinkClass *k)
 	g_object_class_install_property(oc, PROP_STATS,
 		g_param_spec_boxed("stats", "Statistics",
 		                   "frames published, of which zero-copy (the "
-		                   "pool's) and copied once", GST_TYPE_STRUCTURE,
+		                   "pool's) and copied once; subscribers now; "
+		                   "frames dropped for full every-mode queues",
+		                   GST_TYPE_STRUCTURE,
 		                   G_PARAM_READABLE | G_PARAM_STATIC_STRINGS));
 	gst_element_class_add_static_pad_template(ec, &sink_template);
 	gst_element_class_set_static_metadata(ec, "framebus sink",
