@@ -192,8 +192,21 @@ producer(const struct cfg *c)
 		die("producer pipeline failed");
 	t1 = now_ns();
 	c1 = cpu_ns();
-	printf("frames=%d elapsed_ns=%" PRId64 " cpu_ns=%" PRId64 "\n",
-	       c->frames, t1 - t0, c1 - c0);
+	{
+		/* framebussink: how many frames upstream drew in place */
+		GstStructure *st = NULL;
+		guint64 zc = 0;
+
+		if (!strcmp(c->transport, "framebus"))
+			g_object_get(sink, "stats", &st, NULL);
+		if (st) {
+			gst_structure_get_uint64(st, "zero-copy", &zc);
+			gst_structure_free(st);
+		}
+		printf("frames=%d elapsed_ns=%" PRId64 " cpu_ns=%" PRId64
+		       " zero_copy=%" G_GUINT64_FORMAT "\n", c->frames, t1 - t0,
+		       c1 - c0, zc);
+	}
 	fflush(stdout);
 	/* the consumer may still be reading the last frames */
 	g_usleep(300000);
@@ -506,13 +519,14 @@ run_case(const char *self, struct cfg *c, gboolean json)
 			       "\"in_p99_us\":%.1f,\"pts_p50_us\":%.1f,"
 			       "\"pts_p99_us\":%.1f,\"sent_fps\":%.1f,"
 			       "\"received_fps\":%.1f,\"producer_cpu_us\":%.1f,"
-			       "\"consumer_cpu_us\":%.1f,\"stalled\":%s}\n",
+			       "\"consumer_cpu_us\":%.1f,\"stalled\":%s,"
+			       "\"zero_copy\":%.0f}\n",
 			       c->transport, c->w, c->h, c->fps, pf, cf, st,
 			       field(cout, "in_p50"), field(cout, "in_p99"),
 			       field(cout, "pts_p50"), field(cout, "pts_p99"),
 			       pf / (el / 1e9), (cf - 1) / (span / 1e9),
 			       pc / pf / 1e3, cc / (cf - 1) / 1e3,
-			       stalled ? "true" : "false");
+			       stalled ? "true" : "false", field(pout, "zero_copy"));
 		else
 			printf("| %dx%d | %s | %s | %.0f/%.0f%s | %s | %s | %.0f | "
 			       "%.0f | %.1f | %.1f | %.0f | %.0f |\n",
