@@ -409,6 +409,45 @@ FBUS_API int fbus_sub_stats(struct fbus_sub *sub, struct fbus_sub_stats *st);
 FBUS_API const char *fbus_sub_last_error(struct fbus_sub *sub);
 FBUS_API void fbus_sub_close(struct fbus_sub *sub);
 
+/* ---- several buses, one subscriber -------------------------------------- */
+
+/* most buses one subscriber may read (fbus_sub_open_many) */
+#define FBUS_MAX_BUSES 64
+
+/*
+ * Subscribe to n buses (1..FBUS_MAX_BUSES, no URI twice) as one subscriber:
+ * many cameras into one detector.  Each URI is opened as fbus_sub_open()
+ * would, with the same opts (a URI's own options apply to it); any open
+ * failing fails the whole, and fbus_open_error() names the URI and why.
+ * The handle is an ordinary subscriber: next, release, fd, stats, close.
+ *
+ * Fairness: when several buses have a frame ready, next() hands out one of
+ * the bus whose last frame was handed out longest ago (buses never served
+ * first, then by their order in uris): a bus with a frame ready is served
+ * within n calls, whatever the other buses' rates.  Latest mode: that
+ * bus's newest frame.  fbus_frame_bus() says which bus a frame is from.
+ * A bus's failure (a producer gone: FBUS_EDISCONNECTED) is returned by
+ * next() with last_error naming the URI; the other buses go on, and with
+ * FBUS_SUB_RECONNECT that bus comes back by itself.  max_held counts the
+ * frames held of all buses together, up to the largest any bus may hold
+ * (opts.max_held, or a URI's ?hold=).  fbus_sub_stats() sums the buses
+ * (`connected`: how many are); fbus_sub_bus_stats() gives one.
+ */
+FBUS_API int fbus_sub_open_many(struct fbus_sub **sub, const char *const *uris,
+                                size_t n, const struct fbus_sub_opts *opts);
+
+/* The index in uris of the bus a frame came from (0 for a subscriber of
+ * one bus). */
+FBUS_API uint32_t fbus_frame_bus(const struct fbus_frame *frame);
+
+/* How many buses a subscriber reads (1 unless fbus_sub_open_many); the
+ * URI of bus i (NULL if not a fbus_sub_open_many subscriber or out of
+ * range); bus i's stats (FBUS_EINVAL out of range). */
+FBUS_API uint32_t fbus_sub_bus_count(struct fbus_sub *sub);
+FBUS_API const char *fbus_sub_bus_uri(struct fbus_sub *sub, uint32_t i);
+FBUS_API int fbus_sub_bus_stats(struct fbus_sub *sub, uint32_t i,
+                                struct fbus_sub_stats *st);
+
 /* ---- discovery (framebus ls) ------------------------------------------- */
 
 struct fbus_bus_info {

@@ -49,6 +49,16 @@ shared_shm(char *buf, size_t n, const char *dir)
 	snprintf(buf, n, "shm:%s?dir=%s", t_unique_name("conf"), dir);
 }
 
+/* `conformance TRANSPORT many`: every subscriber is a multi-bus one of a
+ * single bus (fbus_sub_open_many), which keeps the same contract. */
+static int many;
+
+static int
+c_sub_open(struct fbus_sub **s, const char *uri, const struct fbus_sub_opts *o)
+{
+	return many ? fbus_sub_open_many(s, &uri, 1, o) : fbus_sub_open(s, uri, o);
+}
+
 static void
 shared_unix(char *buf, size_t n, const char *dir)
 {
@@ -159,7 +169,7 @@ sub_open(const char *uri, uint32_t mode, uint32_t flags)
 	struct fbus_sub_opts o = { .mode = mode, .depth = 8, .flags = flags };
 	struct fbus_sub *s = NULL;
 
-	CHECK(fbus_sub_open(&s, uri, &o));
+	CHECK(c_sub_open(&s, uri, &o));
 	return s;
 }
 
@@ -347,7 +357,7 @@ test_no_producer(void **state)
 
 	(void)state;
 	T->uri(uri, sizeof uri);
-	rc = fbus_sub_open(&s, uri, NULL);
+	rc = c_sub_open(&s, uri, NULL);
 	assert_null(s);
 	if (rc != FBUS_ENOENT && rc != FBUS_ECONNREFUSED)
 		fail_msg("open without a producer: %d (%s)", rc,
@@ -688,7 +698,7 @@ test_refused_limit(void **state)
 	T->uri(uri, sizeof uri);
 	p = pub_open(uri, &po);
 	first = sub_open(uri, FBUS_MODE_LATEST, 0);
-	rc = fbus_sub_open(&second, uri, NULL);
+	rc = c_sub_open(&second, uri, NULL);
 	assert_int_equal(rc, -ENOSPC);
 	assert_null(second);
 	assert_non_null(strstr(fbus_open_error(), uri));
@@ -731,7 +741,7 @@ child_subscribe(const char *uri, uid_t uid, uint32_t flags, char *why,
 		close(pfd[0]);
 		if (setgid(uid) || setuid(uid))
 			_exit(90);
-		rc = fbus_sub_open(&s, uri, &o);
+		rc = c_sub_open(&s, uri, &o);
 		if (rc == 0) {
 			rc = fbus_sub_next(s, &fr, 3000);
 			while (rc == FBUS_EDISCONNECTED)
@@ -911,7 +921,7 @@ test_block_slow_reader(void **state)
 	(void)state;
 	T->uri(uri, sizeof uri);
 	sp.p = pub_open(uri, NULL);
-	CHECK(fbus_sub_open(&s, uri, &o));
+	CHECK(c_sub_open(&s, uri, &o));
 	pump_until_frame(sp.p, s, &fr);
 	fbus_sub_release(s, &fr);
 	assert_int_equal(pthread_create(&th, NULL, slow_producer_main, &sp),
@@ -976,7 +986,7 @@ test_block_stopped_reader(void **state)
 	(void)state;
 	T->uri(uri, sizeof uri);
 	p = pub_open(uri, NULL);
-	CHECK(fbus_sub_open(&s, uri, &o));
+	CHECK(c_sub_open(&s, uri, &o));
 	pump_until_frame(p, s, &fr);
 	fbus_sub_release(s, &fr);
 
@@ -1023,7 +1033,7 @@ sub_open_held(const char *uri, uint32_t mode, uint32_t depth, uint32_t held)
 		                   .block_ms = 2000 };
 	struct fbus_sub *s = NULL;
 
-	CHECK(fbus_sub_open(&s, uri, &o));
+	CHECK(c_sub_open(&s, uri, &o));
 	return s;
 }
 
@@ -1171,7 +1181,7 @@ test_hold_producer_killed(void **state)
 	(void)state;
 	T->uri(uri, sizeof uri);
 	pid = spawn_producer(uri, 0);
-	CHECK(fbus_sub_open(&s, uri, &o));
+	CHECK(c_sub_open(&s, uri, &o));
 	for (int i = 0; i < 2; i++) {
 		CHECK(fbus_sub_next(s, &fr[i], 2000));
 		tags[i] = check_tagged(&fr[i], &f);
@@ -1219,7 +1229,7 @@ test_hold_options(void **state)
 	T->uri(uri, sizeof uri);
 	p = pub_open(uri, NULL);
 	snprintf(u2, sizeof u2, "%s?hold=65", uri);
-	assert_int_equal(fbus_sub_open(&s, u2, NULL), FBUS_EINVAL);
+	assert_int_equal(c_sub_open(&s, u2, NULL), FBUS_EINVAL);
 	assert_non_null(strstr(fbus_open_error(), "hold must be 1..64"));
 	snprintf(u2, sizeof u2, "%s?hold=2", uri);
 	{
@@ -1230,7 +1240,7 @@ test_hold_options(void **state)
 	/* the URI wins over the struct */
 	{
 		struct fbus_sub_opts o = { .max_held = 5 };
-		CHECK(fbus_sub_open(&s, u2, &o));
+		CHECK(c_sub_open(&s, u2, &o));
 	}
 	pump_until_frame(p, s, &fr[0]);
 	CHECK(send_tagged(p, &f, 1));
@@ -1282,12 +1292,16 @@ main(int argc, char **argv)
 	char group[64];
 	int rc;
 
-	for (size_t i = 0; argc == 2 && i < sizeof transports / sizeof *transports;
-	     i++)
+	for (size_t i = 0; (argc == 2 || argc == 3) &&
+	     i < sizeof transports / sizeof *transports; i++)
 		if (!strcmp(argv[1], transports[i].name))
 			T = &transports[i];
+	if (argc == 3 && !strcmp(argv[2], "many"))
+		many = 1;
+	else if (argc == 3)
+		T = NULL;
 	if (!T) {
-		fprintf(stderr, "usage: %s shm|unix|tcp\n", argv[0]);
+		fprintf(stderr, "usage: %s shm|unix|tcp [many]\n", argv[0]);
 		return 2;
 	}
 	signal(SIGPIPE, SIG_IGN);
@@ -1296,7 +1310,8 @@ main(int argc, char **argv)
 	 * tree, whose parents need not be traversable */
 	snprintf(shared_dir, sizeof shared_dir, "/tmp/fbus-conf-XXXXXX");
 	assert_true(mkdtemp(shared_dir) && chmod(shared_dir, 0755) == 0);
-	snprintf(group, sizeof group, "conformance-%s", T->name);
+	snprintf(group, sizeof group, "conformance-%s%s", T->name,
+	         many ? "-many" : "");
 	rc = _cmocka_run_group_tests(group, tests, sizeof tests / sizeof *tests,
 	                             NULL, NULL);
 	if (rmdir(shared_dir) < 0)
