@@ -249,26 +249,25 @@ fbus_sub_open_many(struct fbus_sub **sub, const char *const *uris, size_t n,
 		return rc;
 	}
 	m->base.ops = &many_ops;
-	for (size_t i = 0; i < n; i++) {
-		for (size_t j = 0; j < i && uris[i]; j++)
-			if (!strcmp(uris[i], uris[j])) {
-				fbusi_fail(&err, FBUS_EINVAL, "%s given twice",
-				           uris[i]);
-				fbusi_set_open_error(uris[i], FBUS_EINVAL, &err);
+	for (size_t i = 0; i < n; i++)
+		for (size_t j = 0; j <= i; j++)
+			if (!uris[i] || (j < i && !strcmp(uris[i], uris[j]))) {
+				fbusi_fail(&err, FBUS_EINVAL, "%s", uris[i] ?
+				           "given twice" : "no URI");
+				fbusi_set_open_error(uris[i] ? uris[i] : "(null)",
+				                     FBUS_EINVAL, &err);
 				many_close(&m->base);
 				return FBUS_EINVAL;
 			}
+	for (size_t i = 0; i < n; i++) {
 		/* the bus's own open says why it fails (fbus_open_error) */
-		rc = uris[i] ? fbus_sub_open(&m->bus[m->n].sub, uris[i], &opts)
-		             : FBUS_EINVAL;
+		rc = fbus_sub_open(&m->bus[m->n].sub, uris[i], &opts);
 		if (rc == 0 && !(m->bus[m->n].uri = strdup(uris[i]))) {
 			fbus_sub_close(m->bus[m->n].sub);
 			rc = FBUS_ENOMEM;
+			fbusi_set_open_error(uris[i], rc, &err);
 		}
 		if (rc) {
-			if (!uris[i] || rc == FBUS_ENOMEM)
-				fbusi_set_open_error(uris[i] ? uris[i] : "(null)",
-				                     rc, &err);
 			many_close(&m->base);
 			return rc;
 		}
