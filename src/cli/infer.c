@@ -41,7 +41,10 @@ usage(FILE *f)
 	        "\n"
 	        "input:\n"
 	        "  --from URI          bus to read (default shm:cam0); also\n"
-	        "                      unix:/path.sock, tcp://host:port\n"
+	        "                      unix:/path.sock, tcp://host:port;\n"
+	        "                      again for more buses (cameras): the\n"
+	        "                      one that waited longest is served\n"
+	        "                      first, frames and stats per bus\n"
 	        "  --every             every frame in order (default: always\n"
 	        "                      the newest, skipped frames counted)\n"
 	        "  --frames N          stop after N processed frames\n"
@@ -142,7 +145,7 @@ struct infer;
 static void clear_status(struct infer *in);
 
 static void
-print_json(const struct fbus_frame *fr, const double *lat,
+print_json(const char *bus, const struct fbus_frame *fr, const double *lat,
            const struct det_box *b, size_t n,
            const struct detector *det, const struct det_box *truth,
            size_t ntruth)
@@ -150,7 +153,9 @@ print_json(const struct fbus_frame *fr, const double *lat,
 	static const char *const keys[ST_N] = { "wait", "age", "pre", "infer",
 		                                "post", "display", "e2e" };
 
-	printf("{\"seq\":%llu,\"t_capture_mono_ns\":%lld,"
+	printf("{\"bus\":");
+	json_string(stdout, bus);
+	printf(",\"seq\":%llu,\"t_capture_mono_ns\":%lld,"
 	       "\"t_capture_real_ns\":%lld,\"width\":%u,\"height\":%u,"
 	       "\"format\":\"%s\",\"skipped\":%llu,\"latency_ms\":{",
 	       (unsigned long long)fr->seq, (long long)fr->t_mono_ns,
@@ -210,8 +215,19 @@ status_text(struct overlay_img *img, const char *line1, const char *line2)
 
 /* ---- main loop --------------------------------------------------------- */
 
+/* What infer keeps of each bus it reads (--from, once or more). */
+struct bus_state {
+	unsigned long long frames;
+	struct series age;  /* capture -> pickup [ms] */
+	int waiting;        /* its absence was said */
+	char why[256];      /* the last reason said for it */
+};
+
 struct infer {
-	const char *from;
+	const char *from;   /* the first bus, or the only one */
+	const char *froms[FBUS_MAX_BUSES];
+	uint32_t nfrom;
+	struct bus_state bus[FBUS_MAX_BUSES];
 	int every, json, headless, quiet, stats;
 	long long max_frames;
 	double duration;
@@ -238,6 +254,12 @@ struct infer {
 	int status_shown;        /* a live status line is on the terminal */
 	int warned_stamp;        /* said once: frames without capture times */
 };
+
+static const char *
+bus_name(const struct infer *in, uint32_t i)
+{
+	return i < in->nfrom ? in->froms[i] : in->from;
+}
 
 static void
 show(struct infer *in, const char *status)
@@ -290,11 +312,15 @@ output_picture(struct infer *in, const struct fbus_frame *fr,
 		         in->fps, lat[ST_E2E]);
 	if (score_map(&in->score) >= 0) {
 		snprintf(line2, sizeof line2,
-		         "seq %llu  skipped %llu  mAP %.2f",
+		         "%s%sseq %llu  skipped %llu  mAP %.2f",
+		         in->nfrom > 1 ? bus_name(in, fbus_frame_bus(fr)) : "",
+		         in->nfrom > 1 ? "  " : "",
 		         (unsigned long long)fr->seq, in->skipped,
 		         score_map(&in->score));
 	} else {
-		snprintf(line2, sizeof line2, "seq %llu  skipped %llu",
+		snprintf(line2, sizeof line2, "%s%sseq %llu  skipped %llu",
+		         in->nfrom > 1 ? bus_name(in, fbus_frame_bus(fr)) : "",
+		         in->nfrom > 1 ? "  " : "",
 		         (unsigned long long)fr->seq, in->skipped);
 	}
 	status_text(&in->img, line1, line2);
@@ -391,6 +417,13 @@ process(struct infer *in, struct fbus_frame *fr, double wait_ms,
 	}
 	in->frames++;
 	in->skipped += fr->skipped;
+	{
+		struct bus_state *bs = &in->bus[fbus_frame_bus(fr)];
+
+		bs->frames++;
+		if (!isnan(lat[ST_AGE]))
+			series_add(&bs->age, lat[ST_AGE]);
+	}
 	in->last_e2e_ms = lat[ST_E2E];
 	/* Scoring is bookkeeping, not part of the result's latency. */
 	ntruth = score_frame(&in->score, fr, boxes, n);
@@ -419,7 +452,8 @@ process(struct infer *in, struct fbus_frame *fr, double wait_ms,
 		if (s != ST_DISPLAY)
 			series_add(&in->lat[s], lat[s]);
 	if (in->json)
-		print_json(&info, lat, boxes, n, in->det,
+		print_json(bus_name(in, fbus_frame_bus(&info)), &info, lat, boxes,
+		           n, in->det,
 		           ntruth >= 0 ? in->score.truth : NULL,
 		           ntruth >= 0 ? (size_t)ntruth : 0);
 	return 0;
@@ -492,7 +526,25 @@ summary_json(const struct infer *in, const struct fbus_sub_stats *st,
 		       cli_percentile(v->v, v->n, 99), v->v[v->n - 1]);
 		first = 0;
 	}
-	printf("},\"accuracy\":");
+	printf("},\"buses\":[");
+	for (uint32_t i = 0; i < in->nfrom; i++) {
+		const struct series *v = &in->bus[i].age;
+		struct fbus_sub_stats bs = { 0 };
+
+		fbus_sub_bus_stats(in->sub, i, &bs);
+		printf("%s{\"bus\":", i ? "," : "");
+		json_string(stdout, bus_name(in, i));
+		printf(",\"frames\":%llu,\"skipped\":%llu,\"dropped\":%llu,"
+		       "\"reconnects\":%u", in->bus[i].frames,
+		       (unsigned long long)bs.skipped,
+		       (unsigned long long)bs.dropped, bs.reconnects);
+		if (v->n)
+			printf(",\"age_ms\":{\"p50\":%.3f,\"p99\":%.3f}",
+			       cli_percentile(v->v, v->n, 50),
+			       cli_percentile(v->v, v->n, 99));
+		printf("}");
+	}
+	printf("],\"accuracy\":");
 	score_print_json(&in->score, conf_threshold(in), stdout);
 	printf("}}\n");
 	fflush(stdout);
@@ -507,6 +559,9 @@ summary(struct infer *in, double elapsed_s)
 	for (int s = 0; s < ST_N; s++)
 		if (in->lat[s].n)
 			cli_sort_doubles(in->lat[s].v, in->lat[s].n);
+	for (uint32_t i = 0; i < in->nfrom; i++)
+		if (in->bus[i].age.n)
+			cli_sort_doubles(in->bus[i].age.v, in->bus[i].age.n);
 	clear_status(in);
 	if (in->json)
 		summary_json(in, &st, elapsed_s);
@@ -531,7 +586,74 @@ summary(struct infer *in, double elapsed_s)
 		        stage_names[s], cli_percentile(v->v, v->n, 50), cli_percentile(v->v, v->n, 95), cli_percentile(v->v, v->n, 99),
 		        v->v[v->n - 1]);
 	}
+	if (in->nfrom > 1) {
+		fprintf(stderr, "  %-24s %9s %9s %13s %13s\n", "bus", "frames",
+		        "skipped", "age p50 [ms]", "age p99 [ms]");
+		for (uint32_t i = 0; i < in->nfrom; i++) {
+			const struct series *v = &in->bus[i].age;
+			struct fbus_sub_stats bs = { 0 };
+
+			fbus_sub_bus_stats(in->sub, i, &bs);
+			fprintf(stderr, "  %-24s %9llu %9llu %13.3f %13.3f\n",
+			        bus_name(in, i), in->bus[i].frames,
+			        (unsigned long long)bs.skipped,
+			        v->n ? cli_percentile(v->v, v->n, 50) : NAN,
+			        v->n ? cli_percentile(v->v, v->n, 99) : NAN);
+		}
+	}
 	score_print_summary(&in->score, conf_threshold(in), stderr);
+}
+
+/* EDISCONNECTED: no producer now on some bus, on every transport — none
+ * yet (start order does not matter), or it went away.  Said once a bus,
+ * and not for a producer that comes within 0.5 s of the start; a producer
+ * that is there but refuses us (a bad ring, a uid we do not trust...) is
+ * said once per reason. */
+static void
+say_absent(struct infer *in, int late)
+{
+	const char *err = fbus_sub_last_error(in->sub);
+
+	for (uint32_t i = 0; i < in->nfrom; i++) {
+		struct bus_state *bs = &in->bus[i];
+		struct fbus_sub_stats st = { 0 };
+		const char *name = bus_name(in, i);
+		size_t nl = strlen(name);
+
+		fbus_sub_bus_stats(in->sub, i, &st);
+		if (st.connected)
+			continue;
+		/* a multi-bus subscriber says "URI: why" */
+		if (in->nfrom > 1 && (strncmp(err, name, nl) || err[nl] != ':'))
+			continue;
+		if (in->nfrom > 1)
+			err += nl + 2;
+		if (!bs->waiting && (bs->frames || late)) {
+			clear_status(in);
+			if (bs->frames)
+				cli_warn("source %s went away (%s); waiting "
+				         "for source", name, err);
+			else
+				cli_warn("waiting for source %s (%s)", name, err);
+			snprintf(bs->why, sizeof bs->why, "%s", err);
+			bs->waiting = 1;
+		} else if (bs->waiting && strcmp(bs->why, err) &&
+		           strncmp(err, "no producer", 11)) {
+			snprintf(bs->why, sizeof bs->why, "%s", err);
+			clear_status(in);
+			cli_warn("source %s: %s", name, bs->why);
+		}
+		return;
+	}
+}
+
+static int
+any_waiting(const struct infer *in)
+{
+	for (uint32_t i = 0; i < in->nfrom; i++)
+		if (in->bus[i].waiting)
+			return 1;
+	return 0;
 }
 
 static void
@@ -580,15 +702,19 @@ cmd_infer(int argc, char **argv)
 	struct infer in = { .from = "shm:cam0" };
 	struct fbus_sub_opts sopts = { .size = sizeof sopts };
 	char err[512];
-	int c, rc, waiting = 0, status = 0;
-	char why[256] = ""; /* the last disconnect reason we said */
+	int c, rc, status = 0;
 	int64_t t_start, t_wait0;
 
 	optind = 1;
 	opterr = 0;
 	while ((c = getopt_long(argc, argv, ":h", longopts, NULL)) != -1) {
 		switch (c) {
-		case O_FROM: in.from = optarg; break;
+		case O_FROM:
+			if (in.nfrom == FBUS_MAX_BUSES)
+				cli_die(2, "--from: at most %d buses",
+				        FBUS_MAX_BUSES);
+			in.froms[in.nfrom++] = optarg;
+			break;
 		case O_EVERY: in.every = 1; break;
 		case O_MODEL: in.dopts.model = optarg; break;
 		case O_WEIGHTS: in.dopts.weights = optarg; break;
@@ -670,7 +796,13 @@ cmd_infer(int argc, char **argv)
 	sopts.flags = FBUS_SUB_RECONNECT;
 	/* JPEG streams are decoded by the library into what YOLO eats. */
 	sopts.pixfmt = FBUS_PIXFMT_BGR24;
-	rc = fbus_sub_open(&in.sub, in.from, &sopts);
+	if (in.nfrom)
+		in.from = in.froms[0];
+	else
+		in.froms[in.nfrom++] = in.from;
+	rc = in.nfrom == 1 ? fbus_sub_open(&in.sub, in.from, &sopts)
+	                   : fbus_sub_open_many(&in.sub, in.froms, in.nfrom,
+	                                        &sopts);
 	if (rc) {
 		detector_close(in.det);
 		cli_die(rc == FBUS_EINVAL || rc == FBUS_ENAMETOOLONG ? 2 : 1,
@@ -691,36 +823,10 @@ cmd_infer(int argc, char **argv)
 			break;
 
 		rc = fbus_sub_next(in.sub, &fr, 100);
-		/* EDISCONNECTED: no producer now, on every transport — none
-		 * yet (start order does not matter), or it went away.  Said
-		 * once, and not for a producer that comes within 0.5 s. */
-		if (rc == FBUS_EDISCONNECTED && !waiting &&
-		    (in.frames || ms_since(t_start) > 500)) {
-			clear_status(&in);
-			if (in.frames)
-				cli_warn("source %s went away (%s); waiting "
-				         "for source",
-				         in.from, fbus_sub_last_error(in.sub));
-			else
-				cli_warn("waiting for source %s (%s)", in.from,
-				         fbus_sub_last_error(in.sub));
-			snprintf(why, sizeof why, "%s",
-			         fbus_sub_last_error(in.sub));
-			waiting = 1;
-		} else if (rc == FBUS_EDISCONNECTED && waiting &&
-		           strcmp(why, fbus_sub_last_error(in.sub)) &&
-		           strncmp(fbus_sub_last_error(in.sub), "no producer",
-		                   11)) {
-			/* a producer is there but refused (a bad ring, a
-			 * uid we do not trust...): say why, once per reason;
-			 * "no producer" is what "waiting" said already */
-			snprintf(why, sizeof why, "%s",
-			         fbus_sub_last_error(in.sub));
-			clear_status(&in);
-			cli_warn("source %s: %s", in.from, why);
-		}
+		if (rc == FBUS_EDISCONNECTED)
+			say_absent(&in, ms_since(t_start) > 500);
 		if (rc == FBUS_EDISCONNECTED || rc == FBUS_ETIMEDOUT) {
-			if (waiting)
+			if (any_waiting(&in))
 				show(&in, "waiting for source");
 			continue;
 		}
@@ -732,11 +838,16 @@ cmd_infer(int argc, char **argv)
 			status = 1;
 			break;
 		}
-		if (waiting) {
-			clear_status(&in);
-			cli_warn("source %s is %s", in.from,
-			         in.frames ? "back" : "up");
-			waiting = 0;
+		{
+			struct bus_state *bs = &in.bus[fbus_frame_bus(&fr)];
+
+			if (bs->waiting) {
+				clear_status(&in);
+				cli_warn("source %s is %s",
+				         bus_name(&in, fbus_frame_bus(&fr)),
+				         bs->frames ? "back" : "up");
+				bs->waiting = 0;
+			}
 		}
 		process(&in, &fr, ms_since(t_wait0), fbus_now_mono_ns());
 		t_wait0 = fbus_now_mono_ns();
@@ -755,5 +866,7 @@ cmd_infer(int argc, char **argv)
 	score_free(&in.score);
 	for (int s = 0; s < ST_N; s++)
 		free(in.lat[s].v);
+	for (uint32_t i = 0; i < in.nfrom; i++)
+		free(in.bus[i].age.v);
 	return status;
 }
