@@ -1,8 +1,8 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * demo.c — `framebus demo`: the whole system on one machine, out of the
- * box.  Runs this same binary twice, as program A (`source synthetic`) and
- * program B (`infer`, bundled model), two processes over shm:demo-PID, and
+ * box.  Runs this same binary as program A (`source synthetic`, once a
+ * camera) and program B (`infer`, bundled model) over shm:demo-PID[-i], and
  * stops both cleanly on Ctrl-C, after --duration, or when the window is
  * closed.  The children do the work and the talking (window or live status
  * line, summary with fps, latency percentiles and mAP); this file only
@@ -29,6 +29,8 @@
 #define STOP_GRACE_S 60.0
 /* How long a child gets to exit after being asked to. */
 #define EXIT_WAIT_MS 10000
+/* --cameras: each is a process of its own */
+#define MAX_CAMERAS 8
 
 static void
 usage(FILE *f)
@@ -52,11 +54,14 @@ usage(FILE *f)
 	        "  --seed N        scene seed (default 1)\n"
 	        "  --fps N|max     scene frame rate (default 10)\n"
 	        "  --size WxH      scene size (default 1280x720)\n"
+	        "  --cameras N     N synthetic cameras (scenes with seeds\n"
+	        "                  seed..seed+N-1), all into one infer\n"
+	        "                  (default 1, at most %d)\n"
 	        "  -q, --quiet     no status messages, summary only\n"
 	        "  -h, --help      this text\n"
 	        "\n"
 	        "Exit status: 0 done, 1 source or infer failed, 2 usage\n"
-	        "error.\n");
+	        "error.\n", MAX_CAMERAS);
 }
 
 struct child {
@@ -184,7 +189,7 @@ int
 cmd_demo(int argc, char **argv)
 {
 	enum { O_DURATION = 256, O_HEADLESS, O_JSON, O_EVERY, O_SEED, O_FPS,
-	       O_SIZE };
+	       O_SIZE, O_CAMERAS };
 	static const struct option longopts[] = {
 		{ "duration", required_argument, NULL, O_DURATION },
 		{ "headless", no_argument, NULL, O_HEADLESS },
@@ -193,15 +198,18 @@ cmd_demo(int argc, char **argv)
 		{ "seed", required_argument, NULL, O_SEED },
 		{ "fps", required_argument, NULL, O_FPS },
 		{ "size", required_argument, NULL, O_SIZE },
+		{ "cameras", required_argument, NULL, O_CAMERAS },
 		{ "quiet", no_argument, NULL, 'q' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
-	char bus[64], duration[32] = "", seed[32] = "1", fps[32] = "10",
-		size[32] = "1280x720";
-	char *src_argv[16], *inf_argv[16];
-	struct child kids[2] = { { .name = "infer" }, { .name = "source" } };
+	char bus[MAX_CAMERAS][64], seeds[MAX_CAMERAS][32], names[MAX_CAMERAS][32];
+	char duration[32] = "", fps[32] = "10", size[32] = "1280x720";
+	char *src_argv[MAX_CAMERAS][16], *inf_argv[16 + 2 * MAX_CAMERAS];
+	struct child kids[1 + MAX_CAMERAS] = { { .name = "infer" } };
 	int c, n, headless = 0, json = 0, every = 0, quiet = 0, status = 0;
+	int cameras = 1;
+	long long seed = 1;
 	double dur = 0, t_start;
 
 	optind = 1;
@@ -217,9 +225,12 @@ cmd_demo(int argc, char **argv)
 		case O_JSON: json = 1; break;
 		case O_EVERY: every = 1; break;
 		case O_SEED:
-			snprintf(seed, sizeof seed, "%lld",
-			         cli_parse_int("--seed", optarg, 0,
-			                       UINT32_MAX));
+			seed = cli_parse_int("--seed", optarg, 0,
+			                     UINT32_MAX - MAX_CAMERAS);
+			break;
+		case O_CAMERAS:
+			cameras = (int)cli_parse_int("--cameras", optarg, 1,
+			                             MAX_CAMERAS);
 			break;
 		case O_FPS:
 			if (strcmp(optarg, "max") == 0)
@@ -246,12 +257,24 @@ cmd_demo(int argc, char **argv)
 	if (!headless && !display_available())
 		headless = 1;
 
-	snprintf(bus, sizeof bus, "shm:demo-%d", (int)getpid());
+	for (int i = 0; i < cameras; i++) {
+		if (cameras == 1)
+			snprintf(bus[i], sizeof bus[i], "shm:demo-%d",
+			         (int)getpid());
+		else
+			snprintf(bus[i], sizeof bus[i], "shm:demo-%d-%d",
+			         (int)getpid(), i + 1);
+		snprintf(seeds[i], sizeof seeds[i], "%lld", seed + i);
+		snprintf(names[i], sizeof names[i], cameras == 1 ? "source" :
+		         "source %d", i + 1);
+	}
 	n = 0;
 	inf_argv[n++] = "framebus";
 	inf_argv[n++] = "infer";
-	inf_argv[n++] = "--from";
-	inf_argv[n++] = bus;
+	for (int i = 0; i < cameras; i++) {
+		inf_argv[n++] = "--from";
+		inf_argv[n++] = bus[i];
+	}
 	inf_argv[n++] = "--stats";
 	if (headless)
 		inf_argv[n++] = "--headless";
@@ -264,39 +287,54 @@ cmd_demo(int argc, char **argv)
 		inf_argv[n++] = duration;
 	}
 	inf_argv[n] = NULL;
-	n = 0;
-	src_argv[n++] = "framebus";
-	src_argv[n++] = "source";
-	src_argv[n++] = "synthetic";
-	src_argv[n++] = "--to";
-	src_argv[n++] = bus;
-	src_argv[n++] = "--seed";
-	src_argv[n++] = seed;
-	src_argv[n++] = "--fps";
-	src_argv[n++] = fps;
-	src_argv[n++] = "--size";
-	src_argv[n++] = size;
-	src_argv[n++] = "--quiet";
-	src_argv[n] = NULL;
+	for (int i = 0; i < cameras; i++) {
+		char **a = src_argv[i];
 
-	if (!quiet)
+		n = 0;
+		a[n++] = "framebus";
+		a[n++] = "source";
+		a[n++] = "synthetic";
+		a[n++] = "--to";
+		a[n++] = bus[i];
+		a[n++] = "--seed";
+		a[n++] = seeds[i];
+		a[n++] = "--fps";
+		a[n++] = fps;
+		a[n++] = "--size";
+		a[n++] = size;
+		a[n++] = "--quiet";
+		a[n] = NULL;
+		kids[1 + i].name = names[i];
+	}
+
+	if (!quiet && cameras == 1)
 		fprintf(stderr,
 		        "framebus demo: synthetic scene %s at %s fps -> %s -> "
 		        "infer (bundled model), %s; %s\n",
-		        size, fps, bus,
+		        size, fps, bus[0],
+		        headless ? "headless" : "in a window",
+		        dur > 0 ? "stops by itself (or Ctrl-C)"
+		                : "Ctrl-C stops it");
+	else if (!quiet)
+		fprintf(stderr,
+		        "framebus demo: %d synthetic cameras %s at %s fps -> "
+		        "%s .. %s -> one infer (bundled model, the camera "
+		        "that waited longest first), %s; %s\n",
+		        cameras, size, fps, bus[0], bus[cameras - 1],
 		        headless ? "headless" : "in a window",
 		        dur > 0 ? "stops by itself (or Ctrl-C)"
 		                : "Ctrl-C stops it");
 
 	cli_install_stop_handlers();
-	/* infer first: its model loads while the source starts. */
+	/* infer first: its model loads while the sources start. */
 	kids[0].pid = spawn(inf_argv);
-	kids[1].pid = spawn(src_argv);
+	for (int i = 0; i < cameras; i++)
+		kids[1 + i].pid = spawn(src_argv[i]);
 	t_start = now_s();
 
 	/* Until infer ends (its --duration, its window closed, or an error),
-	 * the source dies, or we are told to stop. */
-	while (!cli_stop && reap(kids, 2) == 2) {
+	 * a source dies, or we are told to stop. */
+	while (!cli_stop && reap(kids, 1 + cameras) == 1 + cameras) {
 		if (dur > 0 && now_s() - t_start > dur + STOP_GRACE_S) {
 			cli_warn("infer did not stop %.0f s after --duration",
 			         STOP_GRACE_S);
@@ -305,18 +343,21 @@ cmd_demo(int argc, char **argv)
 		}
 		sleep_ms(50);
 	}
-	if (!kids[1].pid && !kids[0].pid) {
-		/* both gone at once: judged below */
-	} else if (!kids[1].pid) {
-		cli_warn("source stopped unexpectedly; stopping infer");
-		status = 1;
-	}
+	for (int i = 0; i < cameras && kids[0].pid; i++)
+		if (!kids[1 + i].pid) {
+			cli_warn("%s stopped unexpectedly; stopping infer",
+			         kids[1 + i].name);
+			status = 1;
+			break;
+		}
 	stop_child(&kids[0], SIGINT);
-	stop_child(&kids[1], SIGTERM);
+	for (int i = 0; i < cameras; i++)
+		stop_child(&kids[1 + i], SIGTERM);
 	if (child_failed(&kids[0]))
 		status = 1;
 	/* A source that exited by itself (not asked) failed even with 0. */
-	if (child_failed(&kids[1]))
-		status = 1;
+	for (int i = 0; i < cameras; i++)
+		if (child_failed(&kids[1 + i]))
+			status = 1;
 	return status;
 }

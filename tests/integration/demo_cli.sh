@@ -145,4 +145,23 @@ done
 kill -KILL $dpid
 wait $dpid 2>/dev/null || true
 no_kids $dpid
+# several cameras into one infer: every camera's frames, a summary line
+# each, and the children all gone at the end
+"$F" demo --cameras 3 --headless --duration 4 --size 320x240 --json \
+	> "$TMP/cams.json" 2> "$TMP/cams.err" &
+dpid=$!
+wait $dpid || fail "demo --cameras 3: $(cat "$TMP/cams.err")"
+[ "$(jq -r 'select(.seq) | .bus' "$TMP/cams.json" | sort -u | wc -l)" -eq 3 ] ||
+	fail "not every camera served: $(jq -r 'select(.seq) | .bus' "$TMP/cams.json" | sort | uniq -c)"
+jq -e -s '.[-1].summary.buses | length == 3 and all(.frames > 5)' \
+	"$TMP/cams.json" >/dev/null || fail "summary: $(tail -1 "$TMP/cams.json")"
+grep -q "3 synthetic cameras" "$TMP/cams.err" || fail "$(cat "$TMP/cams.err")"
+no_kids $dpid
+for bad in 0 9 x; do
+	set +e
+	"$F" demo --cameras $bad --headless >/dev/null 2>"$TMP/err"
+	rc=$?
+	set -e
+	[ $rc -eq 2 ] || fail "--cameras $bad: exit $rc"
+done
 echo "demo cli: ok"
