@@ -124,6 +124,8 @@ class Frame:
     t_mono_ns = property(lambda self: self._f.t_mono_ns)
     t_real_ns = property(lambda self: self._f.t_real_ns)
     skipped = property(lambda self: self._f.skipped)
+    bus = property(lambda self: self._f.bus,
+                   doc="index of its bus in the Subscriber's URI list")
     width = property(lambda self: self._layout["width"])
     height = property(lambda self: self._layout["height"])
     meta = property(lambda self: self._f.meta)
@@ -167,6 +169,10 @@ class Frame:
 class Subscriber:
     """Subscriber(uri, mode="latest"|"every", depth=4, policy="drop"|"block",
     block_ms=1000, reconnect=False, hold=2, format=None, max_bytes=0)
+
+    `uri` may be a list of URIs: one subscriber over several buses (many
+    cameras, one detector); the bus that waited longest is served first,
+    and `frame.bus` is the index of the one a frame came from.
 
     `hold`: how many frames may be pinned at once (by arrays still alive);
     the producer reserves room for them.  `format`: what JPEG streams are

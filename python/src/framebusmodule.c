@@ -143,7 +143,9 @@ Sub_init(SubObject *self, PyObject *args, PyObject *kw)
 	static char *kwlist[] = { "uri", "mode", "depth", "policy",
 		                  "block_ms", "reconnect", "hold", "pixfmt",
 		                  "max_bytes", NULL };
-	const char *uri;
+	PyObject *uriobj, *seq = NULL;
+	const char *uri, *uris[FBUS_MAX_BUSES];
+	Py_ssize_t nuris = 0;
 	unsigned mode = 0, depth = 0, policy = 0, block_ms = 0, hold = 1;
 	unsigned pixfmt = 0;
 	unsigned long long max_bytes = 0;
@@ -155,7 +157,7 @@ Sub_init(SubObject *self, PyObject *args, PyObject *kw)
 		PyErr_SetString(PyExc_RuntimeError, "Subscriber already open");
 		return -1;
 	}
-	if (!PyArg_ParseTupleAndKeywords(args, kw, "s|IIIIpIIK", kwlist, &uri,
+	if (!PyArg_ParseTupleAndKeywords(args, kw, "O|IIIIpIIK", kwlist, &uriobj,
 	                                 &mode, &depth, &policy, &block_ms,
 	                                 &reconnect, &hold, &pixfmt,
 	                                 &max_bytes))
@@ -164,6 +166,35 @@ Sub_init(SubObject *self, PyObject *args, PyObject *kw)
 		PyErr_Format(PyExc_ValueError, "hold must be 1..%u, not %u",
 		             FBUS_MAX_HELD, hold);
 		return -1;
+	}
+	/* one URI, or a list of them: one subscriber over several buses */
+	if (PyUnicode_Check(uriobj)) {
+		if (!(uri = PyUnicode_AsUTF8(uriobj)))
+			return -1;
+	} else {
+		seq = PySequence_Fast(uriobj, "uri: a string or a list of "
+		                              "strings");
+		if (!seq)
+			return -1;
+		nuris = PySequence_Fast_GET_SIZE(seq);
+		if (nuris < 1 || nuris > FBUS_MAX_BUSES) {
+			PyErr_Format(PyExc_ValueError, "1 to %u URIs, not %zd",
+			             FBUS_MAX_BUSES, nuris);
+			Py_DECREF(seq);
+			return -1;
+		}
+		for (Py_ssize_t i = 0; i < nuris; i++) {
+			PyObject *u = PySequence_Fast_GET_ITEM(seq, i);
+
+			if (!PyUnicode_Check(u) || !(uris[i] = PyUnicode_AsUTF8(u))) {
+				if (!PyErr_Occurred())
+					PyErr_SetString(PyExc_TypeError,
+					                "uri: a list of strings");
+				Py_DECREF(seq);
+				return -1;
+			}
+		}
+		uri = uris[0];
 	}
 	memset(&o, 0, sizeof o);
 	o.size = sizeof o;
@@ -179,17 +210,24 @@ Sub_init(SubObject *self, PyObject *args, PyObject *kw)
 	o.pixfmt = pixfmt;
 	o.max_frame_bytes = max_bytes;
 	Py_BEGIN_ALLOW_THREADS
-	rc = fbus_sub_open(&sub, uri, &o);
+	rc = seq ? fbus_sub_open_many(&sub, uris, (size_t)nuris, &o)
+	         : fbus_sub_open(&sub, uri, &o);
 	Py_END_ALLOW_THREADS
 	if (rc) {
 		raise_rc(rc, fbus_open_error());
+		Py_XDECREF(seq);
 		return -1;
 	}
 	pthread_mutex_init(&self->mu, NULL);
 	pthread_mutex_init(&self->pmu, NULL);
 	self->sub = sub;
 	self->hold = hold;
-	snprintf(self->uri, sizeof self->uri, "%s", uri);
+	if (seq && nuris > 1)
+		snprintf(self->uri, sizeof self->uri, "%s and %zd more", uri,
+		         nuris - 1);
+	else
+		snprintf(self->uri, sizeof self->uri, "%s", uri);
+	Py_XDECREF(seq);
 	return 0;
 }
 
@@ -522,9 +560,13 @@ FGET(height, (unsigned long)f->fr.fmt.height, PyLong_FromUnsignedLong)
 FGET(payload_bytes, (unsigned long)f->fr.payload_bytes, PyLong_FromUnsignedLong)
 FGET(released, f->released || f->want_release, PyBool_FromLong)
 FGET(exports, f->exports, PyLong_FromSsize_t)
+FGET(bus, (unsigned long)fbus_frame_bus(&f->fr), PyLong_FromUnsignedLong)
 
 static PyGetSetDef Frame_getset[] = {
 	{ "seq", (getter)Frame_get_seq, NULL, "sequence number", NULL },
+	{ "bus", (getter)Frame_get_bus, NULL,
+	  "index of the bus (in the Subscriber's list of URIs) the frame "
+	  "came from; 0 for one bus", NULL },
 	{ "t_mono_ns", (getter)Frame_get_t_mono_ns, NULL,
 	  "capture time, CLOCK_MONOTONIC ns", NULL },
 	{ "t_real_ns", (getter)Frame_get_t_real_ns, NULL,

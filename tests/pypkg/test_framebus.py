@@ -448,3 +448,51 @@ def test_jpeg_stream_options():
         f = wait_frame(pub, sub, img)
         assert f.format == "encoded" and bytes(f.array[:2]) == b"\xff\xd8"
         f.release()
+
+
+# ---- several buses, one subscriber ---------------------------------------
+
+def test_many_buses_one_subscriber():
+    uris = [make_uri("shm"), make_uri("unix"), make_uri("shm")]
+    pubs = [framebus.Publisher(u) for u in uris]
+    sub = framebus.Subscriber(uris, mode="every", depth=8, hold=3)
+    try:
+        imgs = [image("gray8", 100 + i) for i in range(3)]
+        # the unix bus connects on the first next(): send until all
+        # three buses have reached us
+        seen = {}
+        for _ in range(250):
+            for i, p in enumerate(pubs):
+                if i not in seen:
+                    p.send(imgs[i], "gray8")
+            f = sub.next(0.02)
+            while f is not None:
+                assert digest(f.array) == digest(imgs[f.bus])
+                seen[f.bus] = seen.get(f.bus, 0) + 1
+                f.release()
+                f = sub.next(0)
+            if len(seen) == 3:
+                break
+        assert sorted(seen) == [0, 1, 2]
+        assert sub.stats()["connected"]
+        # a bus going away is said for that bus; the others go on
+        pubs[0].close()
+        with pytest.raises(framebus.Disconnected, match=uris[0]):
+            for _ in range(100):
+                f = sub.next(0.05)
+                if f is not None:
+                    f.release()
+        pubs[2].send(imgs[2], "gray8")
+        f = sub.next(2.0)
+        assert f is not None and f.bus == 2
+        f.release()
+    finally:
+        sub.close()
+        for p in pubs[1:]:
+            p.close()
+    with pytest.raises(ValueError, match="1 to"):
+        framebus.Subscriber([])
+    with pytest.raises(TypeError):
+        framebus.Subscriber([uris[0], 7])
+    with pytest.raises(ValueError, match="given twice"):
+        framebus.Subscriber([uris[1], uris[1]])
