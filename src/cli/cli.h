@@ -8,6 +8,7 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 
 #if defined(__GNUC__)
 #define CLI_PRINTF(a, b) __attribute__((format(printf, a, b)))
@@ -23,10 +24,13 @@ int cmd_infer(int argc, char **argv);
 int cmd_bench(int argc, char **argv);
 int cmd_ls(int argc, char **argv);
 int cmd_demo(int argc, char **argv);
+int cmd_model_info(int argc, char **argv);
 
 /* "framebus <cmd>: error: ..." on stderr, then exit(status). */
 void cli_die(int status, const char *fmt, ...) CLI_PRINTF(2, 3) CLI_NORETURN;
 void cli_warn(const char *fmt, ...) CLI_PRINTF(1, 2);
+/* s as a JSON string literal, quotes included. */
+void cli_json_string(FILE *f, const char *s);
 /* Sort ascending; the nearest-rank percentile p (0..100) of a sorted
  * series: the one definition every tool reports (0 for none). */
 void cli_sort_doubles(double *v, size_t n);

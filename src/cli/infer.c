@@ -116,23 +116,6 @@ series_add(struct series *s, double x)
 
 /* ---- output ------------------------------------------------------------ */
 
-static void
-json_string(FILE *f, const char *s)
-{
-	fputc('"', f);
-	for (; *s; s++) {
-		unsigned char c = (unsigned char)*s;
-
-		if (c == '"' || c == '\\')
-			fprintf(f, "\\%c", c);
-		else if (c < 0x20)
-			fprintf(f, "\\u%04x", c);
-		else
-			fputc(c, f);
-	}
-	fputc('"', f);
-}
-
 /* A frame age we believe: within an hour (either way: another machine's
  * wall clock may be a little ahead of ours). */
 static int
@@ -154,7 +137,7 @@ print_json(const char *bus, const struct fbus_frame *fr, const double *lat,
 		                                "post", "display", "e2e" };
 
 	printf("{\"bus\":");
-	json_string(stdout, bus);
+	cli_json_string(stdout, bus);
 	printf(",\"seq\":%llu,\"t_capture_mono_ns\":%lld,"
 	       "\"t_capture_real_ns\":%lld,\"width\":%u,\"height\":%u,"
 	       "\"format\":\"%s\",\"skipped\":%llu,\"latency_ms\":{",
@@ -172,7 +155,7 @@ print_json(const char *bus, const struct fbus_frame *fr, const double *lat,
 	printf("},\"boxes\":[");
 	for (size_t i = 0; i < n; i++) {
 		printf("%s{\"class\":", i ? "," : "");
-		json_string(stdout, detector_class_name(det, b[i].cls));
+		cli_json_string(stdout, detector_class_name(det, b[i].cls));
 		/* %.9g: the exact float, so a reader can redo the score
 		 * binning of the accuracy summary bit for bit. */
 		printf(",\"class_id\":%d,\"score\":%.9g,\"x\":%.1f,\"y\":%.1f,"
@@ -533,7 +516,7 @@ summary_json(const struct infer *in, const struct fbus_sub_stats *st,
 
 		fbus_sub_bus_stats(in->sub, i, &bs);
 		printf("%s{\"bus\":", i ? "," : "");
-		json_string(stdout, bus_name(in, i));
+		cli_json_string(stdout, bus_name(in, i));
 		printf(",\"frames\":%llu,\"skipped\":%llu,\"dropped\":%llu,"
 		       "\"reconnects\":%u", in->bus[i].frames,
 		       (unsigned long long)bs.skipped,

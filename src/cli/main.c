@@ -18,6 +18,8 @@ static const struct {
 	{ "demo", cmd_demo, "source + infer together on the bundled model" },
 	{ "bench", cmd_bench, "measure transports: latency, frames/s, CPU" },
 	{ "ls", cmd_ls, "list live buses" },
+	{ "model-info", cmd_model_info,
+	  "what infer sees in a model file, and whether it runs" },
 };
 
 static void
@@ -25,7 +27,7 @@ usage(FILE *f)
 {
 	fprintf(f, "usage: framebus <command> [options]\n\ncommands:\n");
 	for (size_t i = 0; i < sizeof cmds / sizeof cmds[0]; i++)
-		fprintf(f, "  %-8s %s\n", cmds[i].name, cmds[i].help);
+		fprintf(f, "  %-10s %s\n", cmds[i].name, cmds[i].help);
 	fprintf(f, "\n'framebus <command> --help' for a command's options.\n");
 }
 

@@ -220,3 +220,189 @@ onnx_input_size(const char *path, uint32_t *w, uint32_t *h)
 	munmap(map, (size_t)st.st_size);
 	return ok;
 }
+
+/* ---- what an ONNX file says about itself (framebus model-info) ---------- */
+
+/* A string field into buf (cut to fit, NUL-terminated). */
+static void
+pb_string(const struct pb *s, char *buf, size_t n)
+{
+	size_t len = (size_t)(s->end - s->p);
+
+	if (len >= n)
+		len = n - 1;
+	memcpy(buf, s->p, len);
+	buf[len] = '\0';
+}
+
+/* ValueInfoProto: name (1), type (2) -> tensor_type (1) -> elem_type (1),
+ * shape (2) -> dim (1): dim_value (1) or dim_param (2). */
+static void
+value_info(struct pb vi, struct onnx_tensor *t)
+{
+	struct pb ty, tt, shape, sub;
+	uint32_t f;
+	uint64_t v;
+
+	memset(t, 0, sizeof *t);
+	{
+		struct pb b = vi;
+
+		while (pb_next(&b, &f, &v, &sub) == 1)
+			if (f == 1 && sub.p)
+				pb_string(&sub, t->name, sizeof t->name);
+	}
+	if (!pb_find(vi, 2, &ty) || !pb_find(ty, 1, &tt))
+		return;
+	{
+		struct pb b = tt;
+
+		while (pb_next(&b, &f, &v, &sub) == 1)
+			if (f == 1 && !sub.p)
+				t->elem_type = (int)v;
+	}
+	if (!pb_find(tt, 2, &shape))
+		return;
+	t->has_shape = 1;
+	while (pb_next(&shape, &f, &v, &sub) == 1) {
+		struct pb dim = sub, ds;
+		int k = t->ndims;
+
+		if (f != 1 || !sub.p)
+			continue;
+		if (k == ONNX_MAX_DIMS) {
+			t->ndims++; /* said as "more than" */
+			continue;
+		}
+		t->dim[k] = -1;
+		while (pb_next(&dim, &f, &v, &ds) == 1) {
+			if (f == 1 && !ds.p)
+				t->dim[k] = (int64_t)v;
+			else if (f == 2 && ds.p)
+				pb_string(&ds, t->dim_param[k],
+				          sizeof t->dim_param[k]);
+		}
+		t->ndims++;
+	}
+}
+
+/* Whether `name` is one of the graph's initializers (TensorProto field 8):
+ * older exporters list the weights as inputs too. */
+static int
+is_initializer(struct pb g, const char *name)
+{
+	struct pb sub, ts, ns;
+	uint32_t f, f2;
+	uint64_t v;
+
+	while (pb_next(&g, &f, &v, &sub) == 1) {
+		char buf[sizeof ((struct onnx_tensor *)0)->name];
+
+		if (f != 5 || !sub.p)
+			continue;
+		ts = sub;
+		while (pb_next(&ts, &f2, &v, &ns) == 1)
+			if (f2 == 8 && ns.p) {
+				pb_string(&ns, buf, sizeof buf);
+				if (!strcmp(buf, name))
+					return 1;
+			}
+	}
+	return 0;
+}
+
+int
+onnx_describe(const char *path, struct onnx_info *info)
+{
+	struct pb b, g, sub;
+	struct stat st;
+	uint32_t f;
+	uint64_t v;
+	void *map;
+	int fd, rc = 0;
+
+	memset(info, 0, sizeof *info);
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return -1;
+	if (fstat(fd, &st) != 0 || st.st_size < 16 ||
+	    (map = mmap(NULL, (size_t)st.st_size, PROT_READ, MAP_PRIVATE, fd,
+	                0)) == MAP_FAILED) {
+		close(fd);
+		return -1;
+	}
+	close(fd);
+	b.p = map;
+	b.end = b.p + st.st_size;
+	/* ModelProto: ir_version 1, producer_name 2, producer_version 3,
+	 * graph 7, opset_import 8 (OperatorSetIdProto: domain 1, version 2) */
+	while ((rc = pb_next(&b, &f, &v, &sub)) == 1) {
+		if (f == 1 && !sub.p) {
+			info->ir_version = (int64_t)v;
+		} else if (f == 2 && sub.p) {
+			pb_string(&sub, info->producer, sizeof info->producer);
+		} else if (f == 3 && sub.p) {
+			pb_string(&sub, info->producer_version,
+			          sizeof info->producer_version);
+		} else if (f == 8 && sub.p) {
+			struct pb os = sub, s2;
+			char domain[64] = "";
+			int64_t ver = 0;
+			uint32_t f2;
+
+			while (pb_next(&os, &f2, &v, &s2) == 1) {
+				if (f2 == 1 && s2.p)
+					pb_string(&s2, domain, sizeof domain);
+				else if (f2 == 2 && !s2.p)
+					ver = (int64_t)v;
+			}
+			if (!domain[0] || !strcmp(domain, "ai.onnx"))
+				info->opset = ver;
+		}
+	}
+	if (rc < 0 || !pb_find((struct pb){ map, (const uint8_t *)map +
+	                                   st.st_size }, 7, &g)) {
+		munmap(map, (size_t)st.st_size);
+		return -1;
+	}
+	/* GraphProto: node 1, initializer 5, input 11, output 12 */
+	b = g;
+	while (pb_next(&b, &f, &v, &sub) == 1) {
+		struct onnx_tensor t;
+
+		if ((f != 11 && f != 12) || !sub.p)
+			continue;
+		value_info(sub, &t);
+		if (f == 11) {
+			if (is_initializer(g, t.name))
+				continue;
+			if (info->ninputs < ONNX_MAX_IO)
+				info->input[info->ninputs] = t;
+			info->ninputs++;
+		} else {
+			if (info->noutputs < ONNX_MAX_IO)
+				info->output[info->noutputs] = t;
+			info->noutputs++;
+		}
+	}
+	b = g;
+	while (pb_next(&b, &f, &v, &sub) == 1)
+		if (f == 1)
+			info->nodes++;
+	munmap(map, (size_t)st.st_size);
+	return 0;
+}
+
+const char *
+onnx_elem_type_name(int t)
+{
+	/* TensorProto.DataType */
+	static const char *const names[] = {
+		"undefined", "float32", "uint8", "int8", "uint16", "int16",
+		"int32", "int64", "string", "bool", "float16", "float64",
+		"uint32", "uint64", "complex64", "complex128", "bfloat16",
+	};
+
+	return t >= 0 && t < (int)(sizeof names / sizeof *names) ? names[t]
+	                                                         : "?";
+}
