@@ -304,6 +304,13 @@ struct fbus_sub_opts {
 	uint64_t max_frame_bytes; /* stream: refuse larger frames, received or
 	                             decoded; 0 = FBUS_MAX_FRAME_BYTES
 	                             received, FBUS_MAX_DECODED_BYTES decoded */
+	const char *group;    /* worker group ([A-Za-z0-9._-], 1..31); NULL or
+	                         "" = none; ?group=NAME in the URI wins.  Each
+	                         frame goes to at most one member: a free
+	                         member gets the newest frame no member took
+	                         (frames replaced before any member took them
+	                         count as skipped).  shm:, latest mode, so
+	                         far: elsewhere FBUS_ENOTSUP. */
 };
 
 /*
@@ -399,7 +406,9 @@ struct fbus_sub_stats {
 	uint64_t dropped;    /* every mode: dropped by the producer (full queue) */
 	uint32_t reconnects; /* connections after the first one */
 	uint32_t connected;  /* 1 while a producer is attached */
-	uint64_t _reserved[6]; /* room to grow; zero */
+	uint64_t group_frames;  /* worker group: frames its members took */
+	uint64_t group_skipped; /* ... frames none of them took */
+	uint64_t _reserved[4]; /* room to grow; zero */
 };
 
 /* Returns 0 or FBUS_EINVAL.  Never blocks.  fbus_sub_last_error: the

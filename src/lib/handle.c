@@ -50,9 +50,9 @@ fbus_pub_open(struct fbus_pub **pub, const char *text,
 	fbusi_pub_opts_defaults(&opts, in);
 	err.msg[0] = '\0';
 	rc = fbusi_uri_parse(text, &uri, &err);
-	if (rc == 0 && uri.hold)
-		rc = fbusi_fail(&err, FBUS_EINVAL,
-		                "hold= is a subscriber option");
+	if (rc == 0 && (uri.hold || uri.group[0]))
+		rc = fbusi_fail(&err, FBUS_EINVAL, "%s= is a subscriber option",
+		                uri.hold ? "hold" : "group");
 	if (rc == 0) {
 		s = find_scheme(uri.scheme);
 		rc = s->pub_open(pub, &uri, &opts, &err);
@@ -165,6 +165,21 @@ fbus_sub_open(struct fbus_sub **sub, const char *text,
 		rc = fbusi_uri_parse(text, &uri, &err);
 	if (rc == 0 && uri.hold)
 		opts.max_held = uri.hold;
+	if (rc == 0 && uri.group[0])
+		opts.group = uri.group;
+	if (rc == 0 && opts.group && !opts.group[0])
+		opts.group = NULL;
+	if (rc == 0 && opts.group && !fbusi_group_name_valid(opts.group))
+		rc = fbusi_fail(&err, FBUS_EINVAL, "group must be 1..31 of "
+		                "[A-Za-z0-9._-]");
+	/* what is not built yet says so */
+	if (rc == 0 && opts.group && uri.scheme != FBUSI_SCHEME_SHM)
+		rc = fbusi_fail(&err, FBUS_ENOTSUP, "worker groups are on shm: "
+		                "buses only, so far");
+	if (rc == 0 && opts.group && opts.mode == FBUS_MODE_EVERY)
+		rc = fbusi_fail(&err, FBUS_ENOTSUP, "worker groups take the "
+		                "newest frame (latest mode); every mode in a "
+		                "group (a shared work queue) is not built yet");
 	if (rc == 0 && opts.max_held > FBUS_MAX_HELD)
 		rc = fbusi_fail(&err, FBUS_EINVAL, "max_held must be 1..%u",
 		                FBUS_MAX_HELD);

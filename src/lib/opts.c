@@ -6,6 +6,7 @@
  */
 #include "private.h"
 
+#include <stddef.h>
 #include <string.h>
 
 /* Copy only the bytes of opts the caller's version of the struct has. */
@@ -39,6 +40,16 @@ fbusi_pub_opts_defaults(struct fbus_pub_opts *o, const struct fbus_pub_opts *in)
 void
 fbusi_sub_opts_defaults(struct fbus_sub_opts *o, const struct fbus_sub_opts *in)
 {
+	struct fbus_sub_opts zero_sized;
+
+	/* size 0 means the struct as it was before `group`: a caller built
+	 * then has no such field to read */
+	if (in && in->size == 0) {
+		memset(&zero_sized, 0, sizeof zero_sized);
+		memcpy(&zero_sized, in, offsetof(struct fbus_sub_opts, group));
+		zero_sized.size = offsetof(struct fbus_sub_opts, group);
+		in = &zero_sized;
+	}
 	copy_sized(o, sizeof *o, in);
 	o->size = sizeof *o;
 	if (!o->depth)

@@ -49,7 +49,11 @@ struct fbusi_uri {
 	char bind[64];               /* tcp publisher: bind address */
 	char dir[80];                /* shm: directory of the socket; "" =
 	                                the per-uid runtime directory */
+	char group[32];              /* subscriber: worker group; "" none */
 };
+
+/* A worker group name: [A-Za-z0-9._-], 1..31 bytes. */
+bool fbusi_group_name_valid(const char *s);
 
 /* Parse `text`; on failure returns FBUS_EINVAL/FBUS_ENAMETOOLONG and writes
  * a sentence saying why into err. */

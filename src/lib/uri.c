@@ -34,7 +34,7 @@ parse_u64(const char *s, uint64_t *out)
 static bool
 option_allowed(int scheme, const char *key)
 {
-	if (strcmp(key, "hold") == 0)
+	if (strcmp(key, "hold") == 0 || strcmp(key, "group") == 0)
 		return true;
 	if (scheme == FBUSI_SCHEME_SHM)
 		return strcmp(key, "dir") == 0;
@@ -122,6 +122,13 @@ parse_query(char *q, struct fbusi_uri *u, struct fbusi_err *err)
 				return FBUS_ENAMETOOLONG;
 			}
 			strcpy(u->dir, val);
+		} else if (strcmp(kv, "group") == 0) {
+			if (!fbusi_group_name_valid(val)) {
+				fbusi_fail(err, 0, "group must be 1..31 of "
+				           "[A-Za-z0-9._-], not '%s'", val);
+				return FBUS_EINVAL;
+			}
+			strcpy(u->group, val);
 		} else if (strcmp(kv, "bind") == 0) {
 			if (strlen(val) >= sizeof u->bind) {
 				fbusi_fail(err, 0, "bind address too long");
@@ -134,6 +141,20 @@ parse_query(char *q, struct fbusi_uri *u, struct fbusi_err *err)
 		}
 	}
 	return 0;
+}
+
+bool
+fbusi_group_name_valid(const char *s)
+{
+	size_t n = strlen(s);
+
+	if (n == 0 || n > 31)
+		return false;
+	for (size_t i = 0; i < n; i++)
+		if (!strchr("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
+		            "0123456789._-", s[i]))
+			return false;
+	return true;
 }
 
 static int

@@ -24,7 +24,12 @@
 #include <sys/timerfd.h>
 #include <unistd.h>
 
+#include "shm/group.h"
+
 #define SLICE_MS 40
+/* a group member waiting for the take mutex looks this often whether the
+ * waiter left a frame untaken (it is stopped) */
+#define GROUP_SLICE_MS 50
 #define RING_WAIT_MS 2000
 #define RETRY_MS 50
 /* more format changes than this within one queue lose the oldest frames */
@@ -75,6 +80,7 @@ struct shm_sub {
 	uint64_t frames, skipped;
 	uint64_t ring_lost; /* every: entries of a ring no longer mapped */
 	uint32_t reconnects;
+	struct fbusi_group grp; /* fd -1: no worker group */
 };
 
 static void
@@ -411,7 +417,17 @@ take_latest(struct shm_sub *s, uint32_t i, struct fbus_frame *f)
 		uint32_t slot = (uint32_t)(l & 0xffff);
 		int rc;
 
-		if (seq == 0 || seq <= s->last_seq)
+		uint64_t claimed = 0;
+
+		if (s->grp.fd >= 0) {
+			claimed = atomic_load(&s->grp.pg->claimed);
+			/* a newer producer counts from 1 again */
+			if (seq && seq < claimed &&
+			    atomic_compare_exchange_strong(&s->grp.pg->claimed,
+			                                   &claimed, 0))
+				claimed = 0;
+		}
+		if (seq == 0 || seq <= s->last_seq || seq <= claimed)
 			return FBUS_EAGAIN;
 		if (slot >= c->a.ring.slot_count)
 			return fbusi_fail(&s->base.err, FBUS_EPROTO,
@@ -424,12 +440,26 @@ take_latest(struct shm_sub *s, uint32_t i, struct fbus_frame *f)
 			atomic_store_explicit(lease, 0, memory_order_relaxed);
 			continue; /* being rewritten: a newer frame follows */
 		}
+		/* the group's: ours only if no member took it (or a newer
+		 * one) meanwhile */
+		if (s->grp.fd >= 0 &&
+		    !atomic_compare_exchange_strong(&s->grp.pg->claimed,
+		                                    &claimed, seq)) {
+			atomic_store(lease, 0);
+			continue;
+		}
 		rc = fill_frame(s, &c->a.ring, slot, seq, f);
 		if (rc) {
 			atomic_store(lease, 0);
 			return rc;
 		}
-		{
+		if (s->grp.fd >= 0) {
+			/* what no member took since the group's last */
+			f->skipped = claimed && seq > claimed + 1
+			                     ? seq - claimed - 1 : 0;
+			atomic_fetch_add(&s->grp.pg->frames, 1);
+			atomic_fetch_add(&s->grp.pg->skipped, f->skipped);
+		} else {
 			uint64_t base = s->last_seq ? s->last_seq : s->join_seq;
 			f->skipped = seq > base + 1 ? seq - base - 1 : 0;
 		}
@@ -525,8 +555,14 @@ available(struct shm_sub *s)
 {
 	if (s->opts.mode == FBUS_MODE_EVERY)
 		return atomic_load(&s->c->a.page->head) != s->c->taken;
-	return s->c->a.ring.hdr &&
-	       (atomic_load(&s->c->a.ring.hdr->latest) >> 16) > s->last_seq;
+	if (!s->c->a.ring.hdr)
+		return 0;
+	{
+		uint64_t seq = atomic_load(&s->c->a.ring.hdr->latest) >> 16;
+
+		return seq > s->last_seq &&
+		       (s->grp.fd < 0 || seq != atomic_load(&s->grp.pg->claimed));
+	}
 }
 
 static void
@@ -546,10 +582,53 @@ take(struct shm_sub *s, uint32_t i, struct fbus_frame *f)
 	                                       : take_latest(s, i, f);
 }
 
+static int next_frame(struct shm_sub *s, struct fbus_frame *f,
+                      int timeout_ms);
+
+/* A group member waits for a frame only as the group's one waiter (the
+ * take mutex); the others wait for the mutex.  So each frame wakes one
+ * member, and unlocking hands the wait to the next free one. */
 static int
 shm_next(struct fbus_sub *base, struct fbus_frame *f, int timeout_ms)
 {
 	struct shm_sub *s = (struct shm_sub *)base;
+	int64_t t0 = fbus_now_mono_ns(), left;
+	int rc;
+
+	int64_t deadline = timeout_ms < 0 ? INT64_MAX
+	                                  : t0 + (int64_t)timeout_ms * 1000000;
+
+	if (s->grp.fd < 0)
+		return next_frame(s, f, timeout_ms);
+	for (;;) {
+		int64_t now = fbus_now_mono_ns();
+		int64_t slice = now + GROUP_SLICE_MS * 1000000LL;
+
+		if (fbusi_group_lock(&s->grp, slice < deadline ? slice
+		                                              : deadline) == 0) {
+			left = deadline == INT64_MAX
+			               ? -1
+			               : (deadline - fbus_now_mono_ns()) / 1000000;
+			rc = next_frame(s, f, left < -1 ? 0 : (int)left);
+			fbusi_group_unlock(&s->grp);
+			return rc;
+		}
+		/* The waiter kept a frame waiting a whole slice: it is
+		 * stopped (SIGSTOP, a debugger).  Take it without the
+		 * mutex: the claim is what makes it ours alone. */
+		if (s->c && s->c->a.ring.hdr && available(s)) {
+			rc = next_frame(s, f, 0);
+			if (rc != FBUS_ETIMEDOUT)
+				return rc;
+		}
+		if (fbus_now_mono_ns() >= deadline)
+			return FBUS_ETIMEDOUT;
+	}
+}
+
+static int
+next_frame(struct shm_sub *s, struct fbus_frame *f, int timeout_ms)
+{
 	int64_t deadline = timeout_ms < 0 ? INT64_MAX
 	                                  : fbus_now_mono_ns() +
 	                                            (int64_t)timeout_ms * 1000000;
@@ -725,6 +804,10 @@ shm_stats(struct fbus_sub *base, struct fbus_sub_stats *st)
 	st->dropped += s->ring_lost;
 	st->reconnects = s->reconnects;
 	st->connected = s->c != NULL;
+	if (s->grp.fd >= 0) {
+		st->group_frames = atomic_load(&s->grp.pg->frames);
+		st->group_skipped = atomic_load(&s->grp.pg->skipped);
+	}
 	return 0;
 }
 
@@ -740,6 +823,7 @@ shm_sub_close(struct fbus_sub *base)
 	disconnect(s);
 	fbusi_close(s->epfd);
 	fbusi_close(s->tfd);
+	fbusi_group_leave(&s->grp);
 	free(s->held);
 	free(s);
 }
@@ -772,13 +856,24 @@ fbusi_shm_sub_open(struct fbus_sub **out, const struct fbusi_uri *uri,
 	}
 	s->base.ops = &shm_sub_ops;
 	s->opts = *opts;
+	s->opts.group = NULL; /* the caller's string: not ours to keep */
 	s->epfd = s->tfd = -1;
+	s->grp.fd = -1;
 	strcpy(s->name, uri->name);
 	s->uri = *uri;
+	if (opts->group) {
+		rc = fbusi_group_join(&s->grp, uri, opts->group, err);
+		if (rc) {
+			free(s->held);
+			free(s);
+			return rc;
+		}
+	}
 	rc = connect_bus(s);
 	if (rc && (!(opts->flags & FBUS_SUB_RECONNECT) ||
 	           fbusi_connect_error_is_final(rc))) {
 		*err = s->base.err;
+		fbusi_group_leave(&s->grp);
 		free(s->held);
 		free(s);
 		return rc;

@@ -1,0 +1,182 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * shm/group.c — the file a worker group's members share (shm/group.h):
+ * joining and leaving without a race against another member doing the
+ * same, and the take mutex.
+ */
+#define _GNU_SOURCE /* pthread_mutex_clocklock */
+#include "shm/group.h"
+#include "runtime.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/file.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#define PAGE 4096u
+_Static_assert(sizeof(struct fbusi_group_page) <= PAGE, "group page");
+
+static int
+init_page(struct fbusi_group_page *pg)
+{
+	pthread_mutexattr_t a;
+	int rc;
+
+	memset(pg, 0, sizeof *pg);
+	pthread_mutexattr_init(&a);
+	pthread_mutexattr_setpshared(&a, PTHREAD_PROCESS_SHARED);
+	pthread_mutexattr_setrobust(&a, PTHREAD_MUTEX_ROBUST);
+	rc = pthread_mutex_init(&pg->take, &a);
+	pthread_mutexattr_destroy(&a);
+	if (rc)
+		return -rc;
+	pg->size = sizeof *pg;
+	/* release: the fields above before the magic that says "ready" */
+	atomic_thread_fence(memory_order_release);
+	pg->magic = FBUSI_GROUP_MAGIC;
+	return 0;
+}
+
+/* A new group file, set up whole before anyone can open it: written
+ * under a temporary name, then linked into place (which fails if another
+ * member was first: theirs stands). */
+static int
+create_file(const char *path, struct fbusi_err *err)
+{
+	char tmp[200];
+	void *map;
+	int fd, rc;
+
+	snprintf(tmp, sizeof tmp, "%s.new-%d", path, (int)getpid());
+	fd = open(tmp, O_RDWR | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
+	if (fd < 0)
+		return fbusi_fail(err, -errno, "group file %s: %s", tmp,
+		                  strerror(errno));
+	rc = ftruncate(fd, PAGE) ? -errno : 0;
+	map = rc ? MAP_FAILED
+	         : mmap(NULL, PAGE, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+	if (map == MAP_FAILED && !rc)
+		rc = -errno;
+	if (!rc) {
+		rc = init_page(map);
+		munmap(map, PAGE);
+	}
+	close(fd);
+	if (!rc && link(tmp, path) != 0 && errno != EEXIST)
+		rc = -errno;
+	unlink(tmp);
+	if (rc)
+		return fbusi_fail(err, rc, "group file %s: %s", path,
+		                  strerror(-rc));
+	return 0;
+}
+
+int
+fbusi_group_join(struct fbusi_group *g, const struct fbusi_uri *u,
+                 const char *name, struct fbusi_err *err)
+{
+	char suffix[8 + FBUSI_GROUP_NAME_MAX + 1];
+	struct stat st;
+	void *map;
+	int fd = -1, rc;
+
+	g->fd = -1;
+	g->pg = NULL;
+	snprintf(suffix, sizeof suffix, ".group-%s", name);
+	rc = fbusi_bus_path(u, suffix, g->path, sizeof g->path, err);
+	if (rc)
+		return rc;
+	for (int tries = 0;; tries++) {
+		if (tries == 100)
+			return fbusi_fail(err, FBUS_EBUSY, "group file %s "
+			                  "keeps going away", g->path);
+		fd = open(g->path, O_RDWR | O_NOFOLLOW | O_CLOEXEC);
+		if (fd < 0 && errno == ENOENT) {
+			rc = create_file(g->path, err);
+			if (rc)
+				return rc;
+			continue;
+		}
+		if (fd < 0)
+			return fbusi_fail(err, -errno, "group file %s: %s",
+			                  g->path, strerror(errno));
+		/* members hold it shared; the last one leaving removes the
+		 * file only with it exclusive: linked under our shared lock,
+		 * it stays */
+		if (flock(fd, LOCK_SH) != 0 || fstat(fd, &st) != 0) {
+			rc = -errno;
+			close(fd);
+			return fbusi_fail(err, rc, "group file %s: %s",
+			                  g->path, strerror(-rc));
+		}
+		if (st.st_nlink > 0)
+			break;
+		close(fd); /* removed before we locked it: again */
+	}
+	if (!S_ISREG(st.st_mode) || st.st_uid != geteuid() ||
+	    (st.st_mode & 077) || st.st_size != PAGE) {
+		close(fd);
+		return fbusi_fail(err, FBUS_EACCES, "group file %s is not a "
+		                  "framebus group file of ours", g->path);
+	}
+	map = mmap(NULL, PAGE, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+	if (map == MAP_FAILED) {
+		rc = -errno;
+		close(fd);
+		return fbusi_fail(err, rc, "group file %s: mmap: %s", g->path,
+		                  strerror(-rc));
+	}
+	g->pg = map;
+	if (g->pg->magic != FBUSI_GROUP_MAGIC || g->pg->size != sizeof *g->pg) {
+		munmap(map, PAGE);
+		close(fd);
+		g->pg = NULL;
+		return fbusi_fail(err, FBUS_EPROTO, "group file %s: not a "
+		                  "framebus group of this version", g->path);
+	}
+	g->fd = fd;
+	return 0;
+}
+
+void
+fbusi_group_leave(struct fbusi_group *g)
+{
+	if (g->fd < 0)
+		return;
+	munmap(g->pg, PAGE);
+	g->pg = NULL;
+	/* nobody else holds it: we are the last member */
+	if (flock(g->fd, LOCK_EX | LOCK_NB) == 0)
+		unlink(g->path);
+	close(g->fd);
+	g->fd = -1;
+}
+
+int
+fbusi_group_lock(struct fbusi_group *g, int64_t deadline)
+{
+	struct timespec ts = { deadline / 1000000000, deadline % 1000000000 };
+	int rc = deadline == INT64_MAX
+	                 ? pthread_mutex_lock(&g->pg->take)
+	                 : pthread_mutex_clocklock(&g->pg->take,
+	                                           CLOCK_MONOTONIC, &ts);
+
+	if (rc == EOWNERDEAD) {
+		/* the member holding it died (kill -9): the state it guards
+		 * is only "who waits", nothing to repair */
+		pthread_mutex_consistent(&g->pg->take);
+		rc = 0;
+	}
+	return rc == 0 ? 0 : FBUS_ETIMEDOUT;
+}
+
+void
+fbusi_group_unlock(struct fbusi_group *g)
+{
+	pthread_mutex_unlock(&g->pg->take);
+}

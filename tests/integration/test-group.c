@@ -1,0 +1,381 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * test-group.c — worker groups on shm: (?group=NAME): member processes
+ * take frames of a producer running back to back; every frame is taken by
+ * at most one member, whole (content checked), and the group's counters
+ * add up; a member killed with -9 or stopped with SIGSTOP at random
+ * points leaves the others taking at once; a group of one is a plain
+ * subscriber; groups where they are not built say so.
+ */
+#define _GNU_SOURCE
+#include "check.h"
+#include "testutil.h"
+
+#include <fcntl.h>
+#include <signal.h>
+#include <stdint.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#define FW 64
+#define FH 64 /* gray8: 4 KiB frames */
+
+static void
+fill(uint8_t *p, uint64_t seq)
+{
+	memcpy(p, &seq, sizeof seq);
+	for (size_t i = sizeof seq; i < FW * FH; i++)
+		p[i] = (uint8_t)(seq * 31 + i);
+}
+
+static int
+intact(const struct fbus_frame *fr)
+{
+	uint64_t seq;
+
+	if (fr->payload_bytes != FW * FH)
+		return 0;
+	memcpy(&seq, fr->data, sizeof seq);
+	if (seq != fr->seq)
+		return 0;
+	for (size_t i = sizeof seq; i < FW * FH; i++)
+		if (fr->data[i] != (uint8_t)(seq * 31 + i))
+			return 0;
+	return 1;
+}
+
+struct take {
+	uint64_t seq;
+	int64_t t;
+};
+
+/* A member: takes frames until the producer goes, each recorded (seq and
+ * time) in its file; `work_us` of work a frame.  Exit 0, or 1 if a frame
+ * was torn, 2 if it could not join. */
+static pid_t
+member(const char *uri, const char *file, int work_us)
+{
+	pid_t pid = fork();
+
+	assert_true(pid >= 0);
+	if (pid == 0) {
+		struct fbus_sub_opts o = { .size = sizeof o };
+		struct fbus_sub *s;
+		int fd = open(file, O_WRONLY | O_CREAT | O_TRUNC, 0600);
+		int rc;
+
+		if (fd < 0 || fbus_sub_open(&s, uri, &o) != 0)
+			_exit(2);
+		for (;;) {
+			struct fbus_frame fr;
+			struct take t;
+
+			rc = fbus_sub_next(s, &fr, 3000);
+			if (rc == FBUS_ETIMEDOUT)
+				continue;
+			if (rc)
+				break;
+			if (!intact(&fr))
+				_exit(1);
+			t.seq = fr.seq;
+			t.t = fbus_now_mono_ns();
+			if (write(fd, &t, sizeof t) != sizeof t)
+				_exit(3);
+			fbus_sub_release(s, &fr);
+			if (work_us)
+				usleep((useconds_t)work_us);
+		}
+		{
+			struct fbus_sub_stats st;
+
+			fbus_sub_stats(s, &st);
+			dprintf(fd, "%c", 0); /* odd byte: the end marker */
+		}
+		fbus_sub_close(s);
+		close(fd);
+		_exit(0);
+	}
+	return pid;
+}
+
+static size_t
+read_takes(const char *file, struct take **out)
+{
+	FILE *f = fopen(file, "rb");
+	size_t n = 0, cap = 1024;
+	struct take *t = malloc(cap * sizeof *t);
+
+	assert_non_null(f);
+	while (fread(&t[n], sizeof *t, 1, f) == 1)
+		if (++n == cap)
+			t = realloc(t, (cap *= 2) * sizeof *t);
+	fclose(f);
+	*out = t;
+	return n;
+}
+
+static void
+wait_members(struct fbus_pub *p, unsigned n)
+{
+	struct fbus_pub_stats st = { 0 };
+
+	for (int i = 0; i < 500 && st.subscribers < n; i++) {
+		t_sleep_ms(10);
+		CHECK(fbus_pub_stats(p, &st));
+	}
+	assert_int_equal(st.subscribers, n);
+}
+
+/* n more frames; *seq: the last one published by p (0 for a new one) */
+static void
+publish(struct fbus_pub *p, uint64_t *seq, uint64_t n, int gap_us)
+{
+	struct fbus_format f = { .pixfmt = FBUS_PIXFMT_GRAY8, .width = FW,
+		                 .height = FH };
+
+	for (uint64_t k = *seq + 1; k <= *seq + n; k++) {
+		struct fbus_slot sl;
+		int rc;
+
+		while ((rc = fbus_pub_loan(p, &f, &sl)) == FBUS_EBUSY)
+			;
+		CHECK(rc);
+		fill(sl.data, k);
+		assert_int_equal(fbus_pub_commit(p, &sl), (int64_t)k);
+		if (gap_us)
+			usleep((useconds_t)gap_us);
+	}
+	*seq += n;
+}
+
+static int
+cmp_u64(const void *a, const void *b)
+{
+	uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
+
+	return (x > y) - (x < y);
+}
+
+/* 4 members, 100k frames back to back: none taken twice, none torn */
+static void
+test_each_frame_once(void **state)
+{
+	enum { M = 4 };
+	const uint64_t N = 100000;
+	const char *tmp = getenv("FBUS_TEST_TMP") ? getenv("FBUS_TEST_TMP")
+	                                          : "/tmp";
+	char uri[128], file[M][256];
+	struct fbus_pub *p;
+	struct fbus_sub *probe;
+	struct fbus_sub_opts po = { .size = sizeof po, .group = "w" };
+	struct fbus_sub_stats gst;
+	pid_t pid[M];
+	uint64_t *all = NULL, total = 0, per[M], seq = 0;
+
+	(void)state;
+	snprintf(uri, sizeof uri, "shm:%s?group=w", t_unique_name("grp"));
+	{
+		char base[128];
+
+		snprintf(base, sizeof base, "%s", uri);
+		*strchr(base, '?') = '\0';
+		CHECK(fbus_pub_open(&p, base, NULL));
+	}
+	for (int i = 0; i < M; i++) {
+		snprintf(file[i], sizeof file[i], "%s/%s.takes", tmp,
+		         t_unique_name("grp"));
+		pid[i] = member(uri, file[i], i * 20);
+	}
+	wait_members(p, M);
+	publish(p, &seq, N, 0);
+	/* a group member of ours reads the group's counters */
+	{
+		char base[128];
+
+		snprintf(base, sizeof base, "%s", uri);
+		*strchr(base, '?') = '\0';
+		CHECK(fbus_sub_open(&probe, base, &po));
+		CHECK(fbus_sub_stats(probe, &gst));
+	}
+	fbus_pub_close(p);
+	for (int i = 0; i < M; i++) {
+		int st;
+
+		assert_int_equal(waitpid(pid[i], &st, 0), pid[i]);
+		if (!WIFEXITED(st) || WEXITSTATUS(st))
+			fail_msg("member %d: status %d (1: a torn frame)", i, st);
+	}
+	for (int i = 0; i < M; i++) {
+		struct take *t;
+		size_t n = read_takes(file[i], &t);
+
+		per[i] = n;
+		all = realloc(all, (total + n) * sizeof *all);
+		for (size_t k = 0; k < n; k++) {
+			assert_true(k == 0 || t[k].seq > t[k - 1].seq);
+			all[total + k] = t[k].seq;
+		}
+		total += n;
+		free(t);
+		unlink(file[i]);
+	}
+	qsort(all, total, sizeof *all, cmp_u64);
+	for (uint64_t k = 1; k < total; k++)
+		if (all[k] == all[k - 1])
+			fail_msg("frame %llu taken twice",
+			         (unsigned long long)all[k]);
+	printf("group: %llu of %llu frames taken (%llu %llu %llu %llu), group "
+	       "counters %llu taken %llu skipped\n",
+	       (unsigned long long)total, (unsigned long long)N,
+	       (unsigned long long)per[0], (unsigned long long)per[1],
+	       (unsigned long long)per[2], (unsigned long long)per[3],
+	       (unsigned long long)gst.group_frames,
+	       (unsigned long long)gst.group_skipped);
+	assert_true(total > 0 && all[total - 1] <= N);
+	for (int i = 0; i < M; i++)
+		assert_true(per[i] > 0);
+	/* the counters, read before the end, cannot exceed the end */
+	assert_true(gst.group_frames <= total);
+	assert_true(gst.group_frames + gst.group_skipped <= N);
+	fbus_sub_close(probe);
+	free(all);
+}
+
+/* kill -9 and SIGSTOP of members at random points: the others go on
+ * taking at once (no gap of a second in the takes), nothing stays held */
+static void
+test_kill_and_stop(void **state)
+{
+	enum { M = 3 };
+	const char *tmp = getenv("FBUS_TEST_TMP") ? getenv("FBUS_TEST_TMP")
+	                                          : "/tmp";
+	char uri[160], base[128], file[M][256];
+	struct fbus_pub *p;
+	pid_t pid[M];
+
+	(void)state;
+	snprintf(base, sizeof base, "shm:%s", t_unique_name("grk"));
+	snprintf(uri, sizeof uri, "%s?group=k", base);
+	CHECK(fbus_pub_open(&p, base, NULL));
+	for (int round = 0; round < 3; round++) {
+		int64_t t_ev;
+		struct take *t[M];
+		size_t n[M];
+		int victim = round % M;
+		uint64_t seq;
+
+		for (int i = 0; i < M; i++) {
+			snprintf(file[i], sizeof file[i], "%s/%s.takes", tmp,
+			         t_unique_name("grk"));
+			pid[i] = member(uri, file[i], 2000);
+		}
+		wait_members(p, M);
+		seq = 0;
+		publish(p, &seq, 100 + (uint64_t)(rand() % 100), 1000);
+		t_ev = fbus_now_mono_ns();
+		if (round == 1) {
+			kill(pid[victim], SIGSTOP);
+		} else {
+			kill(pid[victim], SIGKILL);
+		}
+		publish(p, &seq, 400, 1000);
+		if (round == 1)
+			kill(pid[victim], SIGCONT);
+		/* a fresh producer each round: members go when it does */
+		fbus_pub_close(p);
+		for (int i = 0; i < M; i++)
+			waitpid(pid[i], NULL, 0);
+		for (int i = 0; i < M; i++) {
+			n[i] = read_takes(file[i], &t[i]);
+			unlink(file[i]);
+		}
+		/* after the event, the others' takes: the first within a
+		 * fraction of a second, then no long gap */
+		{
+			int64_t last = t_ev, first = 0;
+			size_t after = 0;
+
+			for (int i = 0; i < M; i++) {
+				if (i == victim)
+					continue;
+				for (size_t k = 0; k < n[i]; k++)
+					if (t[i][k].t > t_ev) {
+						after++;
+						if (!first || t[i][k].t < first)
+							first = t[i][k].t;
+					}
+			}
+			printf("round %d (%s): %zu frames taken by the others "
+			       "after it, the first %.1f ms after\n", round,
+			       round == 1 ? "SIGSTOP" : "kill -9", after,
+			       first ? (first - t_ev) / 1e6 : -1.0);
+			assert_true(after > 50);
+			assert_true(first && first - t_ev < 500000000LL);
+			(void)last;
+		}
+		for (int i = 0; i < M; i++)
+			free(t[i]);
+		CHECK(fbus_pub_open(&p, base, NULL));
+	}
+	fbus_pub_close(p);
+}
+
+/* a group of one is a subscriber; groups elsewhere say so */
+static void
+test_one_and_refusals(void **state)
+{
+	char base[128], uri[160];
+	struct fbus_pub *p;
+	struct fbus_sub *s;
+	struct fbus_frame fr;
+	struct fbus_sub_opts o = { .size = sizeof o, .group = "bad name" };
+	uint64_t seq = 0;
+
+	(void)state;
+	snprintf(base, sizeof base, "shm:%s", t_unique_name("gr1"));
+	snprintf(uri, sizeof uri, "%s?group=solo", base);
+	CHECK(fbus_pub_open(&p, base, NULL));
+	CHECK(fbus_sub_open(&s, uri, NULL));
+	publish(p, &seq, 3, 0);
+	CHECK(fbus_sub_next(s, &fr, 1000));
+	assert_true(intact(&fr));
+	assert_int_equal(fr.seq, 3);
+	fbus_sub_release(s, &fr);
+	assert_int_equal(fbus_sub_next(s, &fr, 50), FBUS_ETIMEDOUT);
+	fbus_sub_close(s);
+	assert_int_equal(fbus_sub_open(&s, base, &o), FBUS_EINVAL);
+	snprintf(uri, sizeof uri, "%s?group=", base);
+	assert_int_equal(fbus_sub_open(&s, uri, NULL), FBUS_EINVAL);
+	{
+		struct fbus_pub *p2;
+
+		assert_int_equal(fbus_pub_open(&p2, "shm:x?group=g", NULL),
+		                 FBUS_EINVAL);
+	}
+	assert_non_null(strstr(fbus_open_error(), "subscriber option"));
+	assert_int_equal(fbus_sub_open(&s, "unix:/tmp/x.sock?group=g", NULL),
+	                 FBUS_ENOTSUP);
+	assert_non_null(strstr(fbus_open_error(), "shm: buses only"));
+	o.group = "g";
+	o.mode = FBUS_MODE_EVERY;
+	assert_int_equal(fbus_sub_open(&s, base, &o), FBUS_ENOTSUP);
+	assert_non_null(strstr(fbus_open_error(), "every mode"));
+	fbus_pub_close(p);
+	/* the last member took its group file with it */
+	assert_int_equal(t_runtime_files("gr1"), 0);
+}
+
+int
+main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_one_and_refusals),
+		cmocka_unit_test(test_each_frame_once),
+		cmocka_unit_test(test_kill_and_stop),
+	};
+
+	signal(SIGPIPE, SIG_IGN);
+	t_watchdog(240);
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
