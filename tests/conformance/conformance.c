@@ -50,12 +50,22 @@ shared_shm(char *buf, size_t n, const char *dir)
 }
 
 /* `conformance TRANSPORT many`: every subscriber is a multi-bus one of a
- * single bus (fbus_sub_open_many), which keeps the same contract. */
-static int many;
+ * single bus (fbus_sub_open_many); `conformance shm group`: every latest
+ * subscriber is a worker group of one.  Both keep the same contract. */
+static int many, group;
 
 static int
 c_sub_open(struct fbus_sub **s, const char *uri, const struct fbus_sub_opts *o)
 {
+	if (group && (!o || o->mode == FBUS_MODE_LATEST)) {
+		struct fbus_sub_opts g = { .size = sizeof g };
+
+		if (o)
+			g = *o;
+		g.size = sizeof g;
+		g.group = "conformance";
+		return fbus_sub_open(s, uri, &g);
+	}
 	return many ? fbus_sub_open_many(s, &uri, 1, o) : fbus_sub_open(s, uri, o);
 }
 
@@ -1289,7 +1299,7 @@ main(int argc, char **argv)
 		cmocka_unit_test_setup_teardown(test_block_stopped_reader, setup,
 		                                teardown),
 	};
-	char group[64];
+	char gname[64];
 	int rc;
 
 	for (size_t i = 0; (argc == 2 || argc == 3) &&
@@ -1298,10 +1308,12 @@ main(int argc, char **argv)
 			T = &transports[i];
 	if (argc == 3 && !strcmp(argv[2], "many"))
 		many = 1;
+	else if (argc == 3 && !strcmp(argv[2], "group"))
+		group = 1;
 	else if (argc == 3)
 		T = NULL;
 	if (!T) {
-		fprintf(stderr, "usage: %s shm|unix|tcp [many]\n", argv[0]);
+		fprintf(stderr, "usage: %s shm|unix|tcp [many|group]\n", argv[0]);
 		return 2;
 	}
 	signal(SIGPIPE, SIG_IGN);
@@ -1310,9 +1322,9 @@ main(int argc, char **argv)
 	 * tree, whose parents need not be traversable */
 	snprintf(shared_dir, sizeof shared_dir, "/tmp/fbus-conf-XXXXXX");
 	assert_true(mkdtemp(shared_dir) && chmod(shared_dir, 0755) == 0);
-	snprintf(group, sizeof group, "conformance-%s%s", T->name,
-	         many ? "-many" : "");
-	rc = _cmocka_run_group_tests(group, tests, sizeof tests / sizeof *tests,
+	snprintf(gname, sizeof gname, "conformance-%s%s", T->name,
+	         many ? "-many" : group ? "-group" : "");
+	rc = _cmocka_run_group_tests(gname, tests, sizeof tests / sizeof *tests,
 	                             NULL, NULL);
 	if (rmdir(shared_dir) < 0)
 		fprintf(stderr, "conformance: %s not empty: a bus left files\n",

@@ -6,6 +6,7 @@
  */
 #define _GNU_SOURCE /* pthread_mutex_clocklock */
 #include "shm/group.h"
+#include "crc32c.h"
 #include "runtime.h"
 
 #include <errno.h>
@@ -80,15 +81,28 @@ int
 fbusi_group_join(struct fbusi_group *g, const struct fbusi_uri *u,
                  const char *name, struct fbusi_err *err)
 {
-	char suffix[8 + FBUSI_GROUP_NAME_MAX + 1];
+	char suffix[20 + FBUSI_GROUP_NAME_MAX + 1];
+	struct fbusi_uri local;
 	struct stat st;
 	void *map;
 	int fd = -1, rc;
 
 	g->fd = -1;
 	g->pg = NULL;
-	snprintf(suffix, sizeof suffix, ".group-%s", name);
-	rc = fbusi_bus_path(u, suffix, g->path, sizeof g->path, err);
+	/* in our own runtime dir, always: a dir= bus's directory may be
+	 * another uid's (shared buses), and members are of one uid; the
+	 * directory's hash keeps two dir= buses of one name apart */
+	local = *u;
+	local.dir[0] = '\0';
+	if (u->dir[0])
+		snprintf(suffix, sizeof suffix, ".%08x.group-%s",
+		         fbusi_crc32c(0, u->dir, strlen(u->dir)), name);
+	else
+		snprintf(suffix, sizeof suffix, ".group-%s", name);
+	rc = fbusi_bus_dir_ensure(&local, false, err);
+	if (rc == 0)
+		rc = fbusi_bus_path(&local, suffix, g->path, sizeof g->path,
+		                    err);
 	if (rc)
 		return rc;
 	for (int tries = 0;; tries++) {

@@ -2,9 +2,9 @@
 /*
  * shm/group.h — worker groups on an shm: bus (?group=NAME): each frame is
  * taken by at most one member.  The members of a group share a small file
- * beside the bus's socket (the per-uid runtime dir: only our uid can touch
- * it) holding the seq of the newest frame a member took and a robust,
- * process-shared mutex.  The member holding the mutex is the one that
+ * in the per-uid runtime dir (only our uid can touch it) holding the seq of the newest frame a member took and a robust,
+ * process-shared mutex.  (A dir= bus's directory may be another uid's:
+ * the file is in our own runtime dir then, named with the dir's hash.)  The member holding the mutex is the one that
  * waits for the next frame (on the ring, as any subscriber does) and takes
  * it; unlocking hands the wait to the next free member.  So the producer
  * wakes one member a frame, no herd, and nothing changes on its side; a

@@ -454,9 +454,11 @@ take_latest(struct shm_sub *s, uint32_t i, struct fbus_frame *f)
 			return rc;
 		}
 		if (s->grp.fd >= 0) {
-			/* what no member took since the group's last */
-			f->skipped = claimed && seq > claimed + 1
-			                     ? seq - claimed - 1 : 0;
+			/* what no member took since the group's last (the
+			 * group's first: since this member joined) */
+			uint64_t base = claimed ? claimed : s->join_seq;
+
+			f->skipped = seq > base + 1 ? seq - base - 1 : 0;
 			atomic_fetch_add(&s->grp.pg->frames, 1);
 			atomic_fetch_add(&s->grp.pg->skipped, f->skipped);
 		} else {
