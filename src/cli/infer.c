@@ -45,6 +45,9 @@ usage(FILE *f)
 	        "                      again for more buses (cameras): the\n"
 	        "                      one that waited longest is served\n"
 	        "                      first, frames and stats per bus\n"
+	        "  --group NAME        one worker of group NAME: each frame\n"
+	        "                      goes to one worker of the group, the\n"
+	        "                      newest to the first free one (shm:)\n"
 	        "  --every             every frame in order (default: always\n"
 	        "                      the newest, skipped frames counted)\n"
 	        "  --frames N          stop after N processed frames\n"
@@ -209,6 +212,7 @@ struct bus_state {
 struct infer {
 	const char *from;   /* the first bus, or the only one */
 	const char *froms[FBUS_MAX_BUSES];
+	const char *group;  /* --group: a worker of that group */
 	uint32_t nfrom;
 	struct bus_state bus[FBUS_MAX_BUSES];
 	int every, json, headless, quiet, stats;
@@ -509,6 +513,13 @@ summary_json(const struct infer *in, const struct fbus_sub_stats *st,
 		       cli_percentile(v->v, v->n, 99), v->v[v->n - 1]);
 		first = 0;
 	}
+	if (in->group) {
+		printf("},\"group\":{\"name\":");
+		cli_json_string(stdout, in->group);
+		printf(",\"frames\":%llu,\"skipped\":%llu",
+		       (unsigned long long)st->group_frames,
+		       (unsigned long long)st->group_skipped);
+	}
 	printf("},\"buses\":[");
 	for (uint32_t i = 0; i < in->nfrom; i++) {
 		const struct series *v = &in->bus[i].age;
@@ -569,6 +580,11 @@ summary(struct infer *in, double elapsed_s)
 		        stage_names[s], cli_percentile(v->v, v->n, 50), cli_percentile(v->v, v->n, 95), cli_percentile(v->v, v->n, 99),
 		        v->v[v->n - 1]);
 	}
+	if (in->group)
+		fprintf(stderr, "  group %s: %llu frames taken by its workers, "
+		        "%llu taken by none\n", in->group,
+		        (unsigned long long)st.group_frames,
+		        (unsigned long long)st.group_skipped);
 	if (in->nfrom > 1) {
 		fprintf(stderr, "  %-24s %9s %9s %13s %13s\n", "bus", "frames",
 		        "skipped", "age p50 [ms]", "age p99 [ms]");
@@ -659,9 +675,10 @@ cmd_infer(int argc, char **argv)
 {
 	enum { O_EVERY = 256, O_MODEL, O_WEIGHTS, O_NAMES, O_FRAMES,
 	       O_DURATION, O_CONF, O_NMS, O_INSIZE, O_THREADS, O_HEADLESS,
-	       O_JSON, O_RECORD, O_FROM, O_QUIET, O_STATS };
+	       O_JSON, O_RECORD, O_FROM, O_QUIET, O_STATS, O_GROUP };
 	static const struct option longopts[] = {
 		{ "from", required_argument, NULL, O_FROM },
+		{ "group", required_argument, NULL, O_GROUP },
 		{ "every", no_argument, NULL, O_EVERY },
 		{ "model", required_argument, NULL, O_MODEL },
 		{ "weights", required_argument, NULL, O_WEIGHTS },
@@ -699,6 +716,7 @@ cmd_infer(int argc, char **argv)
 			in.froms[in.nfrom++] = optarg;
 			break;
 		case O_EVERY: in.every = 1; break;
+		case O_GROUP: in.group = optarg; break;
 		case O_MODEL: in.dopts.model = optarg; break;
 		case O_WEIGHTS: in.dopts.weights = optarg; break;
 		case O_NAMES: in.dopts.names = optarg; break;
@@ -779,6 +797,7 @@ cmd_infer(int argc, char **argv)
 	sopts.flags = FBUS_SUB_RECONNECT;
 	/* JPEG streams are decoded by the library into what YOLO eats. */
 	sopts.pixfmt = FBUS_PIXFMT_BGR24;
+	sopts.group = in.group;
 	if (in.nfrom)
 		in.from = in.froms[0];
 	else

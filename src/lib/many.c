@@ -176,6 +176,8 @@ add_stats(struct fbus_sub_stats *t, const struct fbus_sub_stats *s)
 	t->dropped += s->dropped;
 	t->reconnects += s->reconnects;
 	t->connected += s->connected;
+	t->group_frames += s->group_frames;
+	t->group_skipped += s->group_skipped;
 }
 
 static int
