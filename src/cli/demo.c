@@ -29,8 +29,9 @@
 #define STOP_GRACE_S 60.0
 /* How long a child gets to exit after being asked to. */
 #define EXIT_WAIT_MS 10000
-/* --cameras: each is a process of its own */
+/* --cameras, --workers: each is a process of its own */
 #define MAX_CAMERAS 8
+#define MAX_WORKERS 8
 
 static void
 usage(FILE *f)
@@ -57,11 +58,14 @@ usage(FILE *f)
 	        "  --cameras N     N synthetic cameras (scenes with seeds\n"
 	        "                  seed..seed+N-1), all into one infer\n"
 	        "                  (default 1, at most %d)\n"
+	        "  --workers M     M infer processes in one worker group:\n"
+	        "                  each frame to one of them, the newest to\n"
+	        "                  the first free one (default 1, at most %d)\n"
 	        "  -q, --quiet     no status messages, summary only\n"
 	        "  -h, --help      this text\n"
 	        "\n"
 	        "Exit status: 0 done, 1 source or infer failed, 2 usage\n"
-	        "error.\n", MAX_CAMERAS);
+	        "error.\n", MAX_CAMERAS, MAX_WORKERS);
 }
 
 struct child {
@@ -189,7 +193,7 @@ int
 cmd_demo(int argc, char **argv)
 {
 	enum { O_DURATION = 256, O_HEADLESS, O_JSON, O_EVERY, O_SEED, O_FPS,
-	       O_SIZE, O_CAMERAS };
+	       O_SIZE, O_CAMERAS, O_WORKERS };
 	static const struct option longopts[] = {
 		{ "duration", required_argument, NULL, O_DURATION },
 		{ "headless", no_argument, NULL, O_HEADLESS },
@@ -199,16 +203,18 @@ cmd_demo(int argc, char **argv)
 		{ "fps", required_argument, NULL, O_FPS },
 		{ "size", required_argument, NULL, O_SIZE },
 		{ "cameras", required_argument, NULL, O_CAMERAS },
+		{ "workers", required_argument, NULL, O_WORKERS },
 		{ "quiet", no_argument, NULL, 'q' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
 	char bus[MAX_CAMERAS][64], seeds[MAX_CAMERAS][32], names[MAX_CAMERAS][32];
 	char duration[32] = "", fps[32] = "10", size[32] = "1280x720";
-	char *src_argv[MAX_CAMERAS][16], *inf_argv[16 + 2 * MAX_CAMERAS];
-	struct child kids[1 + MAX_CAMERAS] = { { .name = "infer" } };
+	char *src_argv[MAX_CAMERAS][16], *inf_argv[20 + 2 * MAX_CAMERAS];
+	char wnames[MAX_WORKERS][32];
+	struct child kids[MAX_WORKERS + MAX_CAMERAS] = { { .name = "infer" } };
 	int c, n, headless = 0, json = 0, every = 0, quiet = 0, status = 0;
-	int cameras = 1;
+	int cameras = 1, workers = 1, running;
 	long long seed = 1;
 	double dur = 0, t_start;
 
@@ -231,6 +237,10 @@ cmd_demo(int argc, char **argv)
 		case O_CAMERAS:
 			cameras = (int)cli_parse_int("--cameras", optarg, 1,
 			                             MAX_CAMERAS);
+			break;
+		case O_WORKERS:
+			workers = (int)cli_parse_int("--workers", optarg, 1,
+			                             MAX_WORKERS);
 			break;
 		case O_FPS:
 			if (strcmp(optarg, "max") == 0)
@@ -275,7 +285,15 @@ cmd_demo(int argc, char **argv)
 		inf_argv[n++] = "--from";
 		inf_argv[n++] = bus[i];
 	}
-	inf_argv[n++] = "--stats";
+	if (workers > 1) {
+		inf_argv[n++] = "--group";
+		inf_argv[n++] = "demo";
+		/* the workers share the cores instead of each taking all */
+		inf_argv[n++] = "--threads";
+		inf_argv[n++] = "1";
+	}
+	if (workers == 1)
+		inf_argv[n++] = "--stats"; /* one status line a terminal */
 	if (headless)
 		inf_argv[n++] = "--headless";
 	if (json)
@@ -304,7 +322,12 @@ cmd_demo(int argc, char **argv)
 		a[n++] = size;
 		a[n++] = "--quiet";
 		a[n] = NULL;
-		kids[1 + i].name = names[i];
+		kids[workers + i].name = names[i];
+	}
+	for (int i = 0; i < workers; i++) {
+		snprintf(wnames[i], sizeof wnames[i], workers == 1 ? "infer" :
+		         "infer worker %d", i + 1);
+		kids[i].name = wnames[i];
 	}
 
 	if (!quiet && cameras == 1)
@@ -315,10 +338,13 @@ cmd_demo(int argc, char **argv)
 		        headless ? "headless" : "in a window",
 		        dur > 0 ? "stops by itself (or Ctrl-C)"
 		                : "Ctrl-C stops it");
-	else if (!quiet)
+	if (!quiet && workers > 1)
+		fprintf(stderr, "framebus demo: %d infer workers in group "
+		        "'demo': each frame to one of them\n", workers);
+	if (!quiet && cameras > 1)
 		fprintf(stderr,
 		        "framebus demo: %d synthetic cameras %s at %s fps -> "
-		        "%s .. %s -> one infer (bundled model, the camera "
+		        "%s .. %s -> infer (bundled model, the camera "
 		        "that waited longest first), %s; %s\n",
 		        cameras, size, fps, bus[0], bus[cameras - 1],
 		        headless ? "headless" : "in a window",
@@ -327,14 +353,16 @@ cmd_demo(int argc, char **argv)
 
 	cli_install_stop_handlers();
 	/* infer first: its model loads while the sources start. */
-	kids[0].pid = spawn(inf_argv);
+	for (int i = 0; i < workers; i++)
+		kids[i].pid = spawn(inf_argv);
 	for (int i = 0; i < cameras; i++)
-		kids[1 + i].pid = spawn(src_argv[i]);
+		kids[workers + i].pid = spawn(src_argv[i]);
 	t_start = now_s();
 
-	/* Until infer ends (its --duration, its window closed, or an error),
-	 * a source dies, or we are told to stop. */
-	while (!cli_stop && reap(kids, 1 + cameras) == 1 + cameras) {
+	/* Until an infer ends (its --duration, its window closed, or an
+	 * error), a source dies, or we are told to stop. */
+	running = workers + cameras;
+	while (!cli_stop && reap(kids, running) == running) {
 		if (dur > 0 && now_s() - t_start > dur + STOP_GRACE_S) {
 			cli_warn("infer did not stop %.0f s after --duration",
 			         STOP_GRACE_S);
@@ -343,21 +371,33 @@ cmd_demo(int argc, char **argv)
 		}
 		sleep_ms(50);
 	}
-	for (int i = 0; i < cameras && kids[0].pid; i++)
-		if (!kids[1 + i].pid) {
+	for (int i = 0; i < cameras; i++) {
+		int any_infer = 0;
+
+		for (int w = 0; w < workers; w++)
+			any_infer |= kids[w].pid != 0;
+		if (any_infer && !kids[workers + i].pid) {
 			cli_warn("%s stopped unexpectedly; stopping infer",
-			         kids[1 + i].name);
+			         kids[workers + i].name);
 			status = 1;
 			break;
 		}
-	stop_child(&kids[0], SIGINT);
+	}
+	/* the workers' --duration ends them together: give them a moment
+	 * to print their summaries before asking */
+	if (dur > 0)
+		for (int t = 0; t < 100 && reap(kids, workers); t++)
+			sleep_ms(50);
+	for (int w = 0; w < workers; w++)
+		stop_child(&kids[w], SIGINT);
 	for (int i = 0; i < cameras; i++)
-		stop_child(&kids[1 + i], SIGTERM);
-	if (child_failed(&kids[0]))
-		status = 1;
+		stop_child(&kids[workers + i], SIGTERM);
+	for (int w = 0; w < workers; w++)
+		if (child_failed(&kids[w]))
+			status = 1;
 	/* A source that exited by itself (not asked) failed even with 0. */
 	for (int i = 0; i < cameras; i++)
-		if (child_failed(&kids[1 + i]))
+		if (child_failed(&kids[workers + i]))
 			status = 1;
 	return status;
 }

@@ -811,6 +811,9 @@ cmd_infer(int argc, char **argv)
 		        "%s", fbus_open_error());
 	}
 
+	/* a line a write: workers of a group may share one stdout */
+	if (in.json)
+		setvbuf(stdout, NULL, _IOLBF, 0);
 	cli_install_stop_handlers();
 	t_start = fbus_now_mono_ns();
 	t_wait0 = t_start;

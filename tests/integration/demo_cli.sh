@@ -157,11 +157,24 @@ jq -e -s '.[-1].summary.buses | length == 3 and all(.frames > 5)' \
 	"$TMP/cams.json" >/dev/null || fail "summary: $(tail -1 "$TMP/cams.json")"
 grep -q "3 synthetic cameras" "$TMP/cams.err" || fail "$(cat "$TMP/cams.err")"
 no_kids $dpid
+# workers in a group: each frame processed once, by one of them
+"$F" demo --workers 2 --headless --duration 3 --size 320x240 --json \
+	> "$TMP/wk.json" 2> "$TMP/wk.err" || fail "demo --workers 2: $(cat "$TMP/wk.err")"
+[ "$(jq -s '[.[] | select(.summary)] | length' "$TMP/wk.json")" -eq 2 ] ||
+	fail "two workers' summaries wanted: $(cat "$TMP/wk.err")"
+jq -e -s '[.[] | select(.summary)] | all(.summary.group.name == "demo")' \
+	"$TMP/wk.json" >/dev/null || fail "no group in the summaries"
+[ "$(jq -r 'select(.seq) | .seq' "$TMP/wk.json" | sort -n | uniq -d | wc -l)" -eq 0 ] ||
+	fail "a frame processed twice"
+grep -q "2 infer workers in group 'demo'" "$TMP/wk.err" || fail "$(cat "$TMP/wk.err")"
 for bad in 0 9 x; do
 	set +e
 	"$F" demo --cameras $bad --headless >/dev/null 2>"$TMP/err"
 	rc=$?
+	"$F" demo --workers $bad --headless >/dev/null 2>"$TMP/err"
+	rc2=$?
 	set -e
 	[ $rc -eq 2 ] || fail "--cameras $bad: exit $rc"
+	[ $rc2 -eq 2 ] || fail "--workers $bad: exit $rc2"
 done
 echo "demo cli: ok"
