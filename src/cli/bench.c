@@ -72,11 +72,16 @@ make_uri(char *buf, size_t n, const struct bench_case *c)
 		         20000 + (int)(getpid() % 20000), c->codec);
 }
 
+/* --group: the subscriber is a worker group member (the take's cost) */
+static const char *bench_group;
+
 /* The subscriber process: reads until the producer goes away, reports. */
 static void
 run_subscriber(const char *uri, int frames, int out_fd)
 {
-	struct fbus_sub_opts o = { .flags = FBUS_SUB_RECONNECT };
+	struct fbus_sub_opts o = { .size = sizeof o,
+		                   .flags = FBUS_SUB_RECONNECT,
+		                   .group = bench_group };
 	struct sub_report rep = { 0 };
 	struct fbus_frame f;
 	struct fbus_sub *s;
@@ -328,6 +333,8 @@ usage(FILE *f)
 	        "                                 1280x720, 1920x1080, 3840x2160\n"
 	        "  --variant handoff|fill|all     (default all)\n"
 	        "  --frames N                     per phase (default 1000)\n"
+	        "  --group NAME                   shm: the subscriber is a\n"
+	        "                                 worker group member\n"
 	        "  --json                         one JSON object per case\n");
 }
 
@@ -341,6 +348,7 @@ cmd_bench(int argc, char **argv)
 		{ "variant", required_argument, 0, 'v' },
 		{ "frames", required_argument, 0, 'n' },
 		{ "json", no_argument, 0, 'j' },
+		{ "group", required_argument, 0, 'g' },
 		{ "help", no_argument, 0, 'h' },
 		{ 0, 0, 0, 0 },
 	};
@@ -403,6 +411,9 @@ cmd_bench(int argc, char **argv)
 		case 'j':
 			json = 1;
 			break;
+		case 'g':
+			bench_group = optarg;
+			break;
 		case 'h':
 			usage(stdout);
 			return 0;
@@ -412,6 +423,8 @@ cmd_bench(int argc, char **argv)
 		}
 	}
 	cli_no_more_args(argc, argv);
+	if (bench_group && (nt != 1 || strcmp(transports[0], "shm")))
+		cli_die(2, "--group: worker groups are on shm: only, so far");
 	signal(SIGPIPE, SIG_IGN);
 
 	for (int t = 0; t < nt; t++)
