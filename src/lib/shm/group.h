@@ -47,6 +47,8 @@ void fbusi_group_leave(struct fbusi_group *g);
 /* Become the member that waits for the next frame, before deadline (ns,
  * CLOCK_MONOTONIC; INT64_MAX: forever).  0 or FBUS_ETIMEDOUT. */
 int fbusi_group_lock(struct fbusi_group *g, int64_t deadline);
+/* The mutex if it is free now: 0 or FBUS_EBUSY. */
+int fbusi_group_trylock(struct fbusi_group *g);
 void fbusi_group_unlock(struct fbusi_group *g);
 
 #endif

@@ -29,7 +29,7 @@
 #define SLICE_MS 40
 /* a group member waiting for the take mutex looks this often whether the
  * waiter left a frame untaken (it is stopped) */
-#define GROUP_SLICE_MS 50
+#define GROUP_SLICE_MS 10
 #define RING_WAIT_MS 2000
 #define RETRY_MS 50
 /* more format changes than this within one queue lose the oldest frames */
@@ -81,6 +81,7 @@ struct shm_sub {
 	uint64_t ring_lost; /* every: entries of a ring no longer mapped */
 	uint32_t reconnects;
 	struct fbusi_group grp; /* fd -1: no worker group */
+	uint64_t grp_seen;      /* the group's claim at the last slice end */
 };
 
 static void
@@ -615,13 +616,20 @@ shm_next(struct fbus_sub *base, struct fbus_frame *f, int timeout_ms)
 			fbusi_group_unlock(&s->grp);
 			return rc;
 		}
-		/* The waiter kept a frame waiting a whole slice: it is
-		 * stopped (SIGSTOP, a debugger).  Take it without the
-		 * mutex: the claim is what makes it ours alone. */
-		if (s->c && s->c->a.ring.hdr && available(s)) {
-			rc = next_frame(s, f, 0);
-			if (rc != FBUS_ETIMEDOUT)
-				return rc;
+		/* The group took nothing for a whole slice while a frame
+		 * stands untaken: the waiter is stopped (SIGSTOP, a
+		 * debugger).  Take it without the mutex: the claim is what
+		 * makes it ours alone. */
+		{
+			uint64_t claimed = atomic_load(&s->grp.pg->claimed);
+
+			if (s->c && s->c->a.ring.hdr && available(s) &&
+			    claimed == s->grp_seen) {
+				rc = next_frame(s, f, 0);
+				if (rc != FBUS_ETIMEDOUT)
+					return rc;
+			}
+			s->grp_seen = claimed;
 		}
 		if (fbus_now_mono_ns() >= deadline)
 			return FBUS_ETIMEDOUT;
