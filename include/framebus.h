@@ -489,6 +489,22 @@ FBUS_API int fbus_runtime_dir(char *buf, size_t n);
 typedef void fbus_sweep_fn(void *user, const char *name);
 FBUS_API int fbus_runtime_sweep(fbus_sweep_fn *removed, void *user);
 
+/* A worker group of an shm: bus, as its members' shared file says. */
+struct fbus_group_info {
+	char name[32];
+	uint32_t members;        /* subscribers in it now */
+	uint32_t _reserved0;
+	uint64_t frames;         /* taken by its members */
+	uint64_t skipped;        /* replaced before any member took them */
+	uint64_t _reserved[4];   /* room to grow; zero */
+};
+
+/* The worker groups of shm bus `uri` (this user's): up to n of them into
+ * groups, sorted by name.  Returns how many there are (may exceed n), or
+ * FBUS_EINVAL / FBUS_ENOTSUP (not shm:).  Never blocks. */
+FBUS_API int fbus_bus_groups(const char *uri, struct fbus_group_info *groups,
+                             size_t n);
+
 /* Ask the producer of shm:NAME (uri) about itself.  Returns 0, FBUS_ENOTSUP
  * for other schemes, or what fbus_sub_open() returns when it cannot reach
  * the producer; fbus_open_error() says why.  Blocks up to 1 s. */

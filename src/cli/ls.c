@@ -19,6 +19,36 @@ cmp_str(const void *a, const void *b)
 	return strcmp(*(char *const *)a, *(char *const *)b);
 }
 
+/* The bus's worker groups: a line each under it, or "groups":[...] to
+ * end its JSON object. */
+static void
+list_groups(const char *uri, int json)
+{
+	struct fbus_group_info g[16];
+	int n = fbus_bus_groups(uri, g, 16);
+
+	if (json)
+		printf(",\"groups\":[");
+	for (int i = 0; i < n && i < 16; i++) {
+		if (json) {
+			printf("%s{\"group\":", i ? "," : "");
+			cli_json_string(stdout, g[i].name);
+			printf(",\"members\":%u,\"frames\":%llu,"
+			       "\"skipped\":%llu}", g[i].members,
+			       (unsigned long long)g[i].frames,
+			       (unsigned long long)g[i].skipped);
+		} else {
+			printf("  group %-16s %u member%s, %llu frames taken, "
+			       "%llu taken by none\n", g[i].name, g[i].members,
+			       g[i].members == 1 ? "" : "s",
+			       (unsigned long long)g[i].frames,
+			       (unsigned long long)g[i].skipped);
+		}
+	}
+	if (json)
+		printf("]}\n");
+}
+
 static void
 said_removed(void *user, const char *name)
 {
@@ -45,7 +75,9 @@ cmd_ls(int argc, char **argv)
 		} else if (o == 'h') {
 			printf("usage: framebus ls [--json]\n"
 			       "  lists live shm: buses: name, producer pid, "
-			       "format, size, frame rate, subscribers\n");
+			       "format, size, frame rate, subscribers, and\n"
+			       "  under each its worker groups: members, frames "
+			       "taken, frames none took\n");
 			return 0;
 		} else {
 			return 2;
@@ -97,7 +129,7 @@ cmd_ls(int argc, char **argv)
 		if (json)
 			printf("{\"bus\":\"%s\",\"uri\":\"%s\",\"pid\":%d,"
 			       "\"format\":\"%s\",\"width\":%u,\"height\":%u,"
-			       "\"fps\":%.2f,\"subscribers\":%u,\"frames\":%llu}\n",
+			       "\"fps\":%.2f,\"subscribers\":%u,\"frames\":%llu",
 			       info.name, uri, info.pid, fmt ? fmt : "none",
 			       info.fmt.width, info.fmt.height, info.fps,
 			       info.subscribers,
@@ -108,6 +140,7 @@ cmd_ls(int argc, char **argv)
 			       info.fmt.width ? size : "-", info.fps,
 			       info.subscribers,
 			       (unsigned long long)info.frames);
+		list_groups(uri, json);
 		free(names[i]);
 	}
 	if (!json && live == 0)

@@ -1,6 +1,7 @@
 # SPDX-License-Identifier: MIT
 # infer_group.sh — framebus infer --group: two workers on one 30 Hz camera
-# share its frames (each frame processed once, by one of them, both busy);
+# share its frames (each frame processed once, by one of them, both busy),
+# framebus ls shows the group with its two members;
 # a worker killed with -9 leaves the other taking every frame; --group
 # where groups are not built says so.
 . "$(dirname "$0")/infer_common.sh"
@@ -13,6 +14,18 @@ for w in 1 2; do
 	W[$w]=$!
 	PIDS+=(${W[$w]})
 done
+# framebus ls shows the group and its two members
+for _ in $(seq 50); do
+	"$F" ls --json >"$TMP/ls.json" 2>&1 || fail "ls: $(cat "$TMP/ls.json")"
+	jq -e --arg b "$BUS" 'select(.bus == $b) | .groups |
+		any(.group == "yolo" and .members == 2)' "$TMP/ls.json" \
+		>/dev/null && break
+	sleep 0.1
+done
+jq -e --arg b "$BUS" 'select(.bus == $b) | .groups |
+	any(.group == "yolo" and .members == 2 and .frames > 0)' "$TMP/ls.json" \
+	>/dev/null || fail "ls: $(cat "$TMP/ls.json")"
+"$F" ls | grep -q "group yolo .* 2 members" || fail "ls: $("$F" ls)"
 wait "${W[1]}" || fail "worker 1: $(cat "$TMP/w1.err")"
 wait "${W[2]}" || fail "worker 2: $(cat "$TMP/w2.err")"
 for w in 1 2; do

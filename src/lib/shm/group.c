@@ -9,7 +9,11 @@
 #include "crc32c.h"
 #include "runtime.h"
 
+#include <dirent.h>
 #include <errno.h>
+#include <inttypes.h>
+#include <stdlib.h>
+#include <sys/sysmacros.h>
 #include <fcntl.h>
 #include <stdio.h>
 #include <string.h>
@@ -75,6 +79,132 @@ create_file(const char *path, struct fbusi_err *err)
 		return fbusi_fail(err, rc, "group file %s: %s", path,
 		                  strerror(-rc));
 	return 0;
+}
+
+/* Where u's group files are and how their names start: "<name>." plus,
+ * for a dir= bus, the dir's hash and "." (see fbusi_group_join). */
+static int
+group_prefix(const struct fbusi_uri *u, char *dir, size_t dn, char *prefix,
+             size_t pn, struct fbusi_err *err)
+{
+	struct fbusi_uri local = *u;
+	char path[200];
+	char *slash;
+	int rc;
+
+	local.dir[0] = '\0';
+	rc = fbusi_bus_path(&local, "", path, sizeof path, err);
+	if (rc)
+		return rc;
+	slash = strrchr(path, '/');
+	*slash = '\0';
+	snprintf(dir, dn, "%s", path);
+	if (u->dir[0])
+		snprintf(prefix, pn, "%s.%08x.group-", u->name,
+		         fbusi_crc32c(0, u->dir, strlen(u->dir)));
+	else
+		snprintf(prefix, pn, "%s.group-", u->name);
+	return 0;
+}
+
+/* Subscribers holding the file's flock: its members (/proc/locks lists
+ * "FLOCK ADVISORY READ pid maj:min:inode"). */
+static uint32_t
+count_members(const struct stat *st)
+{
+	char want[64], line[256];
+	uint32_t n = 0;
+	FILE *f = fopen("/proc/locks", "re");
+
+	if (!f)
+		return 0;
+	snprintf(want, sizeof want, "%02x:%02x:%" PRIu64 " ", major(st->st_dev),
+	         minor(st->st_dev), (uint64_t)st->st_ino);
+	while (fgets(line, sizeof line, f))
+		if (strstr(line, "FLOCK") && strstr(line, want) &&
+		    !strstr(line, "->"))
+			n++;
+	fclose(f);
+	return n;
+}
+
+static int
+cmp_info(const void *a, const void *b)
+{
+	return strcmp(((const struct fbus_group_info *)a)->name,
+	              ((const struct fbus_group_info *)b)->name);
+}
+
+int
+fbusi_group_list(const struct fbusi_uri *u, struct fbus_group_info *out,
+                 size_t n, struct fbusi_err *err)
+{
+	char dir[200], prefix[FBUSI_NAME_MAX + 24];
+	struct fbus_group_info *all = NULL;
+	size_t count = 0, cap = 0, plen;
+	struct dirent *e;
+	DIR *d;
+	int rc = group_prefix(u, dir, sizeof dir, prefix, sizeof prefix, err);
+
+	if (rc)
+		return rc;
+	plen = strlen(prefix);
+	d = opendir(dir);
+	if (!d)
+		return 0; /* no runtime dir: no groups */
+	while ((e = readdir(d))) {
+		struct fbus_group_info gi;
+		const struct fbusi_group_page *pg;
+		const char *name = e->d_name + plen;
+		struct stat st;
+		void *map;
+		int fd;
+
+		if (strncmp(e->d_name, prefix, plen) ||
+		    !fbusi_group_name_valid(name))
+			continue;
+		memset(&gi, 0, sizeof gi);
+		fd = openat(dirfd(d), e->d_name,
+		            O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NONBLOCK);
+		if (fd < 0)
+			continue;
+		if (fstat(fd, &st) || !S_ISREG(st.st_mode) ||
+		    st.st_uid != geteuid() || st.st_size != PAGE ||
+		    (map = mmap(NULL, PAGE, PROT_READ, MAP_SHARED, fd, 0)) ==
+		            MAP_FAILED) {
+			close(fd);
+			continue;
+		}
+		pg = map;
+		if (pg->magic == FBUSI_GROUP_MAGIC && pg->size == sizeof *pg) {
+			snprintf(gi.name, sizeof gi.name, "%s", name);
+			gi.frames = atomic_load(&((struct fbusi_group_page *)
+			                          map)->frames);
+			gi.skipped = atomic_load(&((struct fbusi_group_page *)
+			                           map)->skipped);
+			gi.members = count_members(&st);
+			if (count == cap) {
+				void *p = realloc(all, (cap = cap ? 2 * cap : 8) *
+				                       sizeof *all);
+				if (!p) {
+					munmap(map, PAGE);
+					close(fd);
+					break;
+				}
+				all = p;
+			}
+			all[count++] = gi;
+		}
+		munmap(map, PAGE);
+		close(fd);
+	}
+	closedir(d);
+	if (count)
+		qsort(all, count, sizeof *all, cmp_info);
+	for (size_t i = 0; i < count && i < n; i++)
+		out[i] = all[i];
+	free(all);
+	return (int)count;
 }
 
 int

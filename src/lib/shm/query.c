@@ -1,9 +1,11 @@
 /* SPDX-License-Identifier: MIT */
-/* shm/query.c — fbus_bus_query(): ask a running shm: producer about itself (framebus ls). */
+/* shm/query.c — fbus_bus_query(): ask a running shm: producer about itself,
+ * and fbus_bus_groups(): its worker groups (framebus ls). */
 #define _GNU_SOURCE
 #include "os.h"
 #include "runtime.h"
 #include "shm/attach.h"
+#include "shm/group.h"
 
 #include <stdio.h>
 #include <string.h>
@@ -54,4 +56,24 @@ fbus_bus_query(const char *text, struct fbus_bus_info *info)
 	info->fps = msg.info.fps;
 	info->fmt = msg.info.fmt;
 	return 0;
+}
+
+int
+fbus_bus_groups(const char *text, struct fbus_group_info *groups, size_t n)
+{
+	struct fbusi_uri uri;
+	struct fbusi_err err = { "" };
+	int r;
+
+	if (!text || (n && !groups))
+		return FBUS_EINVAL;
+	r = fbusi_uri_parse(text, &uri, &err);
+	if (r == 0 && uri.scheme != FBUSI_SCHEME_SHM)
+		r = fbusi_fail(&err, FBUS_ENOTSUP,
+		               "worker groups are on shm: buses only");
+	if (r == 0)
+		r = fbusi_group_list(&uri, groups, n, &err);
+	if (r < 0)
+		fbusi_set_open_error(text, r, &err);
+	return r;
 }
