@@ -10,12 +10,13 @@
 PIDS+=($!)
 for w in 1 2; do
 	"$F" infer --from "shm:$BUS" --group yolo --threads 1 --headless --json \
-		--duration 4 >"$TMP/w$w.json" 2>"$TMP/w$w.err" &
+		--duration 6 >"$TMP/w$w.json" 2>"$TMP/w$w.err" &
 	W[$w]=$!
 	PIDS+=(${W[$w]})
 done
-# framebus ls shows the group and its two members
-for _ in $(seq 50); do
+# framebus ls shows the group and its two members (once both loaded the
+# model: seconds under ASan)
+for _ in $(seq 300); do
 	"$F" ls --json >"$TMP/ls.json" 2>&1 || fail "ls: $(cat "$TMP/ls.json")"
 	jq -e --arg b "$BUS" 'select(.bus == $b) | .groups |
 		any(.group == "yolo" and .members == 2)' "$TMP/ls.json" \
@@ -25,7 +26,8 @@ done
 jq -e --arg b "$BUS" 'select(.bus == $b) | .groups |
 	any(.group == "yolo" and .members == 2 and .frames > 0)' "$TMP/ls.json" \
 	>/dev/null || fail "ls: $(cat "$TMP/ls.json")"
-"$F" ls | grep -q "group yolo .* 2 members" || fail "ls: $("$F" ls)"
+"$F" ls >"$TMP/ls.txt" 2>&1 || fail "ls: $(cat "$TMP/ls.txt")"
+grep -q "group yolo .* 2 members" "$TMP/ls.txt" || fail "ls: $(cat "$TMP/ls.txt")"
 wait "${W[1]}" || fail "worker 1: $(cat "$TMP/w1.err")"
 wait "${W[2]}" || fail "worker 2: $(cat "$TMP/w2.err")"
 for w in 1 2; do

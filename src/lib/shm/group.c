@@ -319,18 +319,6 @@ fbusi_group_lock(struct fbusi_group *g, int64_t deadline)
 	return rc == 0 ? 0 : FBUS_ETIMEDOUT;
 }
 
-int
-fbusi_group_trylock(struct fbusi_group *g)
-{
-	int rc = pthread_mutex_trylock(&g->pg->take);
-
-	if (rc == EOWNERDEAD) {
-		pthread_mutex_consistent(&g->pg->take);
-		rc = 0;
-	}
-	return rc == 0 ? 0 : FBUS_EBUSY;
-}
-
 void
 fbusi_group_unlock(struct fbusi_group *g)
 {

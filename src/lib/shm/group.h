@@ -50,8 +50,6 @@ int fbusi_group_lock(struct fbusi_group *g, int64_t deadline);
 /* The groups of u's bus (fbus_bus_groups). */
 int fbusi_group_list(const struct fbusi_uri *u, struct fbus_group_info *out,
                      size_t n, struct fbusi_err *err);
-/* The mutex if it is free now: 0 or FBUS_EBUSY. */
-int fbusi_group_trylock(struct fbusi_group *g);
 void fbusi_group_unlock(struct fbusi_group *g);
 
 #endif
