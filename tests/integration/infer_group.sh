@@ -18,14 +18,15 @@ done
 # model: seconds under ASan)
 for _ in $(seq 300); do
 	"$F" ls --json >"$TMP/ls.json" 2>&1 || fail "ls: $(cat "$TMP/ls.json")"
-	jq -e --arg b "$BUS" 'select(.bus == $b) | .groups |
-		any(.group == "yolo" and .members == 2)' "$TMP/ls.json" \
-		>/dev/null && break
+	# -s: no bus listed yet is false, not an empty (true) result
+	jq -e -s --arg b "$BUS" 'any(.[]; .bus == $b and (.groups |
+		any(.group == "yolo" and .members == 2 and .frames > 0)))' \
+		"$TMP/ls.json" >/dev/null && break
 	sleep 0.1
 done
-jq -e --arg b "$BUS" 'select(.bus == $b) | .groups |
-	any(.group == "yolo" and .members == 2 and .frames > 0)' "$TMP/ls.json" \
-	>/dev/null || fail "ls: $(cat "$TMP/ls.json")"
+jq -e -s --arg b "$BUS" 'any(.[]; .bus == $b and (.groups |
+	any(.group == "yolo" and .members == 2 and .frames > 0)))' \
+	"$TMP/ls.json" >/dev/null || fail "ls: $(cat "$TMP/ls.json")"
 "$F" ls >"$TMP/ls.txt" 2>&1 || fail "ls: $(cat "$TMP/ls.txt")"
 grep -q "group yolo .* 2 members" "$TMP/ls.txt" || fail "ls: $(cat "$TMP/ls.txt")"
 wait "${W[1]}" || fail "worker 1: $(cat "$TMP/w1.err")"
@@ -38,7 +39,7 @@ for w in 1 2; do
 done
 dup=$(cat "$TMP/w1.json" "$TMP/w2.json" | jq -r 'select(.seq) | .seq' | sort -n | uniq -d | wc -l)
 [ "$dup" -eq 0 ] || fail "$dup frames processed twice"
-jq -e 'select(.summary) | .summary.group.name == "yolo"' "$TMP/w1.json" >/dev/null ||
+jq -e -s 'any(.[]; .summary.group.name == "yolo")' "$TMP/w1.json" >/dev/null ||
 	fail "summary: $(tail -1 "$TMP/w1.json")"
 
 # kill -9 of one worker: the other takes over

@@ -17,19 +17,19 @@ out=$("$F" model-info "$BUNDLED" 2>/dev/null) ||
 echo "$out" | grep -q "^input    images float32 1x3x224x384$" || fail "$out"
 echo "$out" | grep -q "runs it: yolov8 layout, 4 classes, input 384x224" || fail "$out"
 "$F" model-info "$BUNDLED" --json 2>/dev/null >"$TMP/b.json"
-jq -e '.runs and .opset == 12 and .layout == "yolov8" and .classes == 4 and
+jq -e -s 'length == 1 and (.[0] | .runs and .opset == 12 and .layout == "yolov8" and .classes == 4 and
 	.input_size == [384, 224] and .inputs[0].shape == [1, 3, 224, 384] and
-	.outputs[0].name == "output0"' "$TMP/b.json" >/dev/null || fail "$(cat "$TMP/b.json")"
+	.outputs[0].name == "output0")' "$TMP/b.json" >/dev/null || fail "$(cat "$TMP/b.json")"
 
 # Darknet: the cfg/weights pair infer's tests use
 "$F" model-info "$TMP/tiny.cfg" --weights "$TMP/tiny.weights" --json \
 	2>/dev/null >"$TMP/d.json" || fail "darknet: $(cat "$TMP/d.json")"
-jq -e '.runs and .format == "darknet" and .layout == "darknet"' "$TMP/d.json" \
+jq -e -s 'length == 1 and (.[0] | .runs and .format == "darknet" and .layout == "darknet")' "$TMP/d.json" \
 	>/dev/null || fail "$(cat "$TMP/d.json")"
 
 # opset 17 is read as such
 $MK "$TMP/o17.onnx" --opset 17
-"$F" model-info "$TMP/o17.onnx" --json 2>/dev/null | jq -e '.opset == 17' >/dev/null ||
+"$F" model-info "$TMP/o17.onnx" --json 2>/dev/null | jq -e -s '.[0].opset == 17' >/dev/null ||
 	fail "opset 17 not read"
 
 # refused, with the reason and the fix, exit 1
