@@ -154,7 +154,7 @@ fbusi_group_list(const struct fbusi_uri *u, struct fbus_group_info *out,
 		return 0; /* no runtime dir: no groups */
 	while ((e = readdir(d))) {
 		struct fbus_group_info gi;
-		const struct fbusi_group_page *pg;
+		struct fbusi_group_page *pg;
 		const char *name = e->d_name + plen;
 		struct stat st;
 		void *map;
@@ -178,10 +178,8 @@ fbusi_group_list(const struct fbusi_uri *u, struct fbus_group_info *out,
 		pg = map;
 		if (pg->magic == FBUSI_GROUP_MAGIC && pg->size == sizeof *pg) {
 			snprintf(gi.name, sizeof gi.name, "%s", name);
-			gi.frames = atomic_load(&((struct fbusi_group_page *)
-			                          map)->frames);
-			gi.skipped = atomic_load(&((struct fbusi_group_page *)
-			                           map)->skipped);
+			gi.frames = atomic_load(&pg->frames);
+			gi.skipped = atomic_load(&pg->skipped);
 			gi.members = count_members(&st);
 			if (count == cap) {
 				void *p = realloc(all, (cap = cap ? 2 * cap : 8) *

@@ -454,17 +454,19 @@ take_latest(struct shm_sub *s, uint32_t i, struct fbus_frame *f)
 			atomic_store(lease, 0);
 			return rc;
 		}
-		if (s->grp.fd >= 0) {
-			/* what no member took since the group's last (the
-			 * group's first: since this member joined) */
-			uint64_t base = claimed ? claimed : s->join_seq;
+		{
+			/* skipped since our last frame; in a group, what no
+			 * member took since the group's last (the group's
+			 * first: since this member joined) */
+			uint64_t base = s->grp.fd >= 0 ? claimed : s->last_seq;
 
+			if (!base)
+				base = s->join_seq;
 			f->skipped = seq > base + 1 ? seq - base - 1 : 0;
+		}
+		if (s->grp.fd >= 0) {
 			atomic_fetch_add(&s->grp.pg->frames, 1);
 			atomic_fetch_add(&s->grp.pg->skipped, f->skipped);
-		} else {
-			uint64_t base = s->last_seq ? s->last_seq : s->join_seq;
-			f->skipped = seq > base + 1 ? seq - base - 1 : 0;
 		}
 		s->skipped += f->skipped;
 		s->last_seq = seq;
@@ -595,11 +597,10 @@ static int
 shm_next(struct fbus_sub *base, struct fbus_frame *f, int timeout_ms)
 {
 	struct shm_sub *s = (struct shm_sub *)base;
-	int64_t t0 = fbus_now_mono_ns(), left;
-	int rc;
-
 	int64_t deadline = timeout_ms < 0 ? INT64_MAX
-	                                  : t0 + (int64_t)timeout_ms * 1000000;
+	                                  : fbus_now_mono_ns() +
+	                                            (int64_t)timeout_ms * 1000000;
+	int rc;
 
 	if (s->grp.fd < 0)
 		return next_frame(s, f, timeout_ms);
@@ -609,10 +610,12 @@ shm_next(struct fbus_sub *base, struct fbus_frame *f, int timeout_ms)
 
 		if (fbusi_group_lock(&s->grp, slice < deadline ? slice
 		                                              : deadline) == 0) {
-			left = deadline == INT64_MAX
-			               ? -1
-			               : (deadline - fbus_now_mono_ns()) / 1000000;
-			rc = next_frame(s, f, left < -1 ? 0 : (int)left);
+			/* what is left of the caller's timeout; past it, a
+			 * look (0), never -1 (forever) */
+			int64_t left = (deadline - fbus_now_mono_ns()) / 1000000;
+
+			rc = next_frame(s, f, deadline == INT64_MAX ? -1
+			                      : left > 0 ? (int)left : 0);
 			fbusi_group_unlock(&s->grp);
 			return rc;
 		}
