@@ -493,9 +493,10 @@ FBUS_API int fbus_runtime_sweep(fbus_sweep_fn *removed, void *user);
 struct fbus_group_info {
 	char name[32];
 	uint32_t members;        /* subscribers in it now */
-	uint32_t _reserved0;
+	uint32_t mode;           /* FBUS_MODE_LATEST or FBUS_MODE_EVERY */
 	uint64_t frames;         /* taken by its members */
-	uint64_t skipped;        /* replaced before any member took them */
+	uint64_t skipped;        /* latest: replaced before any member took
+	                            them; every: dropped (queues full) */
 	uint64_t _reserved[4];   /* room to grow; zero */
 };
 

@@ -33,16 +33,22 @@ list_groups(const char *uri, int json)
 		if (json) {
 			printf("%s{\"group\":", i ? "," : "");
 			cli_json_string(stdout, g[i].name);
-			printf(",\"members\":%u,\"frames\":%llu,"
-			       "\"skipped\":%llu}", g[i].members,
+			printf(",\"mode\":\"%s\",\"members\":%u,"
+			       "\"frames\":%llu,\"skipped\":%llu}",
+			       g[i].mode == FBUS_MODE_EVERY ? "every" : "latest",
+			       g[i].members,
 			       (unsigned long long)g[i].frames,
 			       (unsigned long long)g[i].skipped);
 		} else {
-			printf("  group %-16s %u member%s, %llu frames taken, "
-			       "%llu taken by none\n", g[i].name, g[i].members,
-			       g[i].members == 1 ? "" : "s",
+			printf("  group %-16s %-6s %u member%s, %llu frames "
+			       "taken, %llu %s\n", g[i].name,
+			       g[i].mode == FBUS_MODE_EVERY ? "every" : "latest",
+			       g[i].members, g[i].members == 1 ? "" : "s",
 			       (unsigned long long)g[i].frames,
-			       (unsigned long long)g[i].skipped);
+			       (unsigned long long)g[i].skipped,
+			       g[i].mode == FBUS_MODE_EVERY
+			               ? "dropped (queues full)"
+			               : "taken by none");
 		}
 	}
 	if (json)

@@ -176,10 +176,6 @@ fbus_sub_open(struct fbus_sub **sub, const char *text,
 	if (rc == 0 && opts.group && uri.scheme != FBUSI_SCHEME_SHM)
 		rc = fbusi_fail(&err, FBUS_ENOTSUP, "worker groups are on shm: "
 		                "buses only, so far");
-	if (rc == 0 && opts.group && opts.mode == FBUS_MODE_EVERY)
-		rc = fbusi_fail(&err, FBUS_ENOTSUP, "worker groups take the "
-		                "newest frame (latest mode); every mode in a "
-		                "group (a shared work queue) is not built yet");
 	if (rc == 0 && opts.max_held > FBUS_MAX_HELD)
 		rc = fbusi_fail(&err, FBUS_EINVAL, "max_held must be 1..%u",
 		                FBUS_MAX_HELD);

@@ -50,20 +50,22 @@ shared_shm(char *buf, size_t n, const char *dir)
 }
 
 /* `conformance TRANSPORT many`: every subscriber is a multi-bus one of a
- * single bus (fbus_sub_open_many); `conformance shm group`: every latest
- * subscriber is a worker group of one.  Both keep the same contract. */
+ * single bus (fbus_sub_open_many); `conformance TRANSPORT group`: every
+ * subscriber is a worker group of one (latest ones in one group, every
+ * ones in another: a group is of one mode).  Both keep the same
+ * contract. */
 static int many, group;
 
 static int
 c_sub_open(struct fbus_sub **s, const char *uri, const struct fbus_sub_opts *o)
 {
-	if (group && (!o || o->mode == FBUS_MODE_LATEST)) {
+	if (group) {
 		struct fbus_sub_opts g = { .size = sizeof g };
 
 		if (o)
 			g = *o;
 		g.size = sizeof g;
-		g.group = "conformance";
+		g.group = g.mode == FBUS_MODE_EVERY ? "conf-every" : "conf";
 		return fbus_sub_open(s, uri, &g);
 	}
 	return many ? fbus_sub_open_many(s, &uri, 1, o) : fbus_sub_open(s, uri, o);

@@ -54,16 +54,24 @@ struct take {
 };
 
 /* A member: takes frames until the producer goes, each recorded (seq and
- * time) in its file; `work_us` of work a frame.  Exit 0, or 1 if a frame
- * was torn, 2 if it could not join. */
+ * time) in its file; `work_us` of work a frame; latest mode, or every
+ * mode (block policy, depth 8) if `every`.  Exit 0, or 1 if a frame was
+ * torn, 2 if it could not join. */
 static pid_t
-member(const char *uri, const char *file, int work_us)
+member_of(const char *uri, const char *file, int work_us, int every)
 {
 	pid_t pid = fork();
 
 	assert_true(pid >= 0);
 	if (pid == 0) {
 		struct fbus_sub_opts o = { .size = sizeof o };
+
+		if (every) {
+			o.mode = FBUS_MODE_EVERY;
+			o.depth = 8;
+			o.full_policy = FBUS_FULL_BLOCK;
+			o.block_ms = 5000;
+		}
 		struct fbus_sub *s;
 		int fd = open(file, O_WRONLY | O_CREAT | O_TRUNC, 0600);
 		int rc;
@@ -100,6 +108,12 @@ member(const char *uri, const char *file, int work_us)
 		_exit(0);
 	}
 	return pid;
+}
+
+static pid_t
+member(const char *uri, const char *file, int work_us)
+{
+	return member_of(uri, file, work_us, 0);
 }
 
 static size_t
@@ -359,6 +373,135 @@ test_kill_and_stop(void **state)
 	fbus_pub_close(p);
 }
 
+/* Every mode, M members with work[i] µs a frame, n frames back to back
+ * (block policy: the producer waits for the group); `event` at frame
+ * n/3: 0 none, 1 kill -9 of member 0, 2 SIGSTOP of member 0 until the
+ * end.  Each frame is taken; by one member only, except those the killed
+ * one had when it died (passed on: at least once); in order per member
+ * but for those. */
+static void
+every_group(int M, const int *work, uint64_t n, int event)
+{
+	const char *tmp = getenv("FBUS_TEST_TMP") ? getenv("FBUS_TEST_TMP")
+	                                          : "/tmp";
+	char uri[160], base[128], file[8][256];
+	/* each member's queue reserves its 8 slots of the ring */
+	struct fbus_pub_opts po = { .size = sizeof po, .slots = 64 };
+	struct fbus_pub *p;
+	struct fbus_pub_stats pst;
+	pid_t pid[8];
+	uint8_t *by = calloc(n + 1, 1); /* bit i: member i took it */
+	uint64_t seq = 0, per[8] = { 0 }, again = 0, redelivered = 0, late = 0;
+	int64_t t_ev = 0, first_after = 0;
+
+	snprintf(base, sizeof base, "shm:%s", t_unique_name("gre"));
+	snprintf(uri, sizeof uri, "%s?group=e", base);
+	CHECK(fbus_pub_open(&p, base, &po));
+	for (int i = 0; i < M; i++) {
+		snprintf(file[i], sizeof file[i], "%s/%s.takes", tmp,
+		         t_unique_name("gre"));
+		pid[i] = member_of(uri, file[i], work[i], 1);
+	}
+	wait_members(p, (unsigned)M);
+	publish(p, &seq, n / 3, 0);
+	if (event) {
+		kill(pid[0], event == 1 ? SIGKILL : SIGSTOP);
+		t_ev = fbus_now_mono_ns();
+	}
+	publish(p, &seq, n - n / 3, 0);
+	CHECK(fbus_pub_stats(p, &pst));
+	if (event == 2)
+		kill(pid[0], SIGCONT);
+	fbus_pub_close(p);
+	for (int i = 0; i < M; i++) {
+		int st;
+
+		assert_int_equal(waitpid(pid[i], &st, 0), pid[i]);
+		if (!(event == 1 && i == 0) && (!WIFEXITED(st) || WEXITSTATUS(st)))
+			fail_msg("member %d: status %d (1: a torn frame)", i, st);
+	}
+	for (int i = 0; i < M; i++) {
+		struct take *t;
+		size_t k, got = read_takes(file[i], &t);
+		uint64_t newest = 0;
+
+		for (k = 0; k < got; k++) {
+			uint64_t q = t[k].seq;
+
+			assert_true(q >= 1 && q <= n);
+			if (by[q])
+				again++;
+			/* the dead member's queue comes late, after newer
+			 * frames: only it may be out of order */
+			if (q < newest) {
+				late++;
+				if (event != 1)
+					fail_msg("member %d took %llu after "
+					         "%llu", i, (unsigned long long)q,
+					         (unsigned long long)newest);
+			}
+			newest = q > newest ? q : newest;
+			if (event == 1 && i && (by[q] & 1))
+				redelivered++;
+			by[q] |= (uint8_t)(1u << i);
+			if (t_ev && i && t[k].t > t_ev &&
+			    (!first_after || t[k].t < first_after))
+				first_after = t[k].t;
+		}
+		per[i] = got;
+		free(t);
+		unlink(file[i]);
+	}
+	for (uint64_t q = 1; q <= n; q++)
+		if (!by[q])
+			fail_msg("frame %llu was taken by no member",
+			         (unsigned long long)q);
+	printf("every group of %d, %llu frames%s: taken %llu %llu %llu %llu, "
+	       "twice %llu (passed on from the dead one %llu), late %llu, producer "
+	       "dropped %llu%s%.1f ms\n",
+	       M, (unsigned long long)n,
+	       event == 1 ? ", member 0 killed" : event == 2 ? ", member 0 "
+	       "stopped" : "", (unsigned long long)per[0],
+	       (unsigned long long)per[1], (unsigned long long)per[2],
+	       (unsigned long long)per[3], (unsigned long long)again,
+	       (unsigned long long)redelivered, (unsigned long long)late,
+	       (unsigned long long)pst.dropped,
+	       t_ev ? ", the others' first take after it " : "",
+	       t_ev ? (first_after - t_ev) / 1e6 : 0.0);
+	assert_int_equal(pst.dropped, 0);
+	/* twice only where the dead member had it; late only what was
+	 * queued to it (its depth) */
+	assert_int_equal(again, redelivered);
+	assert_true(late <= 8);
+	for (int i = 1; i < M; i++)
+		assert_true(per[i] > 0);
+	if (t_ev)
+		assert_true(first_after && first_after - t_ev < 500000000LL);
+	free(by);
+	/* nothing stays held: the group file went with its last member */
+	assert_int_equal(t_runtime_files("gre"), 0);
+}
+
+/* 4 every members, 100k frames: each exactly once, in order per member */
+static void
+test_every_each_once(void **state)
+{
+	static const int work[4] = { 0, 10, 20, 40 };
+
+	(void)state;
+	every_group(4, work, 100000, 0);
+}
+
+static void
+test_every_kill_and_stop(void **state)
+{
+	static const int work[3] = { 300, 300, 300 };
+
+	(void)state;
+	every_group(3, work, 3000, 1);
+	every_group(3, work, 3000, 2);
+}
+
 /* a group of one is a subscriber; groups elsewhere say so */
 static void
 test_one_and_refusals(void **state)
@@ -395,10 +538,17 @@ test_one_and_refusals(void **state)
 	assert_int_equal(fbus_sub_open(&s, "unix:/tmp/x.sock?group=g", NULL),
 	                 FBUS_ENOTSUP);
 	assert_non_null(strstr(fbus_open_error(), "shm: buses only"));
+	/* a group is of one mode */
 	o.group = "g";
+	CHECK(fbus_sub_open(&s, base, &o));
 	o.mode = FBUS_MODE_EVERY;
-	assert_int_equal(fbus_sub_open(&s, base, &o), FBUS_ENOTSUP);
-	assert_non_null(strstr(fbus_open_error(), "every mode"));
+	{
+		struct fbus_sub *s2;
+
+		assert_int_equal(fbus_sub_open(&s2, base, &o), FBUS_EINVAL);
+		assert_non_null(strstr(fbus_open_error(), "latest-mode group"));
+	}
+	fbus_sub_close(s);
 	fbus_pub_close(p);
 	/* the last member took its group file with it */
 	assert_int_equal(t_runtime_files("gr1"), 0);
@@ -411,6 +561,8 @@ main(void)
 		cmocka_unit_test(test_one_and_refusals),
 		cmocka_unit_test(test_each_frame_once),
 		cmocka_unit_test(test_kill_and_stop),
+		cmocka_unit_test(test_every_each_once),
+		cmocka_unit_test(test_every_kill_and_stop),
 	};
 
 	signal(SIGPIPE, SIG_IGN);

@@ -13,6 +13,7 @@
 #include <errno.h>
 #include <poll.h>
 #include <sys/socket.h>
+#include <stdio.h>
 #include <string.h>
 #include <sys/mman.h>
 #include <unistd.h>
@@ -114,6 +115,10 @@ fbusi_shm_attach(const struct fbusi_uri *u, const struct fbus_sub_opts *opts,
 	                   : opts->max_held;
 	hi.policy = opts->full_policy;
 	hi.block_ms = opts->block_ms;
+	/* latest groups share a claim among themselves; the producer needs
+	 * to know only an every group, whose queue it fills */
+	if (opts->group && opts->mode == FBUS_MODE_EVERY)
+		snprintf(hi.group, sizeof hi.group, "%s", opts->group);
 	rc = fbusi_send_fds(c->sock, &hi, sizeof hi, NULL, 0, 0);
 	if (rc && rc != -EPIPE && rc != -ECONNRESET) {
 		rc = fbusi_fail(err, rc, "send HELLO: %s", fbus_strerror(rc));

@@ -27,7 +27,7 @@
 _Static_assert(sizeof(struct fbusi_group_page) <= PAGE, "group page");
 
 static int
-init_page(struct fbusi_group_page *pg)
+init_page(struct fbusi_group_page *pg, uint32_t mode)
 {
 	pthread_mutexattr_t a;
 	int rc;
@@ -41,6 +41,7 @@ init_page(struct fbusi_group_page *pg)
 	if (rc)
 		return -rc;
 	pg->size = sizeof *pg;
+	pg->mode = mode;
 	/* release: the fields above before the magic that says "ready" */
 	atomic_thread_fence(memory_order_release);
 	pg->magic = FBUSI_GROUP_MAGIC;
@@ -51,7 +52,7 @@ init_page(struct fbusi_group_page *pg)
  * under a temporary name, then linked into place (which fails if another
  * member was first: theirs stands). */
 static int
-create_file(const char *path, struct fbusi_err *err)
+create_file(const char *path, uint32_t mode, struct fbusi_err *err)
 {
 	char tmp[200];
 	void *map;
@@ -68,7 +69,7 @@ create_file(const char *path, struct fbusi_err *err)
 	if (map == MAP_FAILED && !rc)
 		rc = -errno;
 	if (!rc) {
-		rc = init_page(map);
+		rc = init_page(map, mode);
 		munmap(map, PAGE);
 	}
 	close(fd);
@@ -181,6 +182,7 @@ fbusi_group_list(const struct fbusi_uri *u, struct fbus_group_info *out,
 			gi.frames = atomic_load(&pg->frames);
 			gi.skipped = atomic_load(&pg->skipped);
 			gi.members = count_members(&st);
+			gi.mode = pg->mode;
 			if (count == cap) {
 				void *p = realloc(all, (cap = cap ? 2 * cap : 8) *
 				                       sizeof *all);
@@ -207,7 +209,7 @@ fbusi_group_list(const struct fbusi_uri *u, struct fbus_group_info *out,
 
 int
 fbusi_group_join(struct fbusi_group *g, const struct fbusi_uri *u,
-                 const char *name, struct fbusi_err *err)
+                 const char *name, uint32_t mode, struct fbusi_err *err)
 {
 	char suffix[20 + FBUSI_GROUP_NAME_MAX + 1];
 	struct fbusi_uri local;
@@ -239,7 +241,7 @@ fbusi_group_join(struct fbusi_group *g, const struct fbusi_uri *u,
 			                  "keeps going away", g->path);
 		fd = open(g->path, O_RDWR | O_NOFOLLOW | O_CLOEXEC);
 		if (fd < 0 && errno == ENOENT) {
-			rc = create_file(g->path, err);
+			rc = create_file(g->path, mode, err);
 			if (rc)
 				return rc;
 			continue;
@@ -281,6 +283,21 @@ fbusi_group_join(struct fbusi_group *g, const struct fbusi_uri *u,
 		return fbusi_fail(err, FBUS_EPROTO, "group file %s: not a "
 		                  "framebus group of this version", g->path);
 	}
+	if (g->pg->mode != mode) {
+		/* a latest member's claim means nothing to the producer's
+		 * queue: mixed, a frame could go to one of each */
+		rc = fbusi_fail(err, FBUS_EINVAL, "group '%s' is a %s-mode "
+		                "group; a %s-mode subscriber cannot join it "
+		                "(use another group name)", name,
+		                g->pg->mode == FBUS_MODE_EVERY ? "every" : "latest",
+		                mode == FBUS_MODE_EVERY ? "every" : "latest");
+		munmap(map, PAGE);
+		close(fd);
+		g->pg = NULL;
+		return rc;
+	}
+	snprintf(g->name, sizeof g->name, "%s", name);
+	g->dropped_seen = 0;
 	g->fd = fd;
 	return 0;
 }

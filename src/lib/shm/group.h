@@ -26,6 +26,8 @@
 struct fbusi_group_page {
 	uint32_t magic;
 	uint32_t size;            /* sizeof(struct fbusi_group_page) */
+	uint32_t mode;            /* FBUS_MODE_*: the first member's */
+	uint32_t _pad;
 	pthread_mutex_t take;     /* robust, process-shared */
 	_Atomic uint64_t claimed; /* newest seq a member took; 0: none */
 	_Atomic uint64_t frames;  /* taken by the group */
@@ -35,13 +37,17 @@ struct fbusi_group_page {
 struct fbusi_group {
 	int fd; /* -1: not a member */
 	struct fbusi_group_page *pg;
+	char name[FBUSI_GROUP_NAME_MAX + 1];
+	uint64_t dropped_seen; /* every: our page's drops already counted */
 	char path[160];
 };
 
-/* Join group `name` of u's bus: create or open its file (flock-guarded
- * against a last member removing it meanwhile), map it, check it. */
+/* Join group `name` of u's bus as a `mode` member: create or open its
+ * file (flock-guarded against a last member removing it meanwhile), map
+ * it, check it.  A group is of one mode: the latest members share a claim,
+ * the every members a queue the producer fills. */
 int fbusi_group_join(struct fbusi_group *g, const struct fbusi_uri *u,
-                     const char *name, struct fbusi_err *err);
+                     const char *name, uint32_t mode, struct fbusi_err *err);
 /* Leave; the last member removes the file. */
 void fbusi_group_leave(struct fbusi_group *g);
 /* Become the member that waits for the next frame, before deadline (ns,

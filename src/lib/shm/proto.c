@@ -75,7 +75,11 @@ fbusi_ctl_parse(const void *buf, long n, int nfds, union fbusi_ctl *out,
 		    out->hello.depth > FBUSI_MAX_DEPTH ||
 		    (out->hello.mode == FBUS_MODE_LATEST &&
 		     out->hello.depth > FBUS_MAX_HELD) ||
-		    out->hello.block_ms > 600000)
+		    out->hello.block_ms > 600000 ||
+		    (out->hello.group[0] &&
+		     (memchr(out->hello.group, '\0', sizeof out->hello.group) ==
+		              NULL ||
+		      !fbusi_group_name_valid(out->hello.group))))
 			return fbusi_fail(err, FBUS_EPROTO,
 			                  "HELLO with out-of-range fields");
 		break;

@@ -5,7 +5,7 @@
  * layout (a Unix socket never leaves the host), parsed by fbusi_ctl_parse()
  * which trusts nothing.
  *
- *   sub -> pub  HELLO   {version, mode, depth, policy, block_ms}
+ *   sub -> pub  HELLO   {version, mode, depth, policy, block_ms, group}
  *   any -> pub  QUERY   {version}                     (framebus ls)
  *   pub -> sub  WELCOME {version, generation, ring_size, page_size} + fds
  *                       [page, eventfd, ring?]  (ring absent before frame 1)
@@ -24,7 +24,8 @@
 struct fbusi_err;
 
 #define FBUSI_CTL_MAGIC 0x31434246u /* "FBC1" */
-#define FBUSI_CTL_VERSION 2u /* 2: several leases per latest reader */
+#define FBUSI_CTL_VERSION 3u /* 2: several leases per latest reader;
+                                3: HELLO names the worker group */
 #define FBUSI_CTL_MAX 512u
 
 enum fbusi_ctl_type {
@@ -50,6 +51,9 @@ struct fbusi_ctl_hello {
 	uint32_t policy;
 	uint32_t block_ms;
 	uint32_t _reserved;
+	/* every mode: the worker group, NUL-terminated; "" for none.  The
+	 * producer queues each frame to one of its members. */
+	char group[32];
 };
 
 struct fbusi_ctl_query {
@@ -99,7 +103,7 @@ union fbusi_ctl {
 };
 
 _Static_assert(sizeof(union fbusi_ctl) <= FBUSI_CTL_MAX, "ctl size");
-_Static_assert(sizeof(struct fbusi_ctl_hello) == 32, "ctl ABI");
+_Static_assert(sizeof(struct fbusi_ctl_hello) == 64, "ctl ABI");
 _Static_assert(sizeof(struct fbusi_ctl_welcome) == 32, "ctl ABI");
 
 /* Zero the sizeof-`type` bytes at msg and fill in the header; msg may be

@@ -30,6 +30,8 @@
 
 /* ---- subscriber table -------------------------------------------------- */
 
+static bool redeliver(struct shm_pub *p, struct ent *dead);
+
 /* Free what the control thread's DEAD entries held.  No lock: an entry
  * is the control thread's while FREE or ACTIVE and ours while DEAD. */
 static void
@@ -43,6 +45,14 @@ reclaim_dead(struct shm_pub *p)
 		if (atomic_load_explicit(&e->state, memory_order_acquire) !=
 		    ENT_DEAD)
 			continue;
+		if (e->mode == FBUS_MODE_EVERY && e->group[0] &&
+		    !redeliver(p, e)) {
+			/* the rest when the group has room: look again at
+			 * the next loan */
+			atomic_store(&p->dead_pending, 1);
+			continue;
+		}
+		e->passing = false;
 		munmap(e->page, e->page_size);
 		fbusi_close(e->efd);
 		free(e->mirror);
@@ -67,8 +77,10 @@ slot_in_use(struct shm_pub *p, uint32_t s, uint64_t latest)
 	for (uint32_t i = 0; i < p->n_ents; i++) {
 		struct ent *e = &p->ents[i];
 
-		if (atomic_load_explicit(&e->state, memory_order_acquire) !=
-		    ENT_ACTIVE)
+		/* a DEAD one's frames stay its own until reclaim_dead has
+		 * passed them on (every groups: redeliver) */
+		if (atomic_load_explicit(&e->state, memory_order_acquire) ==
+		    ENT_FREE)
 			continue;
 		if (e->mode == FBUS_MODE_LATEST) {
 			/* seq_cst: pairs with the subscriber's seq_cst lease
@@ -273,6 +285,267 @@ take_peer_err(struct shm_pub *p)
 	pthread_mutex_unlock(&p->err_lock);
 }
 
+/* Every mode: e's frames queued or held, or UINT32_MAX when the
+ * subscriber scribbled on its tail.  seq_cst: the producer's side of the
+ * prod_waiting / tail pair (see wait_for_room). */
+static uint32_t
+queued(struct ent *e)
+{
+	uint32_t used = e->head - atomic_load(&e->page->tail);
+
+	return used > e->depth ? UINT32_MAX : used;
+}
+
+/* The subscriber scribbled on its queue.  It only hurts itself; stop
+ * serving it.  The socket is the control thread's: ask it to hang up
+ * (closing it here could hit a reused fd). */
+static void
+kick_corrupt(struct shm_pub *p, struct ent *e)
+{
+	if (!atomic_exchange(&e->kick, 1)) {
+		fbusi_shm_peer_dropped(p,
+		                       "bus '%s': subscriber pid %d corrupted "
+		                       "its queue; dropped",
+		                       p->name, (int)e->pid);
+		fbusi_shm_wake_ctl(p);
+	}
+}
+
+static void
+push_entry(struct ent *e, uint64_t en)
+{
+	e->mirror[e->head % e->depth] = en;
+	atomic_store_explicit(&e->page->entries[e->head % e->depth], en,
+	                      memory_order_relaxed);
+	e->head++;
+	/* release: publishes the entry; pairs with the acquire load of head
+	 * in sub next() */
+	atomic_store_explicit(&e->page->head, e->head, memory_order_release);
+}
+
+static void
+count_drop(struct shm_pub *p, struct ent *e)
+{
+	e->dropped++;
+	atomic_fetch_add(&p->dropped, 1);
+	/* relaxed: a statistic the subscriber reads */
+	atomic_store_explicit(&e->page->dropped, e->dropped,
+	                      memory_order_relaxed);
+}
+
+static bool
+active_member(const struct ent *m, const char *group)
+{
+	return atomic_load_explicit(&m->state, memory_order_acquire) ==
+	               ENT_ACTIVE &&
+	       m->mode == FBUS_MODE_EVERY && !strcmp(m->group, group);
+}
+
+/* Frame seq of entry i's every-mode group was queued already, at an
+ * earlier member -- which may have died since (DEAD until reclaim_dead,
+ * which only this thread runs), so membership now cannot tell. */
+static bool
+group_served(struct shm_pub *p, uint32_t i, uint64_t seq)
+{
+	for (uint32_t j = 0; j < i; j++) {
+		const struct ent *m = &p->ents[j];
+
+		if (atomic_load_explicit(&m->state, memory_order_acquire) !=
+		            ENT_FREE &&
+		    m->mode == FBUS_MODE_EVERY && m->served == seq &&
+		    !strcmp(m->group, p->ents[i].group))
+			return true;
+	}
+	return false;
+}
+
+/* The member of `group` the next frame goes to: one with room before one
+ * without, then the fewest frames queued or held -- join the shortest
+ * queue: a free member has none, so it gets the frame.  Ties are broken
+ * from a start that rotates with seq, so equal members share.  NULL: no
+ * member left. */
+static struct ent *
+group_pick(struct shm_pub *p, const char *group, uint64_t seq)
+{
+	struct ent *best = NULL;
+	uint64_t best_key = UINT64_MAX;
+
+	for (uint32_t k = 0; k < p->n_ents; k++) {
+		struct ent *m = &p->ents[(k + seq) % p->n_ents];
+		uint32_t used;
+		uint64_t key;
+
+		if (!active_member(m, group))
+			continue;
+		used = queued(m);
+		if (used == UINT32_MAX) {
+			kick_corrupt(p, m);
+			continue;
+		}
+		if (used == 0)
+			m->demoted = false; /* emptied: it reads again */
+		key = ((uint64_t)(used >= m->depth) << 32) | used;
+		if (key < best_key) {
+			best = m;
+			best_key = key;
+		}
+	}
+	return best;
+}
+
+/* Every-mode group g (its first member): the member to queue frame seq
+ * to, or NULL to drop it (charged to *charge).  All queues full and the
+ * block policy: wait until any member has room.  Each member wakes only
+ * the futex on its own tail, so the wait looks at all of them every
+ * millisecond -- it only happens when the whole group is behind. */
+static struct ent *
+group_member_for(struct shm_pub *p, struct ent *g, uint64_t seq,
+                 struct ent **charge)
+{
+	struct ent *m = group_pick(p, g->group, seq);
+	uint32_t ms;
+	int64_t deadline;
+	bool room = false;
+
+	*charge = m;
+	if (!m || queued(m) < m->depth)
+		return m;
+	if (m->policy != FBUS_FULL_BLOCK || m->demoted)
+		return NULL;
+	ms = m->block_ms < p->opts.max_block_ms ? m->block_ms
+	                                         : p->opts.max_block_ms;
+	deadline = fbus_now_mono_ns() + (int64_t)ms * 1000000;
+	for (;;) {
+		uint32_t tail;
+		int64_t left;
+
+		/* seq_cst flags, then seq_cst tail loads in group_pick:
+		 * pairs with the subscriber's tail store + flag load */
+		for (uint32_t k = 0; k < p->n_ents; k++)
+			if (active_member(&p->ents[k], g->group))
+				atomic_store(&p->ents[k].page->prod_waiting, 1);
+		m = group_pick(p, g->group, seq);
+		if (!m || (room = queued(m) < m->depth))
+			break;
+		tail = atomic_load(&m->page->tail);
+		left = (deadline - fbus_now_mono_ns()) / 1000000;
+		if (left <= 0 || m->head - tail < m->depth)
+			break;
+		fbusi_futex_wait((const uint32_t *)&m->page->tail, tail, 1);
+	}
+	for (uint32_t k = 0; k < p->n_ents; k++)
+		if (active_member(&p->ents[k], g->group))
+			atomic_store(&p->ents[k].page->prod_waiting, 0);
+	*charge = m;
+	if (!m)
+		return NULL;
+	if (room || queued(m) < m->depth) {
+		for (uint32_t k = 0; k < p->n_ents; k++)
+			if (active_member(&p->ents[k], g->group))
+				p->ents[k].strikes = 0;
+		return m;
+	}
+	/* as for one reader: FBUS_BLOCK_STRIKES waits in a row that time
+	 * out mean the whole group stopped; it drops until a member has
+	 * emptied its queue */
+	if (++m->strikes >= FBUS_BLOCK_STRIKES) {
+		for (uint32_t k = 0; k < p->n_ents; k++)
+			if (active_member(&p->ents[k], g->group)) {
+				p->ents[k].demoted = true;
+				p->ents[k].strikes = 0;
+			}
+		fbusi_shm_peer_demoted(
+			p,
+			"bus '%s': worker group '%s' read nothing for %u "
+			"blocks in a row; its full queues drop frames until "
+			"a member has emptied its own",
+			p->name, g->group, FBUS_BLOCK_STRIKES);
+	}
+	return NULL;
+}
+
+/* Wake whoever waits for a frame: seq_cst loads of `waiting` after the
+ * caller's seq_cst store of seq_word pair with the subscriber's seq_cst
+ * waiting=1 store and seq_word re-check before FUTEX_WAIT, so a sleeper
+ * is never missed and nobody sleeping means no syscall. */
+static void wake_readers(struct shm_pub *p);
+
+/* A member of an every-mode group died: what was queued to it, taken or
+ * not, goes to the other members, so no frame of the group's queue is
+ * lost with it -- at least once, then: one it was working on when it died
+ * is worked on again.  Its slots stay reserved while it is DEAD
+ * (slot_in_use), so each entry still names its frame.  Never waits: what
+ * finds no room waits in the dead entry for the next loan, ahead of the
+ * frames committed after it.  True when all is passed on. */
+static bool
+redeliver(struct shm_pub *p, struct ent *dead)
+{
+	bool any = false, done = true;
+
+	if (!dead->passing) {
+		uint32_t tail = atomic_load(&dead->page->tail);
+
+		dead->passing = true;
+		/* it scribbled on its tail: nothing to trust */
+		dead->pass_pos = dead->head - tail > dead->depth ? dead->head
+		                                                 : tail;
+	}
+	for (; dead->pass_pos != dead->head; dead->pass_pos++) {
+		uint64_t en = dead->mirror[dead->pass_pos % dead->depth];
+		struct ent *m;
+
+		if (((en >> 16) & 0xff) != (p->gen & 0xff)) {
+			/* a retired ring's frame: nobody maps it for sure */
+			atomic_fetch_add(&p->dropped, 1);
+			continue;
+		}
+		m = group_pick(p, dead->group, en >> 24);
+		if (!m) {
+			/* the group is gone */
+			atomic_fetch_add(&p->dropped, 1);
+			continue;
+		}
+		if (queued(m) >= m->depth) {
+			done = false;
+			break;
+		}
+		push_entry(m, en);
+		any = true;
+	}
+	if (any && p->hdr)
+		wake_readers(p);
+	return done;
+}
+
+static void
+wake_readers(struct shm_pub *p)
+{
+	int any_waiting = 0;
+
+	for (uint32_t i = 0; i < p->n_ents; i++) {
+		struct ent *e = &p->ents[i];
+
+		if (atomic_load_explicit(&e->state, memory_order_acquire) !=
+		    ENT_ACTIVE)
+			continue;
+		if (atomic_load(&e->page->waiting))
+			any_waiting = 1;
+		/* seq_cst exchange pairs with the subscriber clearing
+		 * efd_pending before it looks for frames */
+		if (atomic_load_explicit(&e->page->armed,
+		                         memory_order_relaxed) &&
+		    atomic_exchange(&e->page->efd_pending, 1) == 0) {
+			uint64_t one = 1;
+			if (write(e->efd, &one, sizeof one) < 0) {
+				/* counter saturated: already readable */
+			}
+		}
+	}
+	if (any_waiting)
+		fbusi_futex_wake((const uint32_t *)&p->hdr->seq_word,
+		                 INT_MAX);
+}
+
 static int64_t
 shm_commit(struct fbus_pub *base, struct fbus_slot *slot)
 {
@@ -280,7 +553,7 @@ shm_commit(struct fbus_pub *base, struct fbus_slot *slot)
 	struct fbusi_slot_hdr *h;
 	uint32_t s = (uint32_t)slot->_priv[0];
 	uint64_t seq;
-	int any_waiting = 0, rc;
+	int rc;
 
 	if (!p->loaned || s != p->loan_slot || slot->_priv[1] != p->gen)
 		return fbusi_fail(&base->err, FBUS_EINVAL,
@@ -314,50 +587,34 @@ shm_commit(struct fbus_pub *base, struct fbus_slot *slot)
 	p->loaned = 0;
 
 	for (uint32_t i = 0; i < p->n_ents; i++) {
-		struct ent *e = &p->ents[i];
-		uint64_t en;
-		uint32_t tail;
+		struct ent *e = &p->ents[i], *to, *charge = e;
 
 		if (atomic_load_explicit(&e->state, memory_order_acquire) !=
 		            ENT_ACTIVE ||
 		    e->mode != FBUS_MODE_EVERY)
 			continue;
-		tail = atomic_load_explicit(&e->page->tail,
-		                            memory_order_acquire);
-		if (e->head - tail > e->depth) {
-			/* The subscriber scribbled on its queue.  It only
-			 * hurts itself; stop serving it. */
-			/* The socket is the control thread's: ask it to
-			 * hang up (closing it here could hit a reused fd) */
-			if (!atomic_exchange(&e->kick, 1)) {
-				fbusi_shm_peer_dropped(
-					p,
-					"bus '%s': subscriber pid %d "
-					"corrupted its queue; dropped",
-					p->name, (int)e->pid);
-				fbusi_shm_wake_ctl(p);
+		if (e->group[0]) {
+			/* a group's frame is queued once, at its first member */
+			if (group_served(p, i, seq))
+				continue;
+			e->served = seq;
+			to = group_member_for(p, e, seq, &charge);
+		} else {
+			uint32_t used = queued(e);
+
+			if (used == UINT32_MAX) {
+				kick_corrupt(p, e);
+				continue;
 			}
-			continue;
+			if (used == 0)
+				e->demoted = false; /* emptied: it reads again */
+			to = used < e->depth || room_after_block(p, e) ? e
+			                                               : NULL;
 		}
-		if (e->head == tail)
-			e->demoted = false; /* emptied: it reads again */
-		if (e->head - tail == e->depth && !room_after_block(p, e)) {
-			e->dropped++;
-			atomic_fetch_add(&p->dropped, 1);
-			/* relaxed: a statistic the subscriber reads */
-			atomic_store_explicit(&e->page->dropped, e->dropped,
-			                      memory_order_relaxed);
-			continue;
-		}
-		en = fbusi_entry_pack(seq, p->gen, s);
-		e->mirror[e->head % e->depth] = en;
-		atomic_store_explicit(&e->page->entries[e->head % e->depth],
-		                      en, memory_order_relaxed);
-		e->head++;
-		/* release: publishes the entry; pairs with the acquire load
-		 * of head in sub next() */
-		atomic_store_explicit(&e->page->head, e->head,
-		                      memory_order_release);
+		if (to)
+			push_entry(to, fbusi_entry_pack(seq, p->gen, s));
+		else if (charge)
+			count_drop(p, charge);
 	}
 
 	/* release: latest subscribers may read the slot after an acquire
@@ -365,33 +622,9 @@ shm_commit(struct fbus_pub *base, struct fbus_slot *slot)
 	p->latest = (seq << 16) | s;
 	atomic_store_explicit(&p->hdr->latest, p->latest,
 	                      memory_order_release);
-	/* seq_cst store, then seq_cst loads of `waiting`: pairs with the
-	 * subscriber's seq_cst waiting=1 store and seq_word re-check before
-	 * FUTEX_WAIT, so a sleeper is never missed and nobody sleeping
-	 * means no syscall. */
+	/* seq_cst: wake_readers' loads of `waiting` come after it */
 	atomic_store(&p->hdr->seq_word, (uint32_t)seq);
-	for (uint32_t i = 0; i < p->n_ents; i++) {
-		struct ent *e = &p->ents[i];
-
-		if (atomic_load_explicit(&e->state, memory_order_acquire) !=
-		    ENT_ACTIVE)
-			continue;
-		if (atomic_load(&e->page->waiting))
-			any_waiting = 1;
-		/* seq_cst exchange pairs with the subscriber clearing
-		 * efd_pending before it looks for frames */
-		if (atomic_load_explicit(&e->page->armed,
-		                         memory_order_relaxed) &&
-		    atomic_exchange(&e->page->efd_pending, 1) == 0) {
-			uint64_t one = 1;
-			if (write(e->efd, &one, sizeof one) < 0) {
-				/* counter saturated: already readable */
-			}
-		}
-	}
-	if (any_waiting)
-		fbusi_futex_wake((const uint32_t *)&p->hdr->seq_word,
-		                 INT_MAX);
+	wake_readers(p);
 
 	atomic_fetch_add_explicit(&p->frames, 1, memory_order_relaxed);
 	take_peer_err(p);

@@ -40,6 +40,11 @@ struct ent {
 	uint64_t dropped;
 	uint32_t strikes; /* every+block: waits in a row that timed out */
 	bool demoted;     /* ... FBUS_BLOCK_STRIKES of them: drop until empty */
+	char group[32];   /* every: its worker group ("": none), from HELLO */
+	uint64_t served;  /* data path: the group's frame of this seq was
+	                     queued at this entry */
+	bool passing;     /* DEAD group member: its queue is being passed on */
+	uint32_t pass_pos; /* ... from this entry on */
 	pid_t pid;
 	uid_t uid;
 	/* sock, and the newest ring sent on it, under sock_lock: the control

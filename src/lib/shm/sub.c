@@ -255,6 +255,7 @@ connect_bus(struct shm_sub *s)
 	}
 	s->c = c;
 	s->last_seq = 0;
+	s->grp.dropped_seen = 0; /* a new page counts from 0 */
 	/* the newest frame at attach is still ours to take; what came
 	 * before it was never ours to miss */
 	s->join_seq = c->a.ring.hdr
@@ -492,6 +493,21 @@ ring_of(const struct conn *c, uint32_t gen8)
 	return NULL;
 }
 
+/* Every-mode group: what the producer dropped from our queue (all the
+ * group's queues were full) is the group's loss; added once. */
+static void
+group_count_drops(struct shm_sub *s)
+{
+	uint64_t d = s->c ? atomic_load_explicit(&s->c->a.page->dropped,
+	                                         memory_order_relaxed)
+	                  : 0;
+
+	if (d > s->grp.dropped_seen) {
+		atomic_fetch_add(&s->grp.pg->skipped, d - s->grp.dropped_seen);
+		s->grp.dropped_seen = d;
+	}
+}
+
 static int
 take_entry(struct shm_sub *s, uint32_t i, struct fbus_frame *f)
 {
@@ -551,6 +567,10 @@ take_entry(struct shm_sub *s, uint32_t i, struct fbus_frame *f)
 			return rc;
 		s->last_seq = f->seq;
 		hold(s, i, c->taken++, f);
+		if (s->grp.fd >= 0) {
+			atomic_fetch_add(&s->grp.pg->frames, 1);
+			group_count_drops(s);
+		}
 		return 0;
 	}
 }
@@ -602,7 +622,8 @@ shm_next(struct fbus_sub *base, struct fbus_frame *f, int timeout_ms)
 	                                            (int64_t)timeout_ms * 1000000;
 	int rc;
 
-	if (s->grp.fd < 0)
+	/* every: the producer hands each frame to one member's queue */
+	if (s->grp.fd < 0 || s->opts.mode == FBUS_MODE_EVERY)
 		return next_frame(s, f, timeout_ms);
 	for (;;) {
 		int64_t now = fbus_now_mono_ns();
@@ -818,6 +839,8 @@ shm_stats(struct fbus_sub *base, struct fbus_sub_stats *st)
 	st->reconnects = s->reconnects;
 	st->connected = s->c != NULL;
 	if (s->grp.fd >= 0) {
+		if (s->opts.mode == FBUS_MODE_EVERY)
+			group_count_drops(s);
 		st->group_frames = atomic_load(&s->grp.pg->frames);
 		st->group_skipped = atomic_load(&s->grp.pg->skipped);
 	}
@@ -875,12 +898,14 @@ fbusi_shm_sub_open(struct fbus_sub **out, const struct fbusi_uri *uri,
 	strcpy(s->name, uri->name);
 	s->uri = *uri;
 	if (opts->group) {
-		rc = fbusi_group_join(&s->grp, uri, opts->group, err);
+		rc = fbusi_group_join(&s->grp, uri, opts->group, opts->mode,
+		                      err);
 		if (rc) {
 			free(s->held);
 			free(s);
 			return rc;
 		}
+		s->opts.group = s->grp.name; /* every: HELLO names it */
 	}
 	rc = connect_bus(s);
 	if (rc && (!(opts->flags & FBUS_SUB_RECONNECT) ||
