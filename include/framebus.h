@@ -306,11 +306,13 @@ struct fbus_sub_opts {
 	                             received, FBUS_MAX_DECODED_BYTES decoded */
 	const char *group;    /* worker group ([A-Za-z0-9._-], 1..31); NULL or
 	                         "" = none; ?group=NAME in the URI wins.  Each
-	                         frame goes to at most one member: a free
-	                         member gets the newest frame no member took
-	                         (frames replaced before any member took them
-	                         count as skipped).  shm:, latest mode, so
-	                         far: elsewhere FBUS_ENOTSUP. */
+	                         frame goes to at most one member: latest
+	                         mode, a free member gets the newest frame no
+	                         member took (frames replaced before any
+	                         member took them count as skipped); every
+	                         mode, a shared work queue: each frame to
+	                         exactly one member, in order per member.
+	                         A group is of one mode.  All transports. */
 };
 
 /*
@@ -406,8 +408,11 @@ struct fbus_sub_stats {
 	uint64_t dropped;    /* every mode: dropped by the producer (full queue) */
 	uint32_t reconnects; /* connections after the first one */
 	uint32_t connected;  /* 1 while a producer is attached */
-	uint64_t group_frames;  /* worker group: frames its members took */
-	uint64_t group_skipped; /* ... frames none of them took */
+	uint64_t group_frames;  /* worker group: frames its members took
+	                           (shm:; 0 on the streams) */
+	uint64_t group_skipped; /* ... frames none of them took (latest) or
+	                           dropped, all queues full (every); on the
+	                           streams, what this member was told of */
 	uint64_t _reserved[4]; /* room to grow; zero */
 };
 

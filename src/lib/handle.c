@@ -172,10 +172,6 @@ fbus_sub_open(struct fbus_sub **sub, const char *text,
 	if (rc == 0 && opts.group && !fbusi_group_name_valid(opts.group))
 		rc = fbusi_fail(&err, FBUS_EINVAL, "group must be 1..31 of "
 		                "[A-Za-z0-9._-]");
-	/* what is not built yet says so */
-	if (rc == 0 && opts.group && uri.scheme != FBUSI_SCHEME_SHM)
-		rc = fbusi_fail(&err, FBUS_ENOTSUP, "worker groups are on shm: "
-		                "buses only, so far");
 	if (rc == 0 && opts.max_held > FBUS_MAX_HELD)
 		rc = fbusi_fail(&err, FBUS_EINVAL, "max_held must be 1..%u",
 		                FBUS_MAX_HELD);

@@ -2,8 +2,9 @@
 # infer_group.sh — framebus infer --group: two workers on one 30 Hz camera
 # share its frames (each frame processed once, by one of them, both busy),
 # framebus ls shows the group with its two members;
-# a worker killed with -9 leaves the other taking every frame; --group
-# where groups are not built says so.
+# a worker killed with -9 leaves the other taking every frame; an
+# every-mode group on unix: processes each frame once; a bad group name is
+# said.
 . "$(dirname "$0")/infer_common.sh"
 
 "$F" source synthetic --to "shm:$BUS" --size 640x480 --fps 30 -q &
@@ -60,11 +61,30 @@ after=$(jq -s --argjson t "$t_kill" \
 	'[.[] | select(.seq) | select(.t_capture_real_ns > $t)] | length' "$TMP/a.json")
 [ "$after" -ge 30 ] || fail "the survivor processed $after frames after the kill"
 
-# where groups are not built yet: said, exit 2
+# every mode on unix:: a shared work queue over the stream transport,
+# each frame processed once by one of the two workers
+"$F" source synthetic --to "unix:$TMP/q.sock" --size 320x240 --fps 30 -q &
+PIDS+=($!)
+for w in 1 2; do
+	"$F" infer --from "unix:$TMP/q.sock" --every --group q --threads 1 \
+		--headless --json --duration 4 >"$TMP/q$w.json" 2>"$TMP/q$w.err" &
+	Q[$w]=$!
+	PIDS+=(${Q[$w]})
+done
+wait "${Q[1]}" || fail "every worker 1: $(cat "$TMP/q1.err")"
+wait "${Q[2]}" || fail "every worker 2: $(cat "$TMP/q2.err")"
+for w in 1 2; do
+	n=$(jq -s '[.[] | select(.seq)] | length' "$TMP/q$w.json")
+	[ "$n" -ge 5 ] || fail "every worker $w processed $n frames: $(cat "$TMP/q$w.err")"
+done
+dup=$(cat "$TMP/q1.json" "$TMP/q2.json" | jq -r 'select(.seq) | .seq' | sort -n | uniq -d | wc -l)
+[ "$dup" -eq 0 ] || fail "every group: $dup frames processed twice"
+
+# a bad group name: said, non-zero exit
 set +e
-"$F" infer --from "unix:$TMP/x.sock" --group g --headless --frames 1 \
+"$F" infer --from "unix:$TMP/x.sock" --group "no spaces" --headless --frames 1 \
 	>/dev/null 2>"$TMP/err"
 st=$?
 set -e
-[ $st -ne 0 ] && grep -q "shm: buses only" "$TMP/err" || fail "unix group: $st $(cat "$TMP/err")"
+[ $st -ne 0 ] && grep -q "group must be" "$TMP/err" || fail "bad group name: $st $(cat "$TMP/err")"
 echo "infer group: ok"

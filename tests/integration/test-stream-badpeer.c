@@ -227,7 +227,7 @@ attack(struct rig *r, const void *bytes, size_t n, int gap_ms, bool shut)
 static void
 good_hello(uint8_t buf[FBUSI_WIRE_HELLO_LEN])
 {
-	struct fbusi_wire_hello h = { FBUS_MODE_LATEST, FBUS_FULL_DROP, 4, 0 };
+	struct fbusi_wire_hello h = { FBUS_MODE_LATEST, FBUS_FULL_DROP, 4, 0, 0 };
 	fbusi_wire_hello_encode(buf, &h);
 }
 

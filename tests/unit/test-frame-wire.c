@@ -220,7 +220,7 @@ test_jpeg_hdr(void **state)
 static void
 test_hello(void **state)
 {
-	struct fbusi_wire_hello h = { FBUS_MODE_EVERY, FBUS_FULL_BLOCK, 8, 500 };
+	struct fbusi_wire_hello h = { FBUS_MODE_EVERY, FBUS_FULL_BLOCK, 8, 500, 0 };
 	struct fbusi_wire_hello out;
 	uint8_t buf[FBUSI_WIRE_HELLO_LEN], bad[FBUSI_WIRE_HELLO_LEN];
 	struct fbusi_err err;

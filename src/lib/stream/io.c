@@ -264,12 +264,17 @@ static void
 read_hello(struct stream_pub *p, struct peer *peer)
 {
 	struct fbusi_err why;
+	/* the hello, then a group name if it says one follows */
+	size_t want = peer->hello_got >= FBUSI_WIRE_HELLO_LEN &&
+	                              (peer->h.flags & FBUSI_WIRE_HELLO_GROUP)
+	                      ? FBUSI_WIRE_HELLO_LEN + FBUSI_WIRE_GROUP_LEN
+	                      : FBUSI_WIRE_HELLO_LEN;
 	ssize_t n;
-	int rc;
+	int rc = 0;
 
 	do
 		n = recv(peer->fd, peer->hello + peer->hello_got,
-		         sizeof peer->hello - peer->hello_got, MSG_DONTWAIT);
+		         want - peer->hello_got, MSG_DONTWAIT);
 	while (n < 0 && errno == EINTR);
 	if (n < 0) {
 		if (errno != EAGAIN && errno != EWOULDBLOCK)
@@ -280,23 +285,40 @@ read_hello(struct stream_pub *p, struct peer *peer)
 		/* left before saying hello (e.g. a stale-socket probe) */
 		if (peer->hello_got)
 			peer_fail(p, peer, 0,
-			          "hello truncated after %zu of %d bytes",
-			          peer->hello_got, FBUSI_WIRE_HELLO_LEN);
+			          "hello truncated after %zu of %zu bytes",
+			          peer->hello_got, want);
 		peer->dead = true;
 		return;
 	}
 	peer->hello_got += (size_t)n;
-	/* refuse garbage at its first bytes rather than at the deadline */
-	rc = fbusi_wire_check_prefix(peer->hello, peer->hello_got,
-	                             FBUSI_WIRE_MAGIC_HELLO,
-	                             FBUSI_WIRE_HELLO_LEN, &why);
-	if (rc == 0 && peer->hello_got == sizeof peer->hello)
-		rc = fbusi_wire_hello_parse(peer->hello, &peer->h, &why);
+	if (want == FBUSI_WIRE_HELLO_LEN) {
+		/* refuse garbage at its first bytes rather than at the
+		 * deadline */
+		rc = fbusi_wire_check_prefix(peer->hello, peer->hello_got,
+		                             FBUSI_WIRE_MAGIC_HELLO,
+		                             FBUSI_WIRE_HELLO_LEN, &why);
+		if (rc == 0 && peer->hello_got == FBUSI_WIRE_HELLO_LEN)
+			rc = fbusi_wire_hello_parse(peer->hello, &peer->h,
+			                            &why);
+		if (rc == 0 && peer->hello_got == FBUSI_WIRE_HELLO_LEN &&
+		    (peer->h.flags & FBUSI_WIRE_HELLO_GROUP)) {
+			read_hello(p, peer); /* the name, if here already */
+			return;
+		}
+	} else if (peer->hello_got == want) {
+		const char *name = (const char *)peer->hello +
+		                   FBUSI_WIRE_HELLO_LEN;
+
+		if (!memchr(name, '\0', FBUSI_WIRE_GROUP_LEN) ||
+		    !fbusi_group_name_valid(name))
+			rc = fbusi_fail(&why, FBUS_EPROTO,
+			                "hello with an invalid group name");
+	}
 	if (rc) {
 		peer_fail(p, peer, rc, "%s", why.msg);
 		return;
 	}
-	if (peer->hello_got < sizeof peer->hello)
+	if (peer->hello_got < want)
 		return;
 	if (ready_peers(p) >= p->opts.max_subscribers) {
 		peer_fail(p, peer, -ENOSPC,
@@ -310,6 +332,16 @@ read_hello(struct stream_pub *p, struct peer *peer)
 		peer_fail(p, peer, FBUS_ENOMEM, "out of memory");
 		return;
 	}
+	if (want > FBUSI_WIRE_HELLO_LEN) {
+		rc = fbusi_sgroup_join(p, peer,
+		                       (const char *)peer->hello +
+		                               FBUSI_WIRE_HELLO_LEN,
+		                       &why);
+		if (rc) {
+			peer_fail(p, peer, rc, "%s", why.msg);
+			return;
+		}
+	}
 	/* frames up to p->seq were published before it joined */
 	{
 		struct fbusi_wire_welcome w = { .next_seq = p->seq + 1 };
@@ -317,26 +349,67 @@ read_hello(struct stream_pub *p, struct peer *peer)
 		peer->pre_len = sizeof peer->pre;
 	}
 	peer->state = PEER_READY;
-	queue_log(p, FBUS_LOG_INFO, "%s: %s subscribed (%s mode)", p->where,
-	          peer->name,
-	          peer->h.mode == FBUS_MODE_EVERY ? "every" : "latest");
+	if (peer->grp)
+		queue_log(p, FBUS_LOG_INFO,
+		          "%s: %s subscribed (%s mode, worker group '%s')",
+		          p->where, peer->name,
+		          peer->h.mode == FBUS_MODE_EVERY ? "every" : "latest",
+		          peer->grp->name);
+	else
+		queue_log(p, FBUS_LOG_INFO, "%s: %s subscribed (%s mode)",
+		          p->where, peer->name,
+		          peer->h.mode == FBUS_MODE_EVERY ? "every" : "latest");
 }
 
-/* A ready subscriber sends nothing after its hello: read only to notice
- * that it hung up. */
+/* A ready subscriber sends nothing after its hello but credits, if it is
+ * a worker group's member: read to count them and to notice that it hung
+ * up. */
 static void
 read_ready(struct stream_pub *p, struct peer *peer)
 {
-	uint8_t b;
+	uint8_t buf[64];
 	ssize_t n;
 
 	do
-		n = recv(peer->fd, &b, 1, MSG_DONTWAIT);
+		n = recv(peer->fd, buf, peer->grp ? sizeof buf : 1,
+		         MSG_DONTWAIT);
 	while (n < 0 && errno == EINTR);
-	if (n == 0 || (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK))
+	if (n == 0 || (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK)) {
 		peer->dead = true;
-	else if (n > 0)
+		return;
+	}
+	if (n < 0)
+		return;
+	if (!peer->grp) {
 		peer_fail(p, peer, 0, "sent data after its hello");
+		return;
+	}
+	for (ssize_t i = 0; i < n; i++) {
+		uint32_t magic = FBUSI_WIRE_MAGIC_CREDIT;
+
+		peer->cbuf[peer->cgot++] = buf[i];
+		if (peer->cgot < sizeof peer->cbuf)
+			continue;
+		peer->cgot = 0;
+		/* host order is little-endian on every host we build for;
+		 * compare the bytes the wire defines */
+		if (peer->cbuf[0] != (uint8_t)magic ||
+		    peer->cbuf[1] != (uint8_t)(magic >> 8) ||
+		    peer->cbuf[2] != (uint8_t)(magic >> 16) ||
+		    peer->cbuf[3] != (uint8_t)(magic >> 24)) {
+			peer_fail(p, peer, 0, "sent something else than a "
+			          "credit after its hello");
+			return;
+		}
+		/* one a frame it is free for: more than its queue holds
+		 * is a peer flooding us */
+		if (++peer->credit > peer->qcap + 1) {
+			peer_fail(p, peer, 0, "sent %u credits for a queue "
+			          "of %u", peer->credit, peer->qcap);
+			return;
+		}
+	}
+	fbusi_sgroup_feed(p, peer->grp);
 }
 
 /*
@@ -376,12 +449,23 @@ flush_peer(struct stream_pub *p, struct peer *peer)
 			peer->qlen--;
 			peer->off = 0;
 			peer->cur_deadline = 0;
+			if (peer->grp) {
+				uint32_t told = peer->grp_skips;
+
+				if (told > FBUSI_WIRE_GROUP_SKIPS_MAX)
+					told = FBUSI_WIRE_GROUP_SKIPS_MAX;
+				memcpy(peer->ghdr, peer->cur->hdr,
+				       sizeof peer->ghdr);
+				fbusi_wire_hdr_set_group(peer->ghdr, told);
+				peer->grp_skips -= told;
+			}
 			pthread_cond_broadcast(&p->room);
 		}
 		b = peer->cur;
 		off = peer->off;
 		if (off < sizeof b->hdr) {
-			iov[n_iov].iov_base = b->hdr + off;
+			iov[n_iov].iov_base = (peer->grp ? peer->ghdr : b->hdr) +
+			                      off;
 			iov[n_iov++].iov_len = sizeof b->hdr - off;
 			off = 0;
 		} else {
@@ -440,6 +524,8 @@ reap_dead(struct stream_pub *p)
 			p->peers[j++] = peer;
 			continue;
 		}
+		/* its frames not begun go to another member */
+		fbusi_sgroup_leave(p, peer);
 		if (peer->state == PEER_READY)
 			queue_log(p, FBUS_LOG_INFO,
 			          "%s: %s left (%" PRIu64 " frames sent, %" PRIu64
@@ -456,6 +542,8 @@ reap_dead(struct stream_pub *p)
 static bool
 all_sent(struct stream_pub *p)
 {
+	if (fbusi_sgroup_pending(p))
+		return false;
 	for (uint32_t i = 0; i < p->npeers; i++) {
 		struct peer *peer = p->peers[i];
 

@@ -167,8 +167,8 @@ find_peer(struct stream_pub *p, uint64_t id)
 	return NULL;
 }
 
-static void
-deadline_ts(struct timespec *ts, int ms)
+void
+fbusi_stream_deadline_ts(struct timespec *ts, int ms)
 {
 	clock_gettime(CLOCK_MONOTONIC, ts);
 	ts->tv_sec += ms / 1000;
@@ -209,7 +209,7 @@ enqueue(struct stream_pub *p, uint64_t id, struct blob *b, bool *woke)
 			fbusi_stream_wake_io(p);
 			*woke = true;
 		}
-		deadline_ts(&until, (int)ms);
+		fbusi_stream_deadline_ts(&until, (int)ms);
 		for (;;) {
 			if (pthread_cond_timedwait(&p->room, &p->lock,
 			                           &until) == ETIMEDOUT)
@@ -318,11 +318,17 @@ pub_commit(struct fbus_pub *base, struct fbus_slot *slot)
 		p->peer_err_new = false;
 	}
 	/* ids, not pointers: enqueue may sleep, and peers come and go */
+	/* group members take frames from their group's queue */
 	for (uint32_t i = 0; i < p->npeers && !skip; i++)
-		if (p->peers[i]->state == PEER_READY && !p->peers[i]->dead)
+		if (p->peers[i]->state == PEER_READY && !p->peers[i]->dead &&
+		    !p->peers[i]->grp)
 			p->ids[nids++] = p->peers[i]->id;
 	for (uint32_t i = 0; i < nids; i++)
 		enqueue(p, p->ids[i], b, &woke);
+	if (!skip && p->ngroups) {
+		fbusi_sgroup_commit(p, b, &woke);
+		nids++; /* wake the I/O thread */
+	}
 	p->frames++;
 	fbusi_stream_blob_unref(p, b);
 	pthread_mutex_unlock(&p->lock);
@@ -372,6 +378,7 @@ pub_close(struct fbus_pub *base)
 	}
 	for (uint32_t i = 0; i < p->npeers; i++)
 		fbusi_stream_peer_destroy(p, p->peers[i]);
+	fbusi_sgroup_free_all(p);
 	while (p->free_blobs) {
 		struct blob *b = p->free_blobs;
 		p->free_blobs = b->next_free;

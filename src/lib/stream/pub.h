@@ -14,6 +14,7 @@
 #include <poll.h>
 #include <pthread.h>
 #include <sys/types.h>
+#include <time.h>
 
 #define FREE_BLOBS_KEPT 4
 #define MAX_LOGS 8
@@ -37,14 +38,36 @@ struct blob {
 
 enum peer_state { PEER_HELLO, PEER_READY };
 
+/* A worker group of the bus's subscribers (group.c): frames wait here,
+ * not in the members' queues, until a member sends a credit.  Under
+ * pub->lock. */
+struct sgroup {
+	char name[FBUSI_WIRE_GROUP_LEN];
+	uint32_t mode, policy, block_ms; /* its first member's */
+	struct blob **q;                 /* latest: 1; every: depth */
+	uint32_t qcap, qhead, qlen;
+	uint64_t frames, skipped;        /* handed out; replaced/dropped */
+	uint32_t untold;                 /* skips no member was told of yet */
+	uint32_t strikes;                /* every+block, as for a peer */
+	bool demoted;
+	uint32_t turn;                   /* where the next hand-out looks first */
+};
+
 struct peer {
 	uint64_t id;
 	int fd;
 	int state;
 	int64_t born; /* ms, accepted at */
 	int64_t hello_deadline;
-	uint8_t hello[FBUSI_WIRE_HELLO_LEN];
+	uint8_t hello[FBUSI_WIRE_HELLO_LEN + FBUSI_WIRE_GROUP_LEN];
 	size_t hello_got;
+	struct sgroup *grp; /* its worker group, or NULL */
+	uint32_t credit;    /* frames it asked for (group members) */
+	uint8_t cbuf[4];    /* a credit being received */
+	uint32_t cgot;
+	uint32_t grp_skips; /* the group's skips its next frame tells of */
+	uint8_t ghdr[FBUSI_WIRE_HDR_LEN]; /* I/O thread: cur's header, so
+	                                     marked (the blob's is shared) */
 	struct fbusi_wire_hello h;
 	bool dead;
 	bool blocked; /* last send hit EAGAIN: wait for POLLOUT */
@@ -86,6 +109,8 @@ struct stream_pub {
 	uint32_t nfree;
 	uint64_t frames, dropped, peer_errors, demoted;
 	uint64_t seq; /* last committed; a welcome says seq + 1 comes next */
+	struct sgroup **groups; /* worker groups, kept until close */
+	uint32_t ngroups;
 	struct fbusi_err peer_err; /* last dropped-peer reason */
 	bool peer_err_new;
 
@@ -110,6 +135,27 @@ struct stream_pub {
 /* pub.c: drop one reference; the last one parks the blob for reuse.
  * Called locked. */
 void fbusi_stream_blob_unref(struct stream_pub *p, struct blob *b);
+
+/* pub.c: ms from now as a deadline for pthread_cond_timedwait on
+ * p->room (CLOCK_MONOTONIC). */
+void fbusi_stream_deadline_ts(struct timespec *ts, int ms);
+
+/* group.c, all called locked.  Join peer to group `name` (its hello is
+ * parsed): 0, or FBUS_EINVAL / FBUS_ENOMEM with why. */
+int fbusi_sgroup_join(struct stream_pub *p, struct peer *peer,
+                      const char *name, struct fbusi_err *why);
+/* Committed frame b: into the queue of each group with a member (may
+ * wait for room, unlocking, under a block policy), then handed out. */
+void fbusi_sgroup_commit(struct stream_pub *p, struct blob *b, bool *woke);
+/* Hand g's frames to members that asked for one. */
+void fbusi_sgroup_feed(struct stream_pub *p, struct sgroup *g);
+/* peer is going: frames queued to it and not yet begun go back to its
+ * group (every mode), to the front. */
+void fbusi_sgroup_leave(struct stream_pub *p, struct peer *peer);
+/* A group still has frames waiting while a member is there to take them.
+ * Closing (p->stop), hands them to any member with room first. */
+bool fbusi_sgroup_pending(struct stream_pub *p);
+void fbusi_sgroup_free_all(struct stream_pub *p);
 
 /* io.c */
 void *fbusi_stream_io_thread(void *arg);

@@ -70,6 +70,12 @@ struct stream_sub {
 	struct rxbuf *rx, *ready;
 	bool have_ready;
 
+	/* worker group ("": none): a credit asks the producer for one frame;
+	 * one is out while we are free and have none coming */
+	char group[FBUSI_WIRE_GROUP_LEN];
+	bool credit_out;
+	uint32_t unseen; /* frames of ours replaced here before delivery */
+
 	/* delivery */
 	uint64_t cookies;
 	struct fbusi_jpeg *jpeg;
@@ -135,20 +141,26 @@ send_hello(struct stream_sub *s)
 		.full_policy = s->opts.full_policy,
 		.depth = s->opts.depth,
 		.block_ms = s->opts.block_ms,
+		.flags = s->group[0] ? FBUSI_WIRE_HELLO_GROUP : 0,
 	};
-	uint8_t buf[FBUSI_WIRE_HELLO_LEN];
+	uint8_t buf[FBUSI_WIRE_HELLO_LEN + FBUSI_WIRE_GROUP_LEN];
+	size_t len = FBUSI_WIRE_HELLO_LEN;
 	ssize_t n;
 
 	fbusi_wire_hello_encode(buf, &h);
-	/* a fresh socket's buffer is empty: 24 bytes always fit */
+	if (s->group[0]) {
+		memcpy(buf + len, s->group, FBUSI_WIRE_GROUP_LEN);
+		len += FBUSI_WIRE_GROUP_LEN;
+	}
+	/* a fresh socket's buffer is empty: 56 bytes always fit */
 	do
-		n = send(s->fd, buf, sizeof buf, MSG_NOSIGNAL | MSG_DONTWAIT);
+		n = send(s->fd, buf, len, MSG_NOSIGNAL | MSG_DONTWAIT);
 	while (n < 0 && errno == EINTR);
 	/* a producer that refused us may have hung up already; its welcome
 	 * (saying why) is still waiting in our receive buffer */
 	if (n < 0 && (errno == EPIPE || errno == ECONNRESET))
 		return 0;
-	if (n != (ssize_t)sizeof buf)
+	if (n != (ssize_t)len)
 		return fbusi_fail(&s->base.err, FBUS_EIO, "%s: send hello: %s",
 		                  s->where,
 		                  n < 0 ? strerror(errno) : "short write");
@@ -156,6 +168,25 @@ send_hello(struct stream_sub *s)
 }
 
 static int pump(struct stream_sub *s);
+
+/* A group member is free: ask for a frame, unless one is coming or here.
+ * A failed send shows as a lost connection when we next read. */
+static void
+want_frame(struct stream_sub *s)
+{
+	static const uint8_t credit[4] = { 'F', 'B', 'S', 'C' };
+	ssize_t n;
+
+	if (!s->group[0] || s->fd < 0 || !s->welcomed || s->credit_out ||
+	    s->have_ready)
+		return;
+	do
+		n = send(s->fd, credit, sizeof credit,
+		         MSG_NOSIGNAL | MSG_DONTWAIT);
+	while (n < 0 && errno == EINTR);
+	/* 4 bytes into a socket we send nothing else on: whole or not */
+	s->credit_out = n == (ssize_t)sizeof credit;
+}
 
 /* Wait for the producer's welcome: a refusal (allow-list, subscriber limit)
  * or a peer that is no framebus producer shows up here, at open. */
@@ -211,6 +242,8 @@ try_connect(struct stream_sub *s, int timeout_ms, int welcome_ms, struct fbusi_e
 		return rc;
 	}
 	s->st.connected = 1;
+	s->credit_out = false;
+	want_frame(s);
 	/* disarm: the socket is the pollable fd now */
 	(void)timerfd_settime(s->tfd, 0, &(struct itimerspec){ 0 }, NULL);
 	return 0;
@@ -223,13 +256,17 @@ complete(struct stream_sub *s)
 	struct rxbuf *t = s->ready;
 
 	/* a frame already ready is replaced unseen; deliver() counts it
-	 * from the gap in seq, like the ones the producer replaced */
+	 * from the gap in seq, like the ones the producer replaced (in a
+	 * group, from this count: there seq gaps are other members') */
+	if (s->have_ready)
+		s->unseen++;
 	s->ready = s->rx;
 	for (uint32_t i = 0; t->cookie && i < s->nbufs; i++)
 		if (!s->bufs[i].cookie && &s->bufs[i] != s->ready)
 			t = &s->bufs[i];
 	s->rx = t;
 	s->have_ready = true;
+	s->credit_out = false; /* the one we asked for */
 	reset_rx(s);
 }
 
@@ -448,7 +485,20 @@ deliver(struct stream_sub *s, struct fbus_frame *fr)
 		fr->data = d->dec;
 		fr->payload_bytes = f.size;
 	}
-	if (h->seq > s->last_seq + 1) {
+	/* in a group, the frames between ours went to the other members;
+	 * the producer says what the group skipped */
+	if (s->group[0] && (h->group_skips & FBUSI_WIRE_FLAG_GROUP)) {
+		uint32_t n = (h->group_skips & FBUSI_WIRE_GROUP_SKIPS_MAX) +
+		             s->unseen;
+
+		s->unseen = 0;
+		if (s->opts.mode == FBUS_MODE_EVERY)
+			s->st.dropped += n;
+		else
+			fr->skipped = n;
+		s->st.skipped += fr->skipped;
+		s->st.group_skipped += n;
+	} else if (h->seq > s->last_seq + 1 && !s->group[0]) {
 		uint64_t gap = h->seq - s->last_seq - 1;
 		/* every mode: only the producer drops (full queue);
 		 * latest mode: whatever we never saw */
@@ -481,6 +531,12 @@ sub_release(struct fbus_sub *base, struct fbus_frame *fr)
 	s->bufs[i].cookie = 0;
 	fr->_priv[1] = 0;
 	fr->data = NULL;
+	/* holding nothing now: free for the next one (a caller that polls
+	 * our fd gets it without calling next first) */
+	for (i = 0; i < s->nbufs && !s->bufs[i].cookie; i++)
+		;
+	if (i == s->nbufs)
+		want_frame(s);
 	return 1;
 }
 
@@ -541,6 +597,7 @@ sub_next(struct fbus_sub *base, struct fbus_frame *fr, int timeout_ms)
 			}
 			wait = (int)(s->next_try_ms - fbusi_stream_now_ms());
 		} else {
+			want_frame(s);
 			rc = pump(s);
 			if (rc && s->have_ready) {
 				/* the frame in hand is good: hand it out,
@@ -669,6 +726,9 @@ fbusi_stream_sub_open(struct fbus_sub **out, const struct fbusi_uri *uri,
 	s->tfd = -1;
 	s->rx = &s->bufs[0];
 	s->ready = &s->bufs[1];
+	if (opts->group)
+		snprintf(s->group, sizeof s->group, "%s", opts->group);
+	s->opts.group = NULL; /* the caller's string: not ours to keep */
 	fbusi_stream_describe(uri, s->where, sizeof s->where);
 	s->max_bytes = opts->max_frame_bytes ? opts->max_frame_bytes
 	               : uri->max_bytes      ? uri->max_bytes

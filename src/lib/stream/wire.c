@@ -74,6 +74,16 @@ fbusi_wire_hdr_encode(uint8_t out[FBUSI_WIRE_HDR_LEN],
 	put32(out + 68, fbusi_crc32c(0, out, 68));
 }
 
+void
+fbusi_wire_hdr_set_group(uint8_t hdr[FBUSI_WIRE_HDR_LEN], uint32_t skips)
+{
+	put16(hdr + 38, (uint16_t)(FBUSI_WIRE_FLAG_GROUP |
+	                           (skips < FBUSI_WIRE_GROUP_SKIPS_MAX
+	                                    ? skips
+	                                    : FBUSI_WIRE_GROUP_SKIPS_MAX)));
+	put32(hdr + 68, fbusi_crc32c(0, hdr, 68));
+}
+
 int
 fbusi_wire_check_prefix(const uint8_t *buf, size_t n, uint32_t magic,
                         unsigned len, struct fbusi_err *err)
@@ -143,7 +153,8 @@ fbusi_wire_hdr_parse(const uint8_t in[FBUSI_WIRE_HDR_LEN], uint64_t max_bytes,
 	h->meta_len = get32(in + 60);
 	h->payload_len = get32(in + 64);
 
-	if (get16(in + 38) != 0)
+	h->group_skips = get16(in + 38);
+	if (h->group_skips && !(h->group_skips & FBUSI_WIRE_FLAG_GROUP))
 		return fbusi_fail(err, FBUS_EPROTO, "unknown frame flags 0x%x",
 		                  get16(in + 38));
 	if (h->meta_len > FBUS_META_MAX)
@@ -231,7 +242,7 @@ fbusi_wire_hello_encode(uint8_t out[FBUSI_WIRE_HELLO_LEN],
 	put16(out + 6, FBUSI_WIRE_HELLO_LEN);
 	out[8] = (uint8_t)h->mode;
 	out[9] = (uint8_t)h->full_policy;
-	put16(out + 10, 0);
+	put16(out + 10, (uint16_t)h->flags);
 	put32(out + 12, h->depth);
 	put32(out + 16, h->block_ms);
 	put32(out + 20, fbusi_crc32c(0, out, 20));
@@ -255,11 +266,13 @@ fbusi_wire_hello_parse(const uint8_t in[FBUSI_WIRE_HELLO_LEN],
 	h->full_policy = in[9];
 	h->depth = get32(in + 12);
 	h->block_ms = get32(in + 16);
+	h->flags = get16(in + 10);
 	if (h->mode > FBUS_MODE_EVERY || h->full_policy > FBUS_FULL_BLOCK ||
-	    get16(in + 10) != 0)
+	    (h->flags & ~FBUSI_WIRE_HELLO_GROUP))
 		return fbusi_fail(err, FBUS_EPROTO,
-		                  "hello with unknown mode %u / policy %u",
-		                  in[8], in[9]);
+		                  "hello with unknown mode %u / policy %u / "
+		                  "flags 0x%x",
+		                  in[8], in[9], (unsigned)h->flags);
 	if (h->depth == 0 || h->depth > FBUSI_WIRE_MAX_DEPTH ||
 	    h->block_ms > FBUSI_WIRE_MAX_BLOCK_MS)
 		return fbusi_fail(err, FBUS_EPROTO,

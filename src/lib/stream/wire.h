@@ -16,7 +16,10 @@
  *    24    8 capture time, CLOCK_REALTIME ns
  *    32    4 pixfmt (raw: the payload's; jpeg: the frame it was made from)
  *    36    2 codec (0 raw, 1 jpeg)
- *    38    2 flags (0)
+ *    38    2 flags: 0, or for a worker group's frame bit 15 set and in
+ *              bits 0-14 the frames the group skipped (latest: replaced
+ *              before a member took them; every: dropped) since the one
+ *              before this member's previous frame, at most 0x7fff
  *    40    4 width
  *    44    4 height
  *    48   12 stride[3] (raw; 0 for jpeg/encoded)
@@ -26,7 +29,14 @@
  *    72      metadata, then payload
  *
  * Hello (subscriber -> producer, once): magic "FBSH", version, length (24),
- * mode u8, full policy u8, 2 reserved, depth u32, block_ms u32, CRC-32C.
+ * mode u8, full policy u8, flags u16 (bit 0: a worker group's name
+ * follows), depth u32, block_ms u32, CRC-32C.  With flag 0 set, 32 bytes
+ * follow: the group name, NUL-padded.
+ *
+ * Credit (worker group member -> producer, any time after its hello):
+ * magic "FBSC", 4 bytes: "send me one frame".  A member sends one when it
+ * is free and has none coming, so the producer hands each frame of the
+ * group to one free member.
  *
  * Welcome (producer -> subscriber, once, before any frame): magic "FBSW",
  * version, length (32), status i32 (0, or the FBUS_E* code of a refusal
@@ -45,6 +55,11 @@
 #define FBUSI_WIRE_HDR_LEN 72
 #define FBUSI_WIRE_HELLO_LEN 24
 #define FBUSI_WIRE_MAGIC_WELCOME 0x57534246u /* "FBSW" */
+#define FBUSI_WIRE_MAGIC_CREDIT 0x43534246u  /* "FBSC" */
+#define FBUSI_WIRE_HELLO_GROUP 1u            /* hello flag */
+#define FBUSI_WIRE_GROUP_LEN 32
+#define FBUSI_WIRE_FLAG_GROUP 0x8000u
+#define FBUSI_WIRE_GROUP_SKIPS_MAX 0x7fffu
 #define FBUSI_WIRE_WELCOME_LEN 32
 #define FBUSI_WIRE_MAX_DEPTH 1024
 #define FBUSI_WIRE_MAX_BLOCK_MS 60000
@@ -60,6 +75,7 @@ struct fbusi_wire_hdr {
 	uint32_t stride[FBUS_MAX_PLANES];
 	uint32_t meta_len;
 	uint32_t payload_len;
+	uint32_t group_skips; /* parse: the flags (FBUSI_WIRE_FLAG_GROUP) */
 };
 
 struct fbusi_wire_hello {
@@ -67,10 +83,16 @@ struct fbusi_wire_hello {
 	uint32_t full_policy; /* enum fbus_full_policy */
 	uint32_t depth;
 	uint32_t block_ms;
+	uint32_t flags; /* FBUSI_WIRE_HELLO_GROUP */
 };
 
 void fbusi_wire_hdr_encode(uint8_t out[FBUSI_WIRE_HDR_LEN],
                            const struct fbusi_wire_hdr *h);
+
+/* Mark an encoded header as a worker group's frame that follows `skips`
+ * frames the group skipped (capped at FBUSI_WIRE_GROUP_SKIPS_MAX); the
+ * CRC is redone. */
+void fbusi_wire_hdr_set_group(uint8_t hdr[FBUSI_WIRE_HDR_LEN], uint32_t skips);
 
 /*
  * Check the first n bytes (n may be less than a whole header) of a message
