@@ -168,11 +168,16 @@ class Frame:
 
 class Subscriber:
     """Subscriber(uri, mode="latest"|"every", depth=4, policy="drop"|"block",
-    block_ms=1000, reconnect=False, hold=2, format=None, max_bytes=0)
+    block_ms=1000, reconnect=False, hold=2, format=None, max_bytes=0,
+    group=None)
 
     `uri` may be a list of URIs: one subscriber over several buses (many
     cameras, one detector); the bus that waited longest is served first,
     and `frame.bus` is the index of the one a frame came from.
+
+    `group`: a worker group; each frame goes to one member of it (latest:
+    the newest frame no member took, to a free member; every: a shared
+    work queue).  stats() then has the group's counts too.
 
     `hold`: how many frames may be pinned at once (by arrays still alive);
     the producer reserves room for them.  `format`: what JPEG streams are
@@ -182,11 +187,11 @@ class Subscriber:
 
     def __init__(self, uri, mode="latest", depth=0, policy="drop",
                  block_ms=0, reconnect=False, hold=2, format=None,
-                 max_bytes=0):
+                 max_bytes=0, group=None):
         self._s = _framebus.Subscriber(
             uri, _choice(_MODES, mode, "mode"), depth,
             _choice(_POLICIES, policy, "policy"), block_ms, bool(reconnect),
-            hold, _pixfmt(format) if format else 0, max_bytes)
+            hold, _pixfmt(format) if format else 0, max_bytes, group)
         self._prev = None
         self._reconnect = bool(reconnect)
         self.uri = uri

@@ -142,8 +142,9 @@ Sub_init(SubObject *self, PyObject *args, PyObject *kw)
 {
 	static char *kwlist[] = { "uri", "mode", "depth", "policy",
 		                  "block_ms", "reconnect", "hold", "pixfmt",
-		                  "max_bytes", NULL };
+		                  "max_bytes", "group", NULL };
 	PyObject *uriobj, *seq = NULL;
+	const char *group = NULL;
 	const char *uri, *uris[FBUS_MAX_BUSES];
 	Py_ssize_t nuris = 0;
 	unsigned mode = 0, depth = 0, policy = 0, block_ms = 0, hold = 1;
@@ -157,10 +158,10 @@ Sub_init(SubObject *self, PyObject *args, PyObject *kw)
 		PyErr_SetString(PyExc_RuntimeError, "Subscriber already open");
 		return -1;
 	}
-	if (!PyArg_ParseTupleAndKeywords(args, kw, "O|IIIIpIIK", kwlist, &uriobj,
-	                                 &mode, &depth, &policy, &block_ms,
-	                                 &reconnect, &hold, &pixfmt,
-	                                 &max_bytes))
+	if (!PyArg_ParseTupleAndKeywords(args, kw, "O|IIIIpIIKz", kwlist,
+	                                 &uriobj, &mode, &depth, &policy,
+	                                 &block_ms, &reconnect, &hold, &pixfmt,
+	                                 &max_bytes, &group))
 		return -1;
 	if (hold < 1 || hold > FBUS_MAX_HELD) {
 		PyErr_Format(PyExc_ValueError, "hold must be 1..%u, not %u",
@@ -209,6 +210,7 @@ Sub_init(SubObject *self, PyObject *args, PyObject *kw)
 	o.max_held = hold < 2 ? 2 : hold;
 	o.pixfmt = pixfmt;
 	o.max_frame_bytes = max_bytes;
+	o.group = group;
 	Py_BEGIN_ALLOW_THREADS
 	rc = seq ? fbus_sub_open_many(&sub, uris, (size_t)nuris, &o)
 	         : fbus_sub_open(&sub, uri, &o);
@@ -373,12 +375,15 @@ Sub_stats(SubObject *self, PyObject *noargs)
 	pthread_mutex_lock(&self->mu);
 	fbus_sub_stats(self->sub, &st);
 	pthread_mutex_unlock(&self->mu);
-	return Py_BuildValue("{sKsKsKsIsO}", "frames",
+	return Py_BuildValue("{sKsKsKsIsOsKsK}", "frames",
 	                     (unsigned long long)st.frames, "skipped",
 	                     (unsigned long long)st.skipped, "dropped",
 	                     (unsigned long long)st.dropped, "reconnects",
 	                     st.reconnects, "connected",
-	                     st.connected ? Py_True : Py_False);
+	                     st.connected ? Py_True : Py_False, "group_frames",
+	                     (unsigned long long)st.group_frames,
+	                     "group_skipped",
+	                     (unsigned long long)st.group_skipped);
 }
 
 /* Frames still pinned keep the handle open until they are released. */

@@ -655,6 +655,37 @@ test_one_and_refusals(void **state)
 		assert_non_null(strstr(fbus_open_error(), "latest-mode group"));
 	}
 	fbus_sub_close(s);
+	/* the last member killed leaves its group file behind; a new member
+	 * of the name starts a new group (of its own mode) in it */
+	{
+		pid_t pid = fork();
+		struct fbus_sub *s2;
+		int st;
+
+		assert_true(pid >= 0);
+		if (pid == 0) {
+			struct fbus_sub_opts lo = { .size = sizeof lo,
+				                    .group = "g" };
+
+			if (fbus_sub_open(&s, base, &lo))
+				_exit(2);
+			raise(SIGKILL);
+		}
+		assert_int_equal(waitpid(pid, &st, 0), pid);
+		assert_true(WIFSIGNALED(st));
+		{
+			struct fbus_group_info gi[4];
+
+			assert_int_equal(fbus_bus_groups(base, gi, 4), 1);
+			assert_int_equal(gi[0].members, 0);
+			assert_int_equal(gi[0].mode, FBUS_MODE_LATEST);
+			CHECK(fbus_sub_open(&s2, base, &o));
+			assert_int_equal(fbus_bus_groups(base, gi, 4), 1);
+			assert_int_equal(gi[0].members, 1);
+			assert_int_equal(gi[0].mode, FBUS_MODE_EVERY);
+			fbus_sub_close(s2);
+		}
+	}
 	fbus_pub_close(p);
 	/* the last member took its group file with it */
 	assert_int_equal(t_runtime_files("gr1"), 0);

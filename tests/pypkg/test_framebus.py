@@ -496,3 +496,43 @@ def test_many_buses_one_subscriber():
         framebus.Subscriber([uris[0], 7])
     with pytest.raises(ValueError, match="given twice"):
         framebus.Subscriber([uris[1], uris[1]])
+
+
+@pytest.mark.parametrize("scheme", ["shm", "unix", "tcp"])
+def test_worker_group_shares_frames(scheme):
+    # two members of an every-mode group: each frame to exactly one
+    uri = make_uri(scheme)
+    pub = framebus.Publisher(uri)
+    subs = [framebus.Subscriber(uri, mode="every", depth=8, policy="block",
+                                block_ms=2000, group="py")
+            for _ in range(2)]
+    try:
+        for _ in range(200):
+            if pub.stats()["subscribers"] == 2:
+                break
+            time.sleep(0.01)
+        img = image("gray8", 7)
+        got = [[], []]
+        for k in range(40):
+            pub.send(img, "gray8")
+            # alternate: the member that asks is the one that gets it
+            for i in (k % 2, 1 - k % 2):
+                f = subs[i].next(0.5 if i == k % 2 else 0)
+                if f is not None:
+                    got[i].append(f.seq)
+                    f.release()
+        for i in range(2):
+            f = subs[i].next(0.2)
+            while f is not None:
+                got[i].append(f.seq)
+                f.release()
+                f = subs[i].next(0.2)
+        seqs = sorted(got[0] + got[1])
+        assert seqs == list(range(1, 41)), got
+        assert got[0] and got[1]
+        with pytest.raises(ValueError, match="group must be"):
+            framebus.Subscriber(uri, group="no spaces")
+    finally:
+        for s in subs:
+            s.close()
+        pub.close()

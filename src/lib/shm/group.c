@@ -4,7 +4,7 @@
  * joining and leaving without a race against another member doing the
  * same, and the take mutex.
  */
-#define _GNU_SOURCE /* pthread_mutex_clocklock */
+#define _GNU_SOURCE
 #include "shm/group.h"
 #include "crc32c.h"
 #include "runtime.h"
@@ -215,6 +215,7 @@ fbusi_group_join(struct fbusi_group *g, const struct fbusi_uri *u,
 	struct fbusi_uri local;
 	struct stat st;
 	void *map;
+	bool alone = false;
 	int fd = -1, rc;
 
 	g->fd = -1;
@@ -250,9 +251,11 @@ fbusi_group_join(struct fbusi_group *g, const struct fbusi_uri *u,
 			return fbusi_fail(err, -errno, "group file %s: %s",
 			                  g->path, strerror(errno));
 		/* members hold it shared; the last one leaving removes the
-		 * file only with it exclusive: linked under our shared lock,
-		 * it stays */
-		if (flock(fd, LOCK_SH) != 0 || fstat(fd, &st) != 0) {
+		 * file only with it exclusive: linked under our lock, it
+		 * stays.  Exclusive at once: nobody is a member, so what the
+		 * file says is a dead group's (its last member killed) */
+		alone = flock(fd, LOCK_EX | LOCK_NB) == 0;
+		if ((!alone && flock(fd, LOCK_SH) != 0) || fstat(fd, &st) != 0) {
 			rc = -errno;
 			close(fd);
 			return fbusi_fail(err, rc, "group file %s: %s",
@@ -276,6 +279,20 @@ fbusi_group_join(struct fbusi_group *g, const struct fbusi_uri *u,
 		                  strerror(-rc));
 	}
 	g->pg = map;
+	if (alone) {
+		/* a new group under the old name: its mode and counts are
+		 * ours to set, its mutex may be a dead member's */
+		rc = init_page(g->pg, mode);
+		if (rc == 0 && flock(fd, LOCK_SH) != 0)
+			rc = -errno;
+		if (rc) {
+			munmap(map, PAGE);
+			close(fd);
+			g->pg = NULL;
+			return fbusi_fail(err, rc, "group file %s: %s",
+			                  g->path, strerror(-rc));
+		}
+	}
 	if (g->pg->magic != FBUSI_GROUP_MAGIC || g->pg->size != sizeof *g->pg) {
 		munmap(map, PAGE);
 		close(fd);
@@ -319,12 +336,22 @@ fbusi_group_leave(struct fbusi_group *g)
 int
 fbusi_group_lock(struct fbusi_group *g, int64_t deadline)
 {
-	struct timespec ts = { deadline / 1000000000, deadline % 1000000000 };
-	int rc = deadline == INT64_MAX
-	                 ? pthread_mutex_lock(&g->pg->take)
-	                 : pthread_mutex_clocklock(&g->pg->take,
-	                                           CLOCK_MONOTONIC, &ts);
+	int rc;
 
+	if (deadline == INT64_MAX) {
+		rc = pthread_mutex_lock(&g->pg->take);
+	} else {
+		/* timedlock on CLOCK_REALTIME, not clocklock: sanitizers
+		 * see the former (GCC 12's TSan does not intercept
+		 * clocklock and reports our unlock as unpaired).  Callers
+		 * wait at most a 10 ms slice (shm_next), so a jump of the
+		 * wall clock stretches one slice at most. */
+		int64_t left = deadline - fbus_now_mono_ns();
+		int64_t at = fbus_now_real_ns() + (left > 0 ? left : 0);
+		struct timespec ts = { at / 1000000000, at % 1000000000 };
+
+		rc = pthread_mutex_timedlock(&g->pg->take, &ts);
+	}
 	if (rc == EOWNERDEAD) {
 		/* the member holding it died (kill -9): the state it guards
 		 * is only "who waits", nothing to repair */
