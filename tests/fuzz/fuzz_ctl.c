@@ -7,7 +7,7 @@
  * parses must have the exact size of its type, a known type, and a
  * NUL-terminated text; and the parse must not depend on bytes past n.
  *
- * fuzz-sources: shm/proto.c error.c
+ * fuzz-sources: shm/proto.c uri.c format.c error.c
  */
 #include <stdlib.h>
 #include <string.h>

@@ -64,7 +64,7 @@ fbusi_wire_hdr_encode(uint8_t out[FBUSI_WIRE_HDR_LEN],
 	put64(out + 24, (uint64_t)h->t_real_ns);
 	put32(out + 32, h->pixfmt);
 	put16(out + 36, (uint16_t)h->codec);
-	put16(out + 38, 0);
+	put16(out + 38, (uint16_t)h->group_skips);
 	put32(out + 40, h->width);
 	put32(out + 44, h->height);
 	for (int i = 0; i < FBUS_MAX_PLANES; i++)

@@ -75,7 +75,7 @@ struct fbusi_wire_hdr {
 	uint32_t stride[FBUS_MAX_PLANES];
 	uint32_t meta_len;
 	uint32_t payload_len;
-	uint32_t group_skips; /* parse: the flags (FBUSI_WIRE_FLAG_GROUP) */
+	uint32_t group_skips; /* the flags: 0 or FBUSI_WIRE_FLAG_GROUP | n */
 };
 
 struct fbusi_wire_hello {
