@@ -103,8 +103,12 @@ json_tensors(const char *key, const struct onnx_tensor *t, int n)
 
 /* What to do when OpenCV refuses a graph, from what the file says. */
 static const char *
-advice(const struct onnx_info *oi, int have_onnx)
+advice(const struct onnx_info *oi, int have_onnx, const char *err)
 {
+	const char *fix;
+
+	if (have_onnx && onnx_known_refusal(err, &fix))
+		return fix;
 	if (!have_onnx)
 		return "check the .cfg and .weights are a pair (same network)";
 	if (oi->ninputs != 1)
@@ -192,7 +196,7 @@ cmd_model_info(int argc, char **argv)
 			printf(",\"error\":");
 			cli_json_string(stdout, err);
 			printf(",\"advice\":");
-			cli_json_string(stdout, advice(&oi, have_onnx));
+			cli_json_string(stdout, advice(&oi, have_onnx, err));
 		} else {
 			printf(",\"layout\":\"%s\",\"classes\":%d,"
 			       "\"input_size\":[%u,%u]",
@@ -226,7 +230,7 @@ cmd_model_info(int argc, char **argv)
 		}
 		if (rc)
 			printf("infer    cannot run it: %s\nfix      %s\n", err,
-			       advice(&oi, have_onnx));
+			       advice(&oi, have_onnx, err));
 		else
 			printf("infer    runs it: %s layout, %d classes, input "
 			       "%ux%u\n", detector_layout_name(det),

@@ -309,9 +309,16 @@ detector_open(struct detector **out,
 	if (rc) {
 		char why[256];
 
+		const char *known, *fix;
+
 		snprintf(why, sizeof why, "%s", err);
-		rc = fail(err, errlen, rc, "cannot load %s: %s", opts->model,
-		          why);
+		known = d->from_darknet ? NULL : onnx_known_refusal(why, &fix);
+		if (known)
+			rc = fail(err, errlen, rc, "cannot load %s: %s; %s",
+			          opts->model, known, fix);
+		else
+			rc = fail(err, errlen, rc, "cannot load %s: %s",
+			          opts->model, why);
 		goto fail;
 	}
 	d->blob = malloc((size_t)3 * d->in_w * d->in_h * sizeof(float));

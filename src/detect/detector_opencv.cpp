@@ -49,7 +49,7 @@ dnn_open(struct dnn_net **out, const char *model, const char *weights,
 	*out = nullptr;
 	try {
 		cv::utils::logging::setLogLevel(
-			cv::utils::logging::LOG_LEVEL_ERROR);
+			cv::utils::logging::LOG_LEVEL_SILENT);
 		if (threads > 0)
 			cv::setNumThreads(threads);
 		dnn_net *d = new dnn_net;

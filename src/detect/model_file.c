@@ -406,3 +406,32 @@ onnx_elem_type_name(int t)
 	return t >= 0 && t < (int)(sizeof names / sizeof *names) ? names[t]
 	                                                         : "?";
 }
+
+const char *
+onnx_known_refusal(const char *why, const char **fix)
+{
+	/* OpenCV 4.6's importer folds an Add/Sub of two constants and
+	 * asserts their sizes equal by comparing pointers (opencv#22399,
+	 * gone in 4.7): the anchor arithmetic of the YOLOv8/YOLO11 Detect
+	 * head trips it whatever the opset (ultralytics#1277, #1836). */
+	if ((strstr(why, "parseBias") &&
+	     strstr(why, "blob_0.size == blob_1.size")) ||
+	    strstr(why, "opencv/opencv#22399")) {
+		*fix = "use a YOLOv5 export (python export.py --include onnx "
+		       "--opset 12) or a Darknet model with this OpenCV, or "
+		       "OpenCV 4.7 or newer";
+		return "OpenCV 4.6 (Debian 12's) cannot import the box decode "
+		       "at the end of YOLOv8/YOLO11 exports (an importer bug "
+		       "fixed in OpenCV 4.7, opencv/opencv#22399)";
+	}
+	/* opset 13+ Split takes its sizes as an input, which 4.6 cannot
+	 * do for unequal parts (YOLO11's attention) */
+	if ((strstr(why, "Split") && strstr(why, "splits > 0")) ||
+	    strstr(why, "unequal parts")) {
+		*fix = "re-export with opset=12 (ultralytics: yolo export "
+		       "model=yolo11n.pt format=onnx opset=12 imgsz=640)";
+		return "OpenCV 4.6 cannot split into unequal parts as opset "
+		       "13 and later write it";
+	}
+	return NULL;
+}

@@ -46,4 +46,9 @@ struct onnx_info {
 int onnx_describe(const char *path, struct onnx_info *info);
 const char *onnx_elem_type_name(int elem_type);
 
+/* Why OpenCV refused a graph, in words, when its message `why` (or our
+ * own sentence made from it) is a known refusal, and in *fix what to do;
+ * NULL otherwise. */
+const char *onnx_known_refusal(const char *why, const char **fix);
+
 #endif
