@@ -5,7 +5,7 @@ draw the boxes and show them, or print them as JSON lines (--headless).
 The frame is a numpy view of shared memory: nothing is copied or decoded
 before the network's own pre-processing.
 
-    python3 inference.py --from shm:cam0 --model yolov8n.onnx
+    python3 inference.py --from shm:cam0 --model yolov5n.onnx
 """
 import argparse
 import json
