@@ -117,9 +117,10 @@ advice(const struct onnx_info *oi, int have_onnx, const char *err)
 		return "re-export with a fixed input size (ultralytics: "
 		       "imgsz=640, dynamic=False) and opset=12";
 	if (oi->opset > 12)
-		return "re-export with opset=12 (ultralytics: yolo export "
-		       "model=yolov8n.pt format=onnx opset=12 imgsz=640); "
-		       "OpenCV 4.6 reads opset 12 graphs best";
+		return "re-export with opset=12 (YOLOv5: python export.py "
+		       "--include onnx --opset 12; ultralytics: yolo export "
+		       "format=onnx opset=12 imgsz=640); OpenCV 4.6 reads "
+		       "opset 12 graphs best";
 	if (oi->noutputs >= 1 && oi->output[0].has_shape &&
 	    oi->output[0].ndims == 2)
 		return "a 2-D output (1 x N) is a classifier's: infer needs a "
