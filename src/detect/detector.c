@@ -8,6 +8,7 @@
 #define _POSIX_C_SOURCE 200809L
 #include "detector.h"
 #include "model_file.h"
+#include "onnx_cut.h"
 
 #include "darknet_cfg.h"
 #include "dnn_backend.h"
@@ -32,6 +33,8 @@ struct detector {
 	struct dnn_net *net;
 	int from_darknet;
 	int layout, nclasses;
+	uint8_t *cut;   /* while loading: the ONNX graph cut (onnx_cut.h) */
+	size_t cut_len; /* non-zero: the model was cut */
 	int in_w, in_h;
 	float conf, nms;
 	float pad; /* letterbox fill, 0..1 */
@@ -196,6 +199,54 @@ forward(struct detector *d, char *err, size_t errlen)
 	d->nouts = n;
 	return 0;
 }
+
+/* The ONNX file, cut before a YOLOv8-style box decode if it has one
+ * (d->cut, d->cut_len; none: both stay 0). */
+static int
+read_cut(struct detector *d, const char *path, char *err, size_t errlen)
+{
+	FILE *f = fopen(path, "rb");
+	uint8_t *buf = NULL;
+	long n = -1;
+	int rc;
+
+	if (f && fseek(f, 0, SEEK_END) == 0)
+		n = ftell(f);
+	if (n > 0 && n <= (1L << 30) && fseek(f, 0, SEEK_SET) == 0 &&
+	    (buf = malloc((size_t)n)) && fread(buf, 1, (size_t)n, f) != (size_t)n) {
+		free(buf);
+		buf = NULL;
+	}
+	if (f)
+		fclose(f);
+	if (!buf) /* OpenCV reads it itself and says what is wrong */
+		return 0;
+	rc = onnx_cut_dfl(buf, (size_t)n, &d->cut, &d->cut_len);
+	free(buf);
+	if (rc < 0)
+		return fail(err, errlen, FBUS_ENOMEM, "%s: out of memory "
+		            "while reading its graph", path);
+	return 0;
+}
+
+/* A cut graph's one output: 1 x (64 + C) x N, N the boxes of the three
+ * grids at our input size. */
+static int
+dfl_layout(struct detector *d, const char *path, char *err, size_t errlen)
+{
+	const struct det_tensor *t = &d->outs[0];
+
+	if (d->nouts != 1 || t->ndims != 3 || t->dims[0] != 1 ||
+	    t->dims[1] <= 4 * YOLO_DFL_BINS ||
+	    (size_t)t->dims[2] != yolo_dfl_rows(d->in_w, d->in_h))
+		return fail(err, errlen, FBUS_ENOTSUP,
+		            "%s: its head before the box decode is not 1 x "
+		            "(64 + classes) x %zu at %dx%d", path,
+		            yolo_dfl_rows(d->in_w, d->in_h), d->in_w, d->in_h);
+	d->layout = YOLO_LAYOUT_V8_DFL;
+	d->nclasses = t->dims[1] - 4 * YOLO_DFL_BINS;
+	return 0;
+}
 #endif /* FBUS_HAVE_OPENCV */
 
 int
@@ -303,9 +354,18 @@ detector_open(struct detector **out,
 		goto fail;
 	}
 
+	/* YOLOv8/YOLO11: without the box decode this OpenCV cannot read
+	 * (onnx_cut.h); we decode the bins */
+	if (!d->from_darknet) {
+		rc = read_cut(d, opts->model, err, errlen);
+		if (rc)
+			goto fail;
+	}
 	rc = dnn_open(&d->net, opts->model,
-	              d->from_darknet ? opts->weights : NULL, opts->threads,
-	              err, errlen);
+	              d->from_darknet ? opts->weights : NULL, d->cut,
+	              d->cut_len, opts->threads, err, errlen);
+	free(d->cut);
+	d->cut = NULL;
 	if (rc) {
 		char why[256];
 
@@ -338,8 +398,11 @@ detector_open(struct detector **out,
 		          d->in_h, why);
 		goto fail;
 	}
-	rc = yolo_detect_layout(d->outs, d->nouts, d->from_darknet,
-	                        &d->layout, &d->nclasses, err, errlen);
+	if (d->cut_len)
+		rc = dfl_layout(d, opts->model, err, errlen);
+	else
+		rc = yolo_detect_layout(d->outs, d->nouts, d->from_darknet,
+		                        &d->layout, &d->nclasses, err, errlen);
 	if (rc)
 		goto fail;
 	rc = load_names(d, opts->names, err, errlen);

@@ -44,7 +44,8 @@ set_err(char *err, size_t errlen, const char *what)
 
 extern "C" int
 dnn_open(struct dnn_net **out, const char *model, const char *weights,
-         int threads, char *err, size_t errlen)
+         const void *onnx, size_t onnx_len, int threads, char *err,
+         size_t errlen)
 {
 	*out = nullptr;
 	try {
@@ -57,6 +58,10 @@ dnn_open(struct dnn_net **out, const char *model, const char *weights,
 			if (weights)
 				d->net = cv::dnn::readNetFromDarknet(model,
 				                                     weights);
+			else if (onnx)
+				d->net = cv::dnn::readNetFromONNX(
+					static_cast<const char *>(onnx),
+					onnx_len);
 			else
 				d->net = cv::dnn::readNet(model);
 			if (d->net.empty())

@@ -20,12 +20,14 @@ struct dnn_net;
 #define DNN_MAX_OUTPUTS 8
 
 /*
- * Load `model` (.onnx) or `model` + `weights` (Darknet).  threads > 0 sets
- * OpenCV's thread count.  Returns 0 or FBUS_EINVAL with OpenCV's reason in
- * err.
+ * Load `model` (.onnx) or `model` + `weights` (Darknet), or, when onnx is
+ * not NULL, the ONNX model in those onnx_len bytes (a rewritten graph).
+ * threads > 0 sets OpenCV's thread count.  Returns 0 or FBUS_EINVAL with
+ * OpenCV's reason in err.
  */
 int dnn_open(struct dnn_net **out, const char *model, const char *weights,
-             int threads, char *err, size_t errlen);
+             const void *onnx, size_t onnx_len, int threads, char *err,
+             size_t errlen);
 
 /*
  * Forward the 1x3xHxW blob.  On success fills outs[0..n) (data owned by

@@ -6,6 +6,7 @@
  */
 #define _GNU_SOURCE
 #include "model_file.h"
+#include "onnx_pb.h"
 
 #include <fcntl.h>
 #include <libgen.h>
@@ -90,83 +91,8 @@ detector_find_bundled(char *model, char *weights, char *names, size_t n,
  * it from the file: ModelProto.graph (7) -> GraphProto.input (11, the first
  * is the image) -> ValueInfoProto.type (2) -> TypeProto.tensor_type (1) ->
  * .shape (2) -> TensorShapeProto.dim (1, repeated) -> .dim_value (1).
- * Field numbers from onnx/onnx.proto3.  Only protobuf's wire format is
- * needed: https://protobuf.dev/programming-guides/encoding/
+ * Field numbers from onnx/onnx.proto3; the wire format in onnx_pb.h.
  */
-struct pb {
-	const uint8_t *p, *end;
-};
-
-static int
-pb_varint(struct pb *b, uint64_t *v)
-{
-	*v = 0;
-	for (int shift = 0; shift < 64 && b->p < b->end; shift += 7) {
-		uint8_t c = *b->p++;
-
-		*v |= (uint64_t)(c & 0x7f) << shift;
-		if (!(c & 0x80))
-			return 0;
-	}
-	return -1;
-}
-
-/* Next field of b: 1 and its number (and value or sub-message), 0 at the
- * end, -1 when malformed. */
-static int
-pb_next(struct pb *b, uint32_t *field, uint64_t *val, struct pb *sub)
-{
-	uint64_t key, len;
-
-	if (b->p >= b->end)
-		return 0;
-	if (pb_varint(b, &key) || key >> 3 == 0 || key >> 3 > UINT32_MAX)
-		return -1;
-	*field = (uint32_t)(key >> 3);
-	*val = 0;
-	sub->p = sub->end = NULL;
-	switch (key & 7) {
-	case 0:
-		return pb_varint(b, val) ? -1 : 1;
-	case 1:
-		len = 8;
-		break;
-	case 5:
-		len = 4;
-		break;
-	case 2:
-		if (pb_varint(b, &len))
-			return -1;
-		sub->p = b->p;
-		sub->end = b->p + (len <= (uint64_t)(b->end - b->p) ? len : 0);
-		break;
-	default: /* groups (3, 4) are not in ONNX */
-		return -1;
-	}
-	if (len > (uint64_t)(b->end - b->p))
-		return -1;
-	b->p += len;
-	return 1;
-}
-
-/* The first sub-message numbered `want` in b, as *out; 1 found, else 0. */
-static int
-pb_find(struct pb b, uint32_t want, struct pb *out)
-{
-	uint32_t f;
-	uint64_t v;
-	struct pb sub;
-	int rc;
-
-	while ((rc = pb_next(&b, &f, &v, &sub)) == 1) {
-		if (f == want && sub.p) {
-			*out = sub;
-			return 1;
-		}
-	}
-	return 0;
-}
-
 /* W x H of the model's first input if it is a fixed 1x{1,3}xHxW; else 0. */
 int
 onnx_input_size(const char *path, uint32_t *w, uint32_t *h)
@@ -222,18 +148,6 @@ onnx_input_size(const char *path, uint32_t *w, uint32_t *h)
 }
 
 /* ---- what an ONNX file says about itself (framebus model-info) ---------- */
-
-/* A string field into buf (cut to fit, NUL-terminated). */
-static void
-pb_string(const struct pb *s, char *buf, size_t n)
-{
-	size_t len = (size_t)(s->end - s->p);
-
-	if (len >= n)
-		len = n - 1;
-	memcpy(buf, s->p, len);
-	buf[len] = '\0';
-}
 
 /* ValueInfoProto: name (1), type (2) -> tensor_type (1) -> elem_type (1),
  * shape (2) -> dim (1): dim_value (1) or dim_param (2). */

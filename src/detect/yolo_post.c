@@ -92,6 +92,7 @@ yolo_layout_name(int layout)
 	case YOLO_LAYOUT_DARKNET: return "darknet";
 	case YOLO_LAYOUT_V5: return "yolov5";
 	case YOLO_LAYOUT_V8: return "yolov8";
+	case YOLO_LAYOUT_V8_DFL: return "yolov8 (box decode in framebus)";
 	default: return "none";
 	}
 }
@@ -102,7 +103,8 @@ yolo_rows(int layout, const struct det_tensor *t)
 	switch (layout) {
 	case YOLO_LAYOUT_DARKNET: return (size_t)t->dims[0];
 	case YOLO_LAYOUT_V5: return (size_t)t->dims[1];
-	case YOLO_LAYOUT_V8: return (size_t)t->dims[2];
+	case YOLO_LAYOUT_V8:
+	case YOLO_LAYOUT_V8_DFL: return (size_t)t->dims[2];
 	default: return 0;
 	}
 }
@@ -121,6 +123,81 @@ push(struct det_box *out, size_t *n, size_t cap, float cx, float cy,
 	return 0;
 }
 
+/* Expected distance of one side: the softmax-weighted mean of the bin
+ * indices (the DFL integral the exporters put in the graph). */
+static float
+dfl_side(const float *p, size_t rows, size_t r)
+{
+	float mx = p[r], sum = 0, acc = 0;
+
+	for (int b = 1; b < YOLO_DFL_BINS; b++)
+		if (p[(size_t)b * rows + r] > mx)
+			mx = p[(size_t)b * rows + r];
+	for (int b = 0; b < YOLO_DFL_BINS; b++) {
+		float e = expf(p[(size_t)b * rows + r] - mx);
+
+		sum += e;
+		acc += e * (float)b;
+	}
+	return acc / sum;
+}
+
+/* The DFL layout: anchors are the cell centres of the stride 8, 16, 32
+ * grids, level by level, row by row (the exporters' make_anchors). */
+static size_t
+decode_dfl(const struct det_tensor *t, int nclasses, int in_w, int in_h,
+           float conf, struct det_box *out, size_t cap)
+{
+	const float *p = t->data;
+	size_t rows = (size_t)t->dims[2], r = 0, n = 0;
+	/* sigmoid(x) >= conf  <=>  x >= logit(conf): one exp a kept box */
+	float thresh = conf <= 0 ? -INFINITY
+	               : conf >= 1 ? INFINITY
+	                           : logf(conf / (1 - conf));
+
+	for (int s = 8; s <= 32 && r < rows; s *= 2) {
+		int gw = in_w / s, gh = in_h / s;
+
+		for (int gy = 0; gy < gh && r < rows; gy++)
+			for (int gx = 0; gx < gw && r < rows; gx++, r++) {
+				const float *cls = p + (size_t)4 * YOLO_DFL_BINS * rows;
+				int best = 0;
+				float logit = cls[r], l, tp, rt, b, ax, ay;
+
+				for (int c = 1; c < nclasses; c++)
+					if (cls[(size_t)c * rows + r] > logit) {
+						logit = cls[(size_t)c * rows + r];
+						best = c;
+					}
+				if (!(logit >= thresh))
+					continue;
+				l = dfl_side(p, rows, r);
+				tp = dfl_side(p + (size_t)YOLO_DFL_BINS * rows, rows, r);
+				rt = dfl_side(p + (size_t)2 * YOLO_DFL_BINS * rows, rows, r);
+				b = dfl_side(p + (size_t)3 * YOLO_DFL_BINS * rows, rows, r);
+				ax = (float)gx + 0.5f;
+				ay = (float)gy + 0.5f;
+				if (push(out, &n, cap, (ax + (rt - l) / 2) * (float)s,
+				         (ay + (b - tp) / 2) * (float)s,
+				         (l + rt) * (float)s, (tp + b) * (float)s,
+				         1.0f / (1.0f + expf(-logit)), best))
+					return n;
+			}
+	}
+	return n;
+}
+
+/* Boxes the DFL layout has for an input of in_w x in_h. */
+size_t
+yolo_dfl_rows(int in_w, int in_h)
+{
+	size_t n = 0;
+
+	for (int s = 8; s <= 32; s *= 2)
+		n += (size_t)(in_w / s) * (size_t)(in_h / s);
+	return n;
+}
+
 size_t
 yolo_decode(int layout, const struct det_tensor *t, int nclasses,
             int in_w, int in_h, float conf, struct det_box *out,
@@ -128,6 +205,8 @@ yolo_decode(int layout, const struct det_tensor *t, int nclasses,
 {
 	size_t n = 0, rows = yolo_rows(layout, t);
 
+	if (layout == YOLO_LAYOUT_V8_DFL)
+		return decode_dfl(t, nclasses, in_w, in_h, conf, out, cap);
 	if (layout == YOLO_LAYOUT_DARKNET || layout == YOLO_LAYOUT_V5) {
 		size_t stride = (size_t)(nclasses + 5);
 

@@ -24,7 +24,15 @@ enum yolo_layout {
 	/* YOLOv8/YOLO11 exports: [1, 4+C, N] (column per box), cx cy w h in
 	 * input pixels, class scores, no objectness. */
 	YOLO_LAYOUT_V8,
+	/* YOLOv8/YOLO11 exports cut before their box decode (onnx_cut.h):
+	 * [1, 64+C, N], per box 4 x 16 distance bins (left, top, right,
+	 * bottom; DFL) then C class logits; boxes on the stride 8, 16, 32
+	 * grids of the input, in that order.  Never guessed from a shape:
+	 * the detector knows when it cut. */
+	YOLO_LAYOUT_V8_DFL,
 };
+
+#define YOLO_DFL_BINS 16
 
 /*
  * Work out the layout and class count from the network's outputs.
@@ -37,6 +45,9 @@ int yolo_detect_layout(const struct det_tensor *outs, int nouts,
                        char *err, size_t errlen);
 
 const char *yolo_layout_name(int layout);
+
+/* Boxes YOLO_LAYOUT_V8_DFL has for an in_w x in_h input. */
+size_t yolo_dfl_rows(int in_w, int in_h);
 
 /* Rows (candidate boxes) a tensor of that layout holds. */
 size_t yolo_rows(int layout, const struct det_tensor *t);

@@ -370,14 +370,40 @@ def build(name, nc=80, seed=1):
                                 1.0 / math.sqrt(mod.weight[0].numel()))
                 if mod.bias is not None:
                     nn.init.uniform_(mod.bias, -0.1, 0.1)
-        if name == "v5n":
-            for conv in m.detect.m:
-                b = conv.bias.view(3, -1)
-                b[:, 4] -= 3.0  # objectness
-        else:
-            for seq in m.detect.cv3:
-                seq[-1].bias -= 4.0
+    calibrate(m, name)
     return m
+
+
+def _logit(p):
+    return math.log(p / (1 - p))
+
+
+def calibrate(m, name, keep=40):
+    """Random weights give flat scores.  Shift the head's score biases so
+    that on a fixed noise image about `keep` boxes score above ~0.3: the
+    fixtures then have boxes to compare, like a trained model."""
+    g = torch.Generator().manual_seed(7)
+    x = torch.rand(1, 3, 640, 640, generator=g)
+    with torch.no_grad():
+        y = m(x)[0]
+        # z' = k z + c in the last (linear) convolution: spread the
+        # logits to a standard deviation of 2, then shift them
+        if name == "v5n":
+            # score = obj * cls, cls about 0.5: objectness to ~0.6
+            z = torch.logit(y[:, 4].clamp(1e-6, 1 - 1e-6))
+            k = 2.0 / max(z.std().item(), 1e-6)
+            c = _logit(0.6) - k * z.topk(keep).values[-1].item()
+            for conv in m.detect.m:
+                conv.weight.view(3, -1, *conv.weight.shape[1:])[:, 4] *= k
+                b = conv.bias.view(3, -1)
+                b[:, 4] = b[:, 4] * k + c
+        else:
+            z = torch.logit(y[4:].clamp(1e-6, 1 - 1e-6))
+            k = 2.0 / max(z.std().item(), 1e-6)
+            c = _logit(0.3) - k * z.max(0).values.topk(keep).values[-1].item()
+            for seq in m.detect.cv3:
+                seq[-1].weight *= k
+                seq[-1].bias.mul_(k).add_(c)
 
 
 def export(model, path, size=640, opset=12):
