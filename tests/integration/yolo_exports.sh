@@ -29,7 +29,7 @@ runs() { # MODEL OPSET LAYOUT-WORDS
 		fail "infer $1 opset $2: $(cat "$TMP/err")"
 	grep -q "$3 layout, 80 classes, input 640x640" "$TMP/err" ||
 		fail "infer $1 opset $2: $(cat "$TMP/err")"
-	check_json "$TMP/out.json" 2
+	check_json "$TMP/out.json" 2 640 480
 }
 runs v5n 12 yolov5
 runs v5n 17 yolov5
