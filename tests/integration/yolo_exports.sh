@@ -5,7 +5,8 @@
 # both and YOLO11n at 12 load cut before their box decode (which OpenCV
 # 4.6 cannot import, opencv#22399) and run with the decode in framebus;
 # YOLO11n at opset 17 is refused with what to do (re-export with opset
-# 12).  Skips (77) only without python3-torch.
+# 12).  Infer's boxes are checked against PyTorch running the same graphs.
+# Skips (77) only without python3-torch.
 . "$(dirname "$0")/infer_common.sh"
 /usr/bin/python3 -c "import torch" 2>/dev/null ||
 	skip "python3-torch missing (apt-get install python3-torch; make test installs it)"
@@ -36,6 +37,17 @@ runs v5n 17 yolov5
 runs v8n 12 "box decode in framebus)"
 runs v8n 17 "box decode in framebus)"
 runs 11n 12 "box decode in framebus)"
+
+# what infer finds equals what the same graph and weights find in PyTorch
+# on three of darknet's pictures (each torch box has its twin: class,
+# score within 0.01, IoU >= 0.95)
+for mo in v5n-12 v8n-12 v8n-17 11n-12; do
+	/usr/bin/python3 -W ignore "$(dirname "$0")/yolo_compare.py" "$F" "${mo%-*}" \
+		"$TMP/$mo.onnx" "$TMP" /usr/share/darknet/data/dog.jpg \
+		/usr/share/darknet/data/horses.jpg /usr/share/darknet/data/giraffe.jpg \
+		>"$TMP/cmp.log" 2>&1 || fail "$mo differs from torch: $(tail -20 "$TMP/cmp.log")"
+	cat "$TMP/cmp.log"
+done
 
 # refused: exit 1, the reason and the fix, no OpenCV log noise
 set +e
