@@ -176,6 +176,53 @@ test_decode_v8(void **state)
 	assert_int_equal(b[1].cls, 1);
 }
 
+/* YOLOv8/11 cut before the decode: [1, 64+C, N], 16 bins per side, the
+ * boxes of the stride 8, 16, 32 grids in order. */
+static void
+test_decode_v8_dfl(void **state)
+{
+	enum { IN = 64, C = 2, N = 8 * 8 + 4 * 4 + 2 * 2, CH = 64 + C };
+	static float p[CH * N];
+	struct det_tensor t = tensor(p, 3, 1, CH, N);
+	struct det_box b[4];
+	/* a bin made certain: its logit far above the rest */
+#define BIN(side, bin, row) (p[((side) * 16 + (bin)) * N + (row)] = 50.0f)
+
+	(void)state;
+	assert_int_equal(yolo_dfl_rows(IN, IN), N);
+	for (size_t i = 64 * N; i < (size_t)CH * N; i++)
+		p[i] = -10.0f; /* class logits: nothing */
+	/* stride 8, cell (1, 1): anchor (12, 12); left 2, top 1, right 3,
+	 * bottom 0 cells */
+	BIN(0, 2, 9);
+	BIN(1, 1, 9);
+	BIN(2, 3, 9);
+	BIN(3, 0, 9);
+	p[(64 + 1) * N + 9] = 2.0f; /* class 1, sigmoid 0.881 */
+	/* stride 16, cell (3, 2): anchor (56, 40); 1 cell each side */
+	for (int side = 0; side < 4; side++)
+		BIN(side, 1, 64 + 2 * 4 + 3);
+	p[64 * N + 64 + 2 * 4 + 3] = 1.0f; /* class 0, sigmoid 0.731 */
+#undef BIN
+	assert_int_equal(yolo_decode(YOLO_LAYOUT_V8_DFL, &t, C, IN, IN, 0.5f,
+	                             b, 4), 2);
+	NEAR(b[0].x, -4);
+	NEAR(b[0].y, 4);
+	NEAR(b[0].w, 40);
+	NEAR(b[0].h, 8);
+	NEAR(b[0].score, 0.8808f);
+	assert_int_equal(b[0].cls, 1);
+	NEAR(b[1].x, 40);
+	NEAR(b[1].y, 24);
+	NEAR(b[1].w, 32);
+	NEAR(b[1].h, 32);
+	NEAR(b[1].score, 0.7311f);
+	assert_int_equal(b[1].cls, 0);
+	/* the threshold is the score's: 0.75 keeps only the first */
+	assert_int_equal(yolo_decode(YOLO_LAYOUT_V8_DFL, &t, C, IN, IN, 0.75f,
+	                             b, 4), 1);
+}
+
 static void
 test_iou(void **state)
 {
@@ -391,6 +438,7 @@ main(void)
 		cmocka_unit_test(test_decode_darknet),
 		cmocka_unit_test(test_decode_v5),
 		cmocka_unit_test(test_decode_v8),
+		cmocka_unit_test(test_decode_v8_dfl),
 		cmocka_unit_test(test_iou),
 		cmocka_unit_test(test_nms),
 		cmocka_unit_test(test_letterbox_geometry),
