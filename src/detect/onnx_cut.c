@@ -25,18 +25,28 @@ struct graph {
 	size_t nnames, ncap;
 };
 
+/* Room for one more element in *arr (n used of *cap, each size bytes). */
+static int
+grow(void *arr, size_t n, size_t *cap, size_t size)
+{
+	void **a = arr, *p;
+	size_t c;
+
+	if (n < *cap)
+		return 0;
+	c = *cap ? 2 * *cap : 256;
+	if (!(p = realloc(*a, c * size)))
+		return -1;
+	*a = p;
+	*cap = c;
+	return 0;
+}
+
 static int
 add_name(struct graph *g, struct pb s)
 {
-	if (g->nnames == g->ncap) {
-		size_t c = g->ncap ? 2 * g->ncap : 256;
-		void *p = realloc(g->names, c * sizeof *g->names);
-
-		if (!p)
-			return -1;
-		g->names = p;
-		g->ncap = c;
-	}
+	if (grow(&g->names, g->nnames, &g->ncap, sizeof *g->names))
+		return -1;
 	g->names[g->nnames++] = s;
 	return 0;
 }
@@ -53,13 +63,15 @@ parse_node(struct graph *g, struct pb nb, const uint8_t *raw,
            const uint8_t *raw_end)
 {
 	struct node nd = { .raw = raw, .raw_end = raw_end };
-	struct pb sub;
+	struct pb it = nb, sub;
 	uint32_t f;
 	uint64_t v;
 	int rc;
 
+	/* inputs, then in a second pass outputs and op_type: each node's
+	 * names are contiguous, inputs first */
 	nd.in0 = (uint32_t)g->nnames;
-	while ((rc = pb_next(&nb, &f, &v, &sub)) == 1)
+	while ((rc = pb_next(&it, &f, &v, &sub)) == 1)
 		if (f == 1 && sub.p) {
 			if (add_name(g, sub))
 				return -1;
@@ -67,16 +79,9 @@ parse_node(struct graph *g, struct pb nb, const uint8_t *raw,
 		}
 	if (rc < 0)
 		return -1;
-	/* outputs after the inputs, so each node's names are contiguous */
 	nd.out0 = (uint32_t)g->nnames;
-	{
-		struct pb whole = { raw, raw_end }, body;
-
-		if (pb_next(&whole, &f, &v, &body) != 1)
-			return -1;
-		nb = body;
-	}
-	while (pb_next(&nb, &f, &v, &sub) == 1) {
+	it = nb;
+	while (pb_next(&it, &f, &v, &sub) == 1) {
 		if (f == 2 && sub.p) {
 			if (add_name(g, sub))
 				return -1;
@@ -85,15 +90,8 @@ parse_node(struct graph *g, struct pb nb, const uint8_t *raw,
 			nd.op = sub;
 		}
 	}
-	if (g->nnodes == g->cap) {
-		size_t c = g->cap ? 2 * g->cap : 256;
-		void *p = realloc(g->nodes, c * sizeof *g->nodes);
-
-		if (!p)
-			return -1;
-		g->nodes = p;
-		g->cap = c;
-	}
+	if (grow(&g->nodes, g->nnodes, &g->cap, sizeof *g->nodes))
+		return -1;
 	g->nodes[g->nnodes++] = nd;
 	return 0;
 }
@@ -210,7 +208,6 @@ onnx_cut_dfl(const uint8_t *buf, size_t n, uint8_t **out, size_t *outn)
 	struct pb model = { buf, buf + n }, graph, it, sub;
 	struct graph g = { 0 };
 	struct wbuf gw = { 0 }, mw = { 0 };
-	struct node *split = NULL;
 	const struct pb *cut = NULL;
 	uint32_t f;
 	uint64_t v;
@@ -242,16 +239,13 @@ onnx_cut_dfl(const uint8_t *buf, size_t n, uint8_t **out, size_t *outn)
 		                 : NULL;
 		if (t && t->nout &&
 		    consumer(&g, &g.names[t->out0], "Softmax") &&
-		    consumer(&g, &g.names[s->out0 + 1], "Sigmoid")) {
-			split = s;
+		    consumer(&g, &g.names[s->out0 + 1], "Sigmoid"))
 			cut = &g.names[s->in0];
-		}
 	}
 	if (!cut) {
 		rc = 0;
 		goto done;
 	}
-	(void)split;
 	if (keep_ancestors(&g, cut))
 		goto done;
 	/* the graph: its fields as they were, but only the kept nodes and

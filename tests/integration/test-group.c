@@ -135,6 +135,25 @@ read_takes(const char *file, struct take **out)
 	return n;
 }
 
+/* Append a member's takes (in increasing seq, as a member takes) to *all;
+ * the file goes.  Returns how many. */
+static size_t
+collect_takes(const char *file, uint64_t **all, uint64_t *total)
+{
+	struct take *t;
+	size_t n = read_takes(file, &t);
+
+	unlink(file);
+	*all = realloc(*all, (*total + n) * sizeof **all);
+	for (size_t k = 0; k < n; k++) {
+		assert_true(k == 0 || t[k].seq > t[k - 1].seq);
+		(*all)[*total + k] = t[k].seq;
+	}
+	*total += n;
+	free(t);
+	return n;
+}
+
 static void
 wait_members(struct fbus_pub *p, unsigned n)
 {
@@ -247,20 +266,8 @@ test_each_frame_once(void **state)
 		if (!WIFEXITED(st) || WEXITSTATUS(st))
 			fail_msg("member %d: status %d (1: a torn frame)", i, st);
 	}
-	for (int i = 0; i < M; i++) {
-		struct take *t;
-		size_t n = read_takes(file[i], &t);
-
-		per[i] = n;
-		all = realloc(all, (total + n) * sizeof *all);
-		for (size_t k = 0; k < n; k++) {
-			assert_true(k == 0 || t[k].seq > t[k - 1].seq);
-			all[total + k] = t[k].seq;
-		}
-		total += n;
-		free(t);
-		unlink(file[i]);
-	}
+	for (int i = 0; i < M; i++)
+		per[i] = collect_takes(file[i], &all, &total);
 	qsort(all, total, sizeof *all, cmp_u64);
 	for (uint64_t k = 1; k < total; k++)
 		if (all[k] == all[k - 1])
@@ -583,22 +590,11 @@ test_stream_latest(void **state)
 		publish(p, &seq, 5000, 50);
 		fbus_pub_close(p);
 		for (int i = 0; i < 3; i++) {
-			struct take *t;
-			size_t n;
 			int st;
 
 			assert_int_equal(waitpid(pid[i], &st, 0), pid[i]);
 			assert_true(WIFEXITED(st) && WEXITSTATUS(st) == 0);
-			n = read_takes(file[i], &t);
-			unlink(file[i]);
-			assert_true(n > 0);
-			all = realloc(all, (total + n) * sizeof *all);
-			for (size_t j = 0; j < n; j++) {
-				assert_true(j == 0 || t[j].seq > t[j - 1].seq);
-				all[total + j] = t[j].seq;
-			}
-			total += n;
-			free(t);
+			assert_true(collect_takes(file[i], &all, &total) > 0);
 		}
 		qsort(all, total, sizeof *all, cmp_u64);
 		for (uint64_t j = 1; j < total; j++)

@@ -24,7 +24,7 @@ import yolo_models  # noqa: E402
 
 # NMS off (IoU never exceeds 1): random weights give many boxes of equal
 # score, and which of a tie NMS keeps is an order, not a result
-CONF, NMS, SIZE, TOP = 0.25, 1.0, 640, 100000
+CONF, NMS, SIZE = 0.25, 1.0, 640
 
 
 def letterbox(img):
@@ -76,7 +76,7 @@ def torch_boxes(model, name, bgr):
     return out
 
 
-def infer_boxes(fb, onnx, png, tmp, tag):
+def infer_boxes(fb, onnx, png, tag):
     bus = f"shm:cmp-{os.getpid()}-{tag}"
     src = subprocess.Popen([fb, "source", png, "--to", bus, "--fps", "5",
                             "-q"])
@@ -110,8 +110,8 @@ def main():
         lb = letterbox(img)
         png = os.path.join(tmp, f"cmp{k}.png")
         cv2.imwrite(png, lb)
-        want = torch_boxes(model, name, lb)[:TOP]
-        got = sorted(infer_boxes(fb, onnx, png, tmp, k),
+        want = torch_boxes(model, name, lb)
+        got = sorted(infer_boxes(fb, onnx, png, k),
                      key=lambda b: -b[0])
         # each of torch's boxes has its twin in infer's: same class,
         # score within 0.01, IoU at least 0.95 (numpy: thousands of boxes)

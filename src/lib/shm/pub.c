@@ -393,6 +393,15 @@ group_pick(struct shm_pub *p, const char *group, uint64_t seq)
 	return best;
 }
 
+/* prod_waiting on every member's page: their tail stores wake us. */
+static void
+group_waiting(struct shm_pub *p, const char *group, uint32_t on)
+{
+	for (uint32_t k = 0; k < p->n_ents; k++)
+		if (active_member(&p->ents[k], group))
+			atomic_store(&p->ents[k].page->prod_waiting, on);
+}
+
 /* Every-mode group g (its first member): the member to queue frame seq
  * to, or NULL to drop it (charged to *charge).  All queues full and the
  * block policy: wait until any member has room.  Each member wakes only
@@ -421,9 +430,7 @@ group_member_for(struct shm_pub *p, struct ent *g, uint64_t seq,
 
 		/* seq_cst flags, then seq_cst tail loads in group_pick:
 		 * pairs with the subscriber's tail store + flag load */
-		for (uint32_t k = 0; k < p->n_ents; k++)
-			if (active_member(&p->ents[k], g->group))
-				atomic_store(&p->ents[k].page->prod_waiting, 1);
+		group_waiting(p, g->group, 1);
 		m = group_pick(p, g->group, seq);
 		if (!m || (room = queued(m) < m->depth))
 			break;
@@ -433,9 +440,7 @@ group_member_for(struct shm_pub *p, struct ent *g, uint64_t seq,
 			break;
 		fbusi_futex_wait((const uint32_t *)&m->page->tail, tail, 1);
 	}
-	for (uint32_t k = 0; k < p->n_ents; k++)
-		if (active_member(&p->ents[k], g->group))
-			atomic_store(&p->ents[k].page->prod_waiting, 0);
+	group_waiting(p, g->group, 0);
 	*charge = m;
 	if (!m)
 		return NULL;

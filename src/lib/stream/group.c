@@ -31,15 +31,21 @@ members(struct stream_pub *p, const struct sgroup *g)
 	return n;
 }
 
+static struct sgroup *
+find_group(struct stream_pub *p, const char *name)
+{
+	for (uint32_t i = 0; i < p->ngroups; i++)
+		if (!strcmp(p->groups[i]->name, name))
+			return p->groups[i];
+	return NULL;
+}
+
 int
 fbusi_sgroup_join(struct stream_pub *p, struct peer *peer, const char *name,
                   struct fbusi_err *why)
 {
-	struct sgroup *g = NULL, **grown;
+	struct sgroup *g = find_group(p, name), **grown;
 
-	for (uint32_t i = 0; i < p->ngroups && !g; i++)
-		if (!strcmp(p->groups[i]->name, name))
-			g = p->groups[i];
 	if (g && g->mode != peer->h.mode && members(p, g))
 		return fbusi_fail(why, FBUS_EINVAL,
 		                  "group '%s' is a %s-mode group; a %s-mode "
@@ -79,15 +85,6 @@ fbusi_sgroup_join(struct stream_pub *p, struct peer *peer, const char *name,
 		return fbusi_fail(why, FBUS_ENOMEM, "out of memory");
 	peer->grp = g;
 	return 0;
-}
-
-static struct sgroup *
-find_group(struct stream_pub *p, const char *name)
-{
-	for (uint32_t i = 0; i < p->ngroups; i++)
-		if (!strcmp(p->groups[i]->name, name))
-			return p->groups[i];
-	return NULL;
 }
 
 void
