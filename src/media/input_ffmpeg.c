@@ -255,7 +255,10 @@ open_stream(struct input *in, const char *url, char *err, size_t errlen)
 	}
 	rc = av_find_best_stream(in->fmt, AVMEDIA_TYPE_VIDEO, -1, -1, &codec, 0);
 	if (rc == AVERROR_STREAM_NOT_FOUND) {
-		input_errf(err, errlen, "%s: no video stream", url);
+		/* random bytes can probe as an audio format: say what FFmpeg
+		 * saw, so "not a video" reads right for both */
+		input_errf(err, errlen, "%s: not a video: no video stream in it "
+		     "(FFmpeg reads it as '%s')", url, in->fmt->iformat->name);
 		rc = FBUS_EINVAL;
 		goto fail_fmt;
 	}

@@ -32,8 +32,12 @@ if [ "$(id -u)" != 0 ]; then
 	chmod 000 "$TMPD/locked.mp4"
 	expect_fail 1 "cannot read" "$F" source "$TMPD/locked.mp4" $N
 fi
-head -c 5000 /dev/urandom >"$TMPD/junk.mp4"
-expect_fail 1 "not a video" "$F" source "$TMPD/junk.mp4" $N
+# random bytes sometimes probe as an audio format (CI hit one): whatever
+# FFmpeg makes of them, the user is told it is not a video
+for i in 1 2 3 4 5 6 7 8; do
+	head -c 5000 /dev/urandom >"$TMPD/junk.mp4"
+	expect_fail 1 "not a video" "$F" source "$TMPD/junk.mp4" $N
+done
 : >"$TMPD/empty.mp4"
 expect_fail 1 "$TMPD/empty.mp4" "$F" source "$TMPD/empty.mp4" $N
 ffmpeg -nostdin -loglevel error -f lavfi -i sine=d=1 "$TMPD/audio.wav"
