@@ -38,6 +38,7 @@ struct detector {
 	int in_w, in_h;
 	float conf, nms;
 	float pad; /* letterbox fill, 0..1 */
+	enum letterbox_round round; /* the model's tools' rounding */
 	char **names;
 	int nnames;
 	struct det_tensor outs[DNN_MAX_OUTPUTS];
@@ -306,6 +307,7 @@ detector_open(struct detector **out,
 		d->in_h = cfg->height;
 		/* Darknet letterboxes with mid grey 0.5. */
 		d->pad = 0.5f;
+		d->round = LETTERBOX_DARKNET;
 	} else if (ends_with(opts->model, ".onnx")) {
 		if (opts->weights) {
 			rc = fail(err, errlen, FBUS_EINVAL,
@@ -328,6 +330,7 @@ detector_open(struct detector **out,
 		}
 		/* Ultralytics letterboxes with 114/255. */
 		d->pad = 114.0f / 255.0f;
+		d->round = LETTERBOX_ULTRALYTICS;
 	} else if (ends_with(opts->model, ".weights")) {
 		rc = fail(err, errlen, FBUS_EINVAL,
 		          "%s is a weights file: pass the .cfg as --model and "
@@ -454,7 +457,7 @@ detector_run(struct detector *d, const struct fbus_format *fmt,
 	t0 = now_ms();
 	if (d->lb.src_w != (int)fmt->width || d->lb.src_h != (int)fmt->height)
 		letterbox_geometry(&d->lb, (int)fmt->width, (int)fmt->height,
-		                   d->in_w, d->in_h);
+		                   d->in_w, d->in_h, d->round);
 	rc = letterbox_fill(&d->lb, fmt, data, d->pad, d->blob, &d->ws);
 	if (rc) {
 		fail(d->err, sizeof d->err, 0, "pre-processing failed: %s",

@@ -272,14 +272,24 @@ letterbox_ws_free(struct letterbox_ws *ws)
 
 void
 letterbox_geometry(struct letterbox *lb, int src_w, int src_h, int dst_w,
-                   int dst_h)
+                   int dst_h, enum letterbox_round round)
 {
+	int width_limits = (long long)dst_w * src_h < (long long)dst_h * src_w;
+
 	lb->src_w = src_w;
 	lb->src_h = src_h;
 	lb->dst_w = dst_w;
 	lb->dst_h = dst_h;
-	/* dst_w/src_w < dst_h/src_h, in integers: width is the limit. */
-	if ((long long)dst_w * src_h < (long long)dst_h * src_w) {
+	if (round == LETTERBOX_ULTRALYTICS) {
+		/* int(round(src * r)) with r = min(dst_w/src_w, dst_h/src_h)
+		 * in doubles; nearbyint rounds half to even as Python does */
+		double r = width_limits ? (double)dst_w / src_w
+		                        : (double)dst_h / src_h;
+
+		lb->new_w = (int)nearbyint(src_w * r);
+		lb->new_h = (int)nearbyint(src_h * r);
+	} else if (width_limits) {
+		/* dst_w/src_w < dst_h/src_h, in integers */
 		lb->new_w = dst_w;
 		lb->new_h = (int)((long long)src_h * dst_w / src_w);
 	} else {

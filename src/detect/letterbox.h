@@ -16,9 +16,17 @@
 
 /*
  * Letterbox: the source scaled by one factor to fit the network input,
- * centred, the rest padded.  The rounding is Darknet's (integer new size,
- * padding split with the odd pixel on the right/bottom).
+ * centred, the rest padded, the odd pixel of padding on the right/bottom.
+ * The scaled size is rounded as the model's own tools round it: Darknet
+ * truncates (letterbox_image), Ultralytics rounds half to even (Python's
+ * round() in LetterBox) — 773x512 into 640 is 640x423 for one and 640x424
+ * for the other, and a model sees the difference.
  */
+enum letterbox_round {
+	LETTERBOX_DARKNET = 0,
+	LETTERBOX_ULTRALYTICS,
+};
+
 struct letterbox {
 	int src_w, src_h; /* source frame */
 	int dst_w, dst_h; /* network input */
@@ -27,7 +35,7 @@ struct letterbox {
 };
 
 void letterbox_geometry(struct letterbox *lb, int src_w, int src_h,
-                        int dst_w, int dst_h);
+                        int dst_w, int dst_h, enum letterbox_round round);
 
 /* Map boxes from network-input pixels to source pixels, clipped to the
  * frame.  Boxes left with no area get w = h = 0. */

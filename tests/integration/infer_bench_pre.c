@@ -53,7 +53,7 @@ main(int argc, char **argv)
 		data = malloc(f.size);
 		for (uint32_t i = 0; i < f.size; i++)
 			data[i] = (uint8_t)(i * 2654435761u >> 24);
-		letterbox_geometry(&lb, 1920, 1080, 416, 416);
+		letterbox_geometry(&lb, 1920, 1080, 416, 416, LETTERBOX_DARKNET);
 		for (int i = 0; i < iters; i++) {
 			double t0 = now_ms();
 

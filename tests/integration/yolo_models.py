@@ -267,6 +267,9 @@ class DetectV8(nn.Module):
         anchors = torch.cat(anchors).transpose(0, 1).unsqueeze(0)
         strides = torch.cat(strides).transpose(0, 1)
         x = torch.cat([xi.view(b, self.no, -1) for xi in xs], 2)
+        # what a graph cut before the decode outputs (onnx_cut.c): the
+        # raw-output reference for framebus's own DFL decode
+        self.raw = x
         box, cls = x.split((self.reg_max * 4, self.nc), 1)
         lt, rb = self.dfl(box).chunk(2, 1)
         x1y1, x2y2 = anchors - lt, anchors + rb

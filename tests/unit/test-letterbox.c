@@ -40,7 +40,7 @@ setup(struct fixture *f, uint32_t pixfmt, int w, int h, uint32_t stride0,
 	f->blob = calloc((size_t)3 * dw * dh, sizeof(float));
 	assert_non_null(f->data);
 	assert_non_null(f->blob);
-	letterbox_geometry(&f->lb, w, h, dw, dh);
+	letterbox_geometry(&f->lb, w, h, dw, dh, LETTERBOX_DARKNET);
 }
 
 static void

@@ -284,29 +284,43 @@ test_letterbox_geometry(void **state)
 
 	(void)state;
 	/* 1920x1080 into 416: 416 x 1080*416/1920 = 234, 91 rows above. */
-	letterbox_geometry(&lb, 1920, 1080, 416, 416);
+	letterbox_geometry(&lb, 1920, 1080, 416, 416, LETTERBOX_DARKNET);
 	assert_int_equal(lb.new_w, 416);
 	assert_int_equal(lb.new_h, 234);
 	assert_int_equal(lb.pad_x, 0);
 	assert_int_equal(lb.pad_y, 91);
 
-	letterbox_geometry(&lb, 480, 640, 416, 416);
+	letterbox_geometry(&lb, 480, 640, 416, 416, LETTERBOX_DARKNET);
 	assert_int_equal(lb.new_w, 312);
 	assert_int_equal(lb.new_h, 416);
 	assert_int_equal(lb.pad_x, 52);
 	assert_int_equal(lb.pad_y, 0);
 
 	/* Same size: identity. */
-	letterbox_geometry(&lb, 416, 416, 416, 416);
+	letterbox_geometry(&lb, 416, 416, 416, 416, LETTERBOX_DARKNET);
 	assert_int_equal(lb.new_w, 416);
 	assert_int_equal(lb.pad_x, 0);
 	assert_int_equal(lb.pad_y, 0);
 
 	/* Upscaling a small frame, non-square input. */
-	letterbox_geometry(&lb, 160, 120, 640, 320);
+	letterbox_geometry(&lb, 160, 120, 640, 320, LETTERBOX_DARKNET);
 	assert_int_equal(lb.new_w, 426); /* 160 * 320 / 120 = 426.67 */
 	assert_int_equal(lb.new_h, 320);
 	assert_int_equal(lb.pad_x, 107);
+
+	/* Ultralytics rounds where Darknet truncates: 512 * 640/773 =
+	 * 423.9; 422.5 rounds to even (Python's round). */
+	letterbox_geometry(&lb, 773, 512, 640, 640, LETTERBOX_DARKNET);
+	assert_int_equal(lb.new_h, 423);
+	assert_int_equal(lb.pad_y, 108);
+	letterbox_geometry(&lb, 773, 512, 640, 640, LETTERBOX_ULTRALYTICS);
+	assert_int_equal(lb.new_w, 640);
+	assert_int_equal(lb.new_h, 424);
+	assert_int_equal(lb.pad_y, 108);
+	letterbox_geometry(&lb, 1280, 845, 640, 640, LETTERBOX_ULTRALYTICS);
+	assert_int_equal(lb.new_h, 422);
+	letterbox_geometry(&lb, 1280, 847, 640, 640, LETTERBOX_ULTRALYTICS);
+	assert_int_equal(lb.new_h, 424);
 }
 
 static void
@@ -324,7 +338,7 @@ test_letterbox_unmap(void **state)
 	};
 
 	(void)state;
-	letterbox_geometry(&lb, 1920, 1080, 416, 416);
+	letterbox_geometry(&lb, 1920, 1080, 416, 416, LETTERBOX_DARKNET);
 	letterbox_unmap(&lb, b, 3);
 	NEAR(b[0].x, 0);
 	NEAR(b[0].y, 0);
