@@ -131,6 +131,20 @@ advice(const struct onnx_info *oi, int have_onnx, const char *err)
 	return "see the reason above; README, \"A real COCO model\"";
 }
 
+/* What infer does with a file that runs but is not quite what it reads. */
+static void
+print_notes(const struct onnx_info *oi, uint32_t w, uint32_t h)
+{
+	if (oi->ninputs >= 1 && dynamic(&oi->input[0]))
+		printf("note     the file leaves the input size open: infer "
+		       "uses %ux%u (--input-size WxH for another)\n", w, h);
+	for (int i = 1; i < oi->noutputs && i < ONNX_MAX_IO; i++)
+		if (oi->output[i].has_shape && oi->output[i].ndims == 4)
+			printf("note     a segmentation model: infer uses its "
+			       "boxes; the masks (%s) are not used\n",
+			       oi->output[i].name);
+}
+
 int
 cmd_model_info(int argc, char **argv)
 {
@@ -236,6 +250,8 @@ cmd_model_info(int argc, char **argv)
 			printf("infer    runs it: %s layout, %d classes, input "
 			       "%ux%u\n", detector_layout_name(det),
 			       detector_num_classes(det), w, h);
+		if (!rc && have_onnx)
+			print_notes(&oi, w, h);
 	}
 	detector_close(det);
 	return rc ? 1 : 0;

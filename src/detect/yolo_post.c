@@ -54,25 +54,55 @@ yolo_detect_layout(const struct det_tensor *outs, int nouts,
 		return 0;
 	}
 
-	/* ONNX: the first 3-D output decides.  N (boxes) is in the thousands,
-	 * 4+C or 5+C is small, so the longer axis is the box axis. */
-	for (int i = 0; i < nouts; i++) {
-		const struct det_tensor *t = &outs[i];
+	/*
+	 * ONNX: one 3-D output holds the boxes.  N (boxes) is in the
+	 * thousands, 4+C or 5+C is small, so the longer axis is the box
+	 * axis.  A 4-D 1 x M x h x w output beside it is a segmentation
+	 * model's mask prototypes: the box rows then end with M mask
+	 * coefficients, which are not classes.  Higher-rank outputs (old
+	 * YOLOv5 exports add their raw head maps) are ignored.
+	 */
+	{
+		const struct det_tensor *box = NULL;
+		int masks = 0, k = 0;
 
-		if (t->ndims != 3 || t->dims[0] != 1)
-			continue;
-		shape_str(t, shape, sizeof shape);
-		if (t->dims[1] > t->dims[2] && t->dims[2] >= 6) {
+		for (int i = 0; i < nouts; i++) {
+			const struct det_tensor *t = &outs[i];
+
+			if (t->ndims == 3 && t->dims[0] == 1) {
+				if (box) {
+					char s2[64];
+
+					shape_str(box, shape, sizeof shape);
+					shape_str(t, s2, sizeof s2);
+					snprintf(err, errlen,
+					         "the model has two box outputs "
+					         "(%s and %s): infer reads one, with "
+					         "the detection heads concatenated (as "
+					         "YOLOv5 and ultralytics export them)",
+					         shape, s2);
+					return FBUS_ENOTSUP;
+				}
+				box = t;
+			} else if (t->ndims == 4 && t->dims[0] == 1) {
+				masks = t->dims[1];
+			}
+		}
+		if (!box)
+			goto unsupported;
+		shape_str(box, shape, sizeof shape);
+		if (box->dims[1] > box->dims[2]) {
 			*layout = YOLO_LAYOUT_V5;
-			*nclasses = t->dims[2] - 5;
-			return 0;
-		}
-		if (t->dims[2] > t->dims[1] && t->dims[1] >= 5) {
+			k = box->dims[2] - 5 - masks;
+		} else {
 			*layout = YOLO_LAYOUT_V8;
-			*nclasses = t->dims[1] - 4;
+			k = box->dims[1] - 4 - masks;
+		}
+		if (k >= 1) {
+			*nclasses = k;
 			return 0;
 		}
-		break;
+		*layout = YOLO_LAYOUT_NONE;
 	}
 
 unsupported:
@@ -208,7 +238,9 @@ yolo_decode(int layout, const struct det_tensor *t, int nclasses,
 	if (layout == YOLO_LAYOUT_V8_DFL)
 		return decode_dfl(t, nclasses, in_w, in_h, conf, out, cap);
 	if (layout == YOLO_LAYOUT_DARKNET || layout == YOLO_LAYOUT_V5) {
-		size_t stride = (size_t)(nclasses + 5);
+		/* the tensor's row length, not 5 + C: a segmentation
+		 * model's rows end with mask coefficients */
+		size_t stride = (size_t)t->dims[t->ndims - 1];
 
 		for (size_t r = 0; r < rows; r++) {
 			const float *p = t->data + r * stride;

@@ -45,6 +45,9 @@ refused() { # file pattern-of-fix
 $MK "$TMP/dyn.onnx" --dynamic
 refused "$TMP/dyn.onnx" "fixed input size"
 grep -q "batchx3xheightxwidth (dynamic)" "$TMP/r.out" || fail "$(cat "$TMP/r.out")"
+$MK "$TMP/two.onnx" --outputs 2
+refused "$TMP/two.onnx" "one output"
+grep -q "two box outputs (1x8x84 and 1x8x84)" "$TMP/r.out" || fail "$(cat "$TMP/r.out")"
 $MK "$TMP/cls.onnx" --classify
 refused "$TMP/cls.onnx" "classifier"
 printf 'not a model' >"$TMP/junk.onnx"

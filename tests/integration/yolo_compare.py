@@ -16,7 +16,7 @@ exporters' users do.  Checked:
 The reference is torch, not framebus's own code.
 
     python3 yolo_compare.py FRAMEBUS DUMP MODEL FILE[:WEIGHTS] TMPDIR IMAGE...
-MODEL: v5n, v8n, 11n (yolo_models.py) or darknet.  Exit 0 when all
+MODEL: v5n, v8n, 11n, v8n-seg (yolo_models.py) or darknet.  Exit 0 when all
 agree; 1 with what differs.
 """
 import json
@@ -47,6 +47,7 @@ class Ultralytics:
         import yolo_models
         self.name, self.size = name, 640
         self.model = yolo_models.build(name)
+        self.boxes_out = yolo_models.boxes_out
 
     def new_size(self, w, h):
         r = min(self.size / w, self.size / h)
@@ -56,13 +57,15 @@ class Ultralytics:
         """raw outputs as infer's, and candidate boxes (score, class,
         [x y w h] in input pixels) above CONF, before NMS"""
         with torch.no_grad():
-            y = self.model(torch.from_numpy(x))[0].numpy()
+            y = self.boxes_out(self.model(torch.from_numpy(x)))[0].numpy()
         if self.name == "v5n":  # N x (5 + C): score = objectness x class
             raw = [y[None]]
             cls, box = y[:, 5:] * y[:, 4:5], y[:, :4]
-        else:  # (4 + C) x N; infer runs the graph cut before the decode
+        else:  # (4 + C [+ masks]) x N; infer runs the graph cut before
+            # the decode
             raw = [self.model.detect.raw.numpy()]
-            cls, box = y[4:].T, y[:4].T
+            nc = self.model.detect.nc
+            cls, box = y[4:4 + nc].T, y[:4].T
         return raw, candidates(cls, box)
 
     def raw_close(self, got, want, k):

@@ -20,6 +20,12 @@ for m in v5n v8n 11n; do
 	done
 done
 
+# a segmentation model (two outputs) and a dynamic-size export
+/usr/bin/python3 -W ignore "$M" v8n-seg "$TMP/v8n-seg-12.onnx" >"$TMP/export.log" 2>&1 ||
+	fail "export v8n-seg: $(cat "$TMP/export.log")"
+/usr/bin/python3 -W ignore "$M" v8n "$TMP/dyn.onnx" --dynamic >"$TMP/export.log" 2>&1 ||
+	fail "export v8n --dynamic: $(cat "$TMP/export.log")"
+
 publish "shm:$BUS" bgr24 640x480 20 20
 runs() { # MODEL OPSET LAYOUT-WORDS
 	"$F" model-info "$TMP/$1-$2.onnx" --json >"$TMP/mi.json" ||
@@ -38,6 +44,18 @@ runs v5n 17 yolov5
 runs v8n 12 "box decode in framebus)"
 runs v8n 17 "box decode in framebus)"
 runs 11n 12 "box decode in framebus)"
+runs v8n-seg 12 "box decode in framebus)"
+"$F" model-info "$TMP/v8n-seg-12.onnx" >"$TMP/mi.txt" 2>&1
+grep -q "^note .*segmentation model: infer uses its boxes" "$TMP/mi.txt" ||
+	fail "model-info v8n-seg: $(cat "$TMP/mi.txt")"
+# dynamic: infer picks 640, or the size asked for, and says so
+"$F" model-info "$TMP/dyn.onnx" >"$TMP/mi.txt" 2>&1
+grep -q "^note .*leaves the input size open: infer uses 640x640" "$TMP/mi.txt" ||
+	fail "model-info dynamic: $(cat "$TMP/mi.txt")"
+timeout 60 "$F" infer --model "$TMP/dyn.onnx" --input-size 320 --from "shm:$BUS" \
+	--frames 1 --json --headless >"$TMP/out.json" 2>"$TMP/err" ||
+	fail "infer dynamic at 320: $(cat "$TMP/err")"
+grep -q "80 classes, input 320x320" "$TMP/err" || fail "infer dynamic: $(cat "$TMP/err")"
 
 # YOLOv4-tiny from its cfg (route groups, scale_x_y) with random weights:
 # the 24251276-byte weights file of the real model
@@ -57,7 +75,7 @@ jq -e '.runs == true and .classes == 80 and .layout == "darknet"' \
 # detector's boxes.  Debian's libdarknet cannot be the reference for
 # YOLOv4-tiny: it ignores route groups and scale_x_y without an error.
 D=/usr/share/darknet/data
-for mo in v5n-12 v8n-12 v8n-17 11n-12 darknet; do
+for mo in v5n-12 v8n-12 v8n-17 11n-12 v8n-seg-12 darknet; do
 	file=$TMP/$mo.onnx
 	[ $mo = darknet ] && file=$(dirname "$0")/yolov4-tiny.cfg:$TMP/v4t.weights
 	/usr/bin/python3 -W ignore "$(dirname "$0")/yolo_compare.py" "$F" \

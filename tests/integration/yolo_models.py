@@ -7,8 +7,8 @@ exported to ONNX the way their exporters do (input `images`, output
 convolutions).  Test fixtures only: no weights are downloaded, so the
 boxes mean nothing, but the graphs are the ones users bring.
 
-    python3 yolo_models.py {v5n,v8n,11n} OUT.onnx [--opset N] [--size S]
-        [--seed N] [--nc N]
+    python3 yolo_models.py {v5n,v8n,11n,v8n-seg} OUT.onnx [--opset N]
+        [--size S] [--seed N] [--nc N] [--dynamic]
 """
 import argparse
 import math
@@ -277,6 +277,47 @@ class DetectV8(nn.Module):
         return torch.cat((dbox, cls.sigmoid()), 1)
 
 
+class Proto(nn.Module):
+    """YOLOv8-seg's mask prototypes: P3 upsampled 2x, nm channels."""
+
+    def __init__(self, c1, c_=256, c2=32):
+        super().__init__()
+        self.cv1 = Conv(c1, c_, 3)
+        self.upsample = nn.ConvTranspose2d(c_, c_, 2, 2, 0, bias=True)
+        self.cv2 = Conv(c_, c_, 3)
+        self.cv3 = Conv(c_, c2)
+
+    def forward(self, x):
+        return self.cv3(self.cv2(self.upsample(self.cv1(x))))
+
+
+class SegmentV8(DetectV8):
+    """YOLOv8-seg's head: the detection rows followed by nm mask
+    coefficients (1 x (4 + nc + nm) x N), and the prototypes as a second
+    output (1 x nm x 160 x 160)."""
+
+    def __init__(self, nc, ch, nm=32, npr=64):
+        super().__init__(nc, ch)
+        self.nm = nm
+        self.proto = Proto(ch[0], npr, nm)
+        c4 = max(ch[0] // 4, nm)
+        self.cv4 = nn.ModuleList(nn.Sequential(
+            Conv(x, c4, 3), Conv(c4, c4, 3), nn.Conv2d(c4, nm, 1))
+            for x in ch)
+
+    def forward(self, xs):
+        p = self.proto(xs[0])
+        b = int(p.shape[0])
+        mc = torch.cat([self.cv4[i](x).view(b, self.nm, -1)
+                        for i, x in enumerate(xs)], 2)
+        return torch.cat((super().forward(xs), mc), 1), p
+
+
+def boxes_out(y):
+    """output0 of a model's outputs (a segmentation model has two)"""
+    return y[0] if isinstance(y, tuple) else y
+
+
 class Yolo(nn.Module):
     """The layer lists of the YAMLs: (from, module); -1 is the previous."""
 
@@ -324,7 +365,7 @@ def yolov5n(nc=80):
     return Yolo(L, (17, 20, 23), DetectV5(nc, (64, 128, 256)))
 
 
-def yolov8n(nc=80):
+def yolov8n(nc=80, head=DetectV8):
     # yolov8.yaml, scale n: depth 0.33, width 0.25, max channels 1024
     L = [(-1, Conv(3, 16, 3, 2)), (-1, Conv(16, 32, 3, 2)),
          (-1, C2f(32, 32, 1, True)), (-1, Conv(32, 64, 3, 2)),
@@ -337,7 +378,7 @@ def yolov8n(nc=80):
          (-1, C2f(192, 128, 1)),                                      # 18 P4
          (-1, Conv(128, 128, 3, 2)), ([-1, 9], Cat()),
          (-1, C2f(384, 256, 1))]                                      # 21 P5
-    return Yolo(L, (15, 18, 21), DetectV8(nc, (64, 128, 256)))
+    return Yolo(L, (15, 18, 21), head(nc, (64, 128, 256)))
 
 
 def yolo11n(nc=80):
@@ -357,7 +398,13 @@ def yolo11n(nc=80):
     return Yolo(L, (16, 19, 22), DetectV8(nc, (64, 128, 256), v11=True))
 
 
-MODELS = {"v5n": yolov5n, "v8n": yolov8n, "11n": yolo11n}
+def yolov8n_seg(nc=80):
+    # yolov8-seg.yaml, scale n: yolov8n with Segment(nc, 32, 256 x 0.25)
+    return yolov8n(nc, SegmentV8)
+
+
+MODELS = {"v5n": yolov5n, "v8n": yolov8n, "11n": yolo11n,
+          "v8n-seg": yolov8n_seg}
 
 
 def build(name, nc=80, seed=1):
@@ -388,7 +435,7 @@ def calibrate(m, name, keep=40):
     g = torch.Generator().manual_seed(7)
     x = torch.rand(1, 3, 640, 640, generator=g)
     with torch.no_grad():
-        y = m(x)[0]
+        y = boxes_out(m(x))[0]
         # z' = k z + c in the last (linear) convolution: spread the
         # logits to a standard deviation of 2, then shift them
         if name == "v5n":
@@ -401,7 +448,7 @@ def calibrate(m, name, keep=40):
                 b = conv.bias.view(3, -1)
                 b[:, 4] = b[:, 4] * k + c
         else:
-            z = torch.logit(y[4:].clamp(1e-6, 1 - 1e-6))
+            z = torch.logit(y[4:4 + m.detect.nc].clamp(1e-6, 1 - 1e-6))
             k = 2.0 / max(z.std().item(), 1e-6)
             c = _logit(0.3) - k * z.max(0).values.topk(keep).values[-1].item()
             for seq in m.detect.cv3:
@@ -409,11 +456,19 @@ def calibrate(m, name, keep=40):
                 seq[-1].bias.mul_(k).add_(c)
 
 
-def export(model, path, size=640, opset=12):
+def export(model, path, size=640, opset=12, dynamic=False):
+    """as the exporters call torch.onnx.export; dynamic as ultralytics'
+    dynamic=True (batch and image size symbolic)"""
     x = torch.zeros(1, 3, size, size)
+    seg = isinstance(model.detect, SegmentV8)
+    names = ["output0", "output1"] if seg else ["output0"]
+    axes = None
+    if dynamic:
+        axes = {"images": {0: "batch", 2: "height", 3: "width"},
+                "output0": {0: "batch", 2: "anchors"}}
     torch.onnx.export(model, x, path, opset_version=opset,
-                      input_names=["images"], output_names=["output0"],
-                      do_constant_folding=True)
+                      input_names=["images"], output_names=names,
+                      dynamic_axes=axes, do_constant_folding=True)
 
 
 def main():
@@ -424,8 +479,9 @@ def main():
     ap.add_argument("--size", type=int, default=640)
     ap.add_argument("--seed", type=int, default=1)
     ap.add_argument("--nc", type=int, default=80)
+    ap.add_argument("--dynamic", action="store_true")
     a = ap.parse_args()
-    export(build(a.model, a.nc, a.seed), a.out, a.size, a.opset)
+    export(build(a.model, a.nc, a.seed), a.out, a.size, a.opset, a.dynamic)
     return 0
 
 

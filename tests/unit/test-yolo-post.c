@@ -75,6 +75,28 @@ test_layout_detection(void **state)
 	assert_int_equal(yolo_detect_layout(o, 1, 0, &layout, &nc, err,
 	                                    sizeof err), FBUS_ENOTSUP);
 
+	/* Segmentation exports: box rows end with 32 mask coefficients,
+	 * the prototypes are a 4-D second output; the classes are 80. */
+	o[0] = tensor(NULL, 3, 1, 116, 8400);
+	o[1] = tensor(NULL, 4, 1, 32, 160);
+	o[1].dims[3] = 160;
+	assert_int_equal(yolo_detect_layout(o, 2, 0, &layout, &nc, err,
+	                                    sizeof err), 0);
+	assert_int_equal(layout, YOLO_LAYOUT_V8);
+	assert_int_equal(nc, 80);
+	o[0] = tensor(NULL, 3, 1, 25200, 117);
+	assert_int_equal(yolo_detect_layout(o, 2, 0, &layout, &nc, err,
+	                                    sizeof err), 0);
+	assert_int_equal(layout, YOLO_LAYOUT_V5);
+	assert_int_equal(nc, 80);
+
+	/* Two box outputs: which one is meant is not a guess to make. */
+	o[0] = tensor(NULL, 3, 1, 84, 8400);
+	o[1] = tensor(NULL, 3, 1, 84, 2100);
+	assert_int_equal(yolo_detect_layout(o, 2, 0, &layout, &nc, err,
+	                                    sizeof err), FBUS_ENOTSUP);
+	assert_non_null(strstr(err, "two box outputs (1x84x8400 and 1x84x2100)"));
+
 	/* Darknet heads that disagree on the class count. */
 	o[0] = tensor(NULL, 2, 507, 85, 0);
 	o[1] = tensor(NULL, 2, 2028, 25, 0);
@@ -143,6 +165,29 @@ test_decode_v5(void **state)
 	assert_int_equal(yolo_decode(YOLO_LAYOUT_V5, &t, 2, 640, 640, 0.3f,
 	                             b, 2), 2);
 	NEAR(b[1].score, 0.36f);
+	assert_int_equal(b[1].cls, 0);
+}
+
+static void
+test_decode_v5_seg(void **state)
+{
+	/* [1, 2, 5 + 2 + 3]: a segmentation export's rows carry 3 mask
+	 * coefficients after the 2 classes; the second row must be read
+	 * at its own start, not 7 floats in. */
+	static const float rows[] = {
+		320, 240, 100, 50, 0.8f, 0.5f, 0.9f, 9, 9, 9,
+		100, 100, 20, 20, 0.9f, 0.9f, 0.1f, 9, 9, 9,
+	};
+	struct det_tensor t = tensor(rows, 3, 1, 2, 10);
+	struct det_box b[2];
+
+	(void)state;
+	assert_int_equal(yolo_decode(YOLO_LAYOUT_V5, &t, 2, 640, 640, 0.5f,
+	                             b, 2), 2);
+	NEAR(b[0].score, 0.72f);
+	assert_int_equal(b[0].cls, 1);
+	NEAR(b[1].x, 90);
+	NEAR(b[1].score, 0.81f);
 	assert_int_equal(b[1].cls, 0);
 }
 
@@ -451,6 +496,7 @@ main(void)
 		cmocka_unit_test(test_layout_detection),
 		cmocka_unit_test(test_decode_darknet),
 		cmocka_unit_test(test_decode_v5),
+		cmocka_unit_test(test_decode_v5_seg),
 		cmocka_unit_test(test_decode_v8),
 		cmocka_unit_test(test_decode_v8_dfl),
 		cmocka_unit_test(test_iou),
