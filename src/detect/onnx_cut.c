@@ -209,6 +209,7 @@ onnx_cut_dfl(const uint8_t *buf, size_t n, uint8_t **out, size_t *outn)
 	struct graph g = { 0 };
 	struct wbuf gw = { 0 }, mw = { 0 };
 	const struct pb *cut = NULL;
+	size_t split = 0;
 	uint32_t f;
 	uint64_t v;
 	int rc = -1;
@@ -239,14 +240,20 @@ onnx_cut_dfl(const uint8_t *buf, size_t n, uint8_t **out, size_t *outn)
 		                 : NULL;
 		if (t && t->nout &&
 		    consumer(&g, &g.names[t->out0], "Softmax") &&
-		    consumer(&g, &g.names[s->out0 + 1], "Sigmoid"))
+		    consumer(&g, &g.names[s->out0 + 1], "Sigmoid")) {
 			cut = &g.names[s->in0];
+			split = i;
+		}
 	}
 	if (!cut) {
 		rc = 0;
 		goto done;
 	}
 	if (keep_ancestors(&g, cut))
+		goto done;
+	/* the split among what computes its own input: a cycle, which no
+	 * ONNX graph may have (and the cut would keep the head) */
+	if (g.nodes[split].keep)
 		goto done;
 	/* the graph: its fields as they were, but only the kept nodes and
 	 * one output, the cut tensor */
