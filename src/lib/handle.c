@@ -22,6 +22,7 @@ static const struct scheme schemes[] = {
 	{ FBUSI_SCHEME_SHM, fbusi_shm_pub_open, fbusi_shm_sub_open },
 	{ FBUSI_SCHEME_UNIX, fbusi_stream_pub_open, fbusi_stream_sub_open },
 	{ FBUSI_SCHEME_TCP, fbusi_stream_pub_open, fbusi_stream_sub_open },
+	{ FBUSI_SCHEME_NATS, fbusi_nats_pub_open, fbusi_nats_sub_open },
 };
 
 static const struct scheme *

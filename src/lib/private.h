@@ -29,7 +29,12 @@ struct fbusi_err {
 
 /* ---- URIs ---------------------------------------------------------------- */
 
-enum fbusi_scheme { FBUSI_SCHEME_SHM = 1, FBUSI_SCHEME_UNIX, FBUSI_SCHEME_TCP };
+enum fbusi_scheme {
+	FBUSI_SCHEME_SHM = 1,
+	FBUSI_SCHEME_UNIX,
+	FBUSI_SCHEME_TCP,
+	FBUSI_SCHEME_NATS,
+};
 enum fbusi_codec { FBUSI_CODEC_RAW = 0, FBUSI_CODEC_JPEG = 1 };
 
 #define FBUSI_NAME_MAX 63
@@ -50,7 +55,21 @@ struct fbusi_uri {
 	char dir[80];                /* shm: directory of the socket; "" =
 	                                the per-uid runtime directory */
 	char group[32];              /* subscriber: worker group; "" none */
+	/* nats:// */
+	char servers[512];           /* "h1:p1,h2:p2" */
+	char userinfo[256];          /* "user:pass" or "token"; "" none */
+	char subject[256];           /* one camera: literal, no wildcard */
+	char creds[256];             /* creds=FILE (user JWT + NKey seed) */
+	int tls;                     /* tls=1: require TLS */
+	char tls_ca[256];            /* tls_ca=FILE: trusted CAs */
+	char tls_cert[256];          /* tls_cert=FILE: our certificate */
+	char tls_key[256];           /* tls_key=FILE: its key */
+	uint32_t replicas;           /* groups: JetStream replicas; 0 = 1 */
 };
+
+/* A literal NATS subject for one camera: tokens of [A-Za-z0-9_-] joined by
+ * '.', at most 200 bytes, no wildcard. */
+bool fbusi_nats_subject_ok(const char *s);
 
 /* A worker group name: [A-Za-z0-9._-], 1..31 bytes. */
 bool fbusi_group_name_valid(const char *s);
@@ -143,5 +162,9 @@ int fbusi_stream_pub_open(struct fbus_pub **pub, const struct fbusi_uri *uri,
                           const struct fbus_pub_opts *opts, struct fbusi_err *err);
 int fbusi_stream_sub_open(struct fbus_sub **sub, const struct fbusi_uri *uri,
                           const struct fbus_sub_opts *opts, struct fbusi_err *err);
+int fbusi_nats_pub_open(struct fbus_pub **pub, const struct fbusi_uri *uri,
+                        const struct fbus_pub_opts *opts, struct fbusi_err *err);
+int fbusi_nats_sub_open(struct fbus_sub **sub, const struct fbusi_uri *uri,
+                        const struct fbus_sub_opts *opts, struct fbusi_err *err);
 
 #endif /* FBUS_PRIVATE_H */

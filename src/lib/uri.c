@@ -6,6 +6,9 @@
  *   unix:/path[?opts]     path must fit sun_path
  *   tcp://HOST:PORT[?opts]  HOST may be [v6]
  *   opts: codec=raw|jpeg, quality=N, format=PIXFMT, max=BYTES, bind=ADDR
+ *   nats://[USER:PASS@|TOKEN@]HOST[:PORT][,HOST[:PORT]...]/SUBJECT[?opts]
+ *     opts as tcp:// (no bind=), and creds=FILE, tls=1, tls_ca=FILE,
+ *     tls_cert=FILE, tls_key=FILE, replicas=N
  *   every scheme: hold=N (subscriber); shm: only hold= and dir=
  */
 #define _GNU_SOURCE
@@ -42,6 +45,10 @@ option_allowed(int scheme, const char *key)
 		return false;
 	if (strcmp(key, "bind") == 0)
 		return scheme == FBUSI_SCHEME_TCP;
+	if (!strcmp(key, "creds") || !strcmp(key, "tls") ||
+	    !strcmp(key, "tls_ca") || !strcmp(key, "tls_cert") ||
+	    !strcmp(key, "tls_key") || !strcmp(key, "replicas"))
+		return scheme == FBUSI_SCHEME_NATS;
 	return true;
 }
 
@@ -64,6 +71,7 @@ parse_query(char *q, struct fbusi_uri *u, struct fbusi_err *err)
 			fbusi_fail(err, 0, "%s URIs take no option '%s'",
 			           u->scheme == FBUSI_SCHEME_SHM    ? "shm:"
 			           : u->scheme == FBUSI_SCHEME_UNIX ? "unix:"
+			           : u->scheme == FBUSI_SCHEME_NATS ? "nats://"
 			                                            : "tcp://",
 			           kv);
 			return FBUS_EINVAL;
@@ -129,6 +137,33 @@ parse_query(char *q, struct fbusi_uri *u, struct fbusi_err *err)
 				return FBUS_EINVAL;
 			}
 			strcpy(u->group, val);
+		} else if (!strcmp(kv, "creds") || !strcmp(kv, "tls_ca") ||
+		           !strcmp(kv, "tls_cert") || !strcmp(kv, "tls_key")) {
+			char *dst = !strcmp(kv, "creds")    ? u->creds
+			            : !strcmp(kv, "tls_ca") ? u->tls_ca
+			            : !strcmp(kv, "tls_cert") ? u->tls_cert
+			                                      : u->tls_key;
+
+			if (!*val || strlen(val) >= sizeof u->creds) {
+				fbusi_fail(err, 0, "%s must be a file name of "
+				           "1..%zu bytes", kv, sizeof u->creds - 1);
+				return FBUS_EINVAL;
+			}
+			strcpy(dst, val);
+		} else if (strcmp(kv, "tls") == 0) {
+			if (strcmp(val, "0") && strcmp(val, "1")) {
+				fbusi_fail(err, 0, "tls must be 0 or 1, not '%s'",
+				           val);
+				return FBUS_EINVAL;
+			}
+			u->tls = val[0] == '1';
+		} else if (strcmp(kv, "replicas") == 0) {
+			if (parse_u64(val, &n) || n < 1 || n > 5) {
+				fbusi_fail(err, 0, "replicas must be 1..5, not '%s'",
+				           val);
+				return FBUS_EINVAL;
+			}
+			u->replicas = (uint32_t)n;
 		} else if (strcmp(kv, "bind") == 0) {
 			if (strlen(val) >= sizeof u->bind) {
 				fbusi_fail(err, 0, "bind address too long");
@@ -141,6 +176,26 @@ parse_query(char *q, struct fbusi_uri *u, struct fbusi_err *err)
 		}
 	}
 	return 0;
+}
+
+bool
+fbusi_nats_subject_ok(const char *s)
+{
+	size_t tok = 0, n = 0;
+
+	for (; *s; s++, n++) {
+		if (*s == '.') {
+			if (!tok)
+				return false;
+			tok = 0;
+			continue;
+		}
+		if (!((*s >= 'a' && *s <= 'z') || (*s >= 'A' && *s <= 'Z') ||
+		      (*s >= '0' && *s <= '9') || *s == '_' || *s == '-'))
+			return false;
+		tok++;
+	}
+	return tok > 0 && n <= 200;
 }
 
 bool
@@ -209,6 +264,71 @@ parse_hostport(char *hp, struct fbusi_uri *u, struct fbusi_err *err)
 	return 0;
 }
 
+/* nats://[userinfo@]host[:port][,host[:port]...]/subject */
+static int
+parse_nats(char *rest, struct fbusi_uri *u, struct fbusi_err *err)
+{
+	char *slash = strchr(rest, '/'), *at, *save = NULL;
+	size_t off = 0;
+
+	if (!slash || !slash[1]) {
+		fbusi_fail(err, 0, "nats URI needs a subject: "
+		           "nats://HOST:PORT/SUBJECT");
+		return FBUS_EINVAL;
+	}
+	*slash = '\0';
+	if (!fbusi_nats_subject_ok(slash + 1)) {
+		fbusi_fail(err, 0, "nats subject '%s': one camera per subject, "
+		           "tokens of [A-Za-z0-9_-] joined by '.', no "
+		           "wildcards ('*', '>')", slash + 1);
+		return FBUS_EINVAL;
+	}
+	strcpy(u->subject, slash + 1);
+	at = strrchr(rest, '@');
+	if (at) {
+		*at = '\0';
+		if (!*rest || strlen(rest) >= sizeof u->userinfo) {
+			fbusi_fail(err, 0, "nats URI: empty or too long "
+			           "user:password@ or token@");
+			return FBUS_EINVAL;
+		}
+		strcpy(u->userinfo, rest);
+		rest = at + 1;
+	}
+	for (char *h = strtok_r(rest, ",", &save); h;
+	     h = strtok_r(NULL, ",", &save)) {
+		char *port = h[0] == '[' ? strstr(h, "]:") : strrchr(h, ':');
+		uint64_t n = 4222;
+		int len;
+
+		if (port) {
+			port += h[0] == '[' ? 1 : 0;
+			*port++ = '\0';
+			if (parse_u64(port, &n) || n == 0 || n > 65535) {
+				fbusi_fail(err, 0, "nats URI: bad port '%s'",
+				           port);
+				return FBUS_EINVAL;
+			}
+		}
+		if (!*h) {
+			fbusi_fail(err, 0, "nats URI: empty host");
+			return FBUS_EINVAL;
+		}
+		len = snprintf(u->servers + off, sizeof u->servers - off,
+		               "%s%s:%u", off ? "," : "", h, (unsigned)n);
+		if (len < 0 || (size_t)len >= sizeof u->servers - off) {
+			fbusi_fail(err, 0, "nats URI: server list too long");
+			return FBUS_ENAMETOOLONG;
+		}
+		off += (size_t)len;
+	}
+	if (!off) {
+		fbusi_fail(err, 0, "nats URI needs HOST[:PORT]");
+		return FBUS_EINVAL;
+	}
+	return 0;
+}
+
 int
 fbusi_uri_parse(const char *text, struct fbusi_uri *u,
                 struct fbusi_err *err)
@@ -265,9 +385,14 @@ fbusi_uri_parse(const char *text, struct fbusi_uri *u,
 		rc = parse_hostport(buf + 6, u, err);
 		if (rc)
 			return rc;
+	} else if (strncmp(buf, "nats://", 7) == 0) {
+		u->scheme = FBUSI_SCHEME_NATS;
+		rc = parse_nats(buf + 7, u, err);
+		if (rc)
+			return rc;
 	} else {
 		fbusi_fail(err, 0, "unknown transport in '%s' (shm:NAME, unix:/path, "
-		         "tcp://HOST:PORT)",
+		         "tcp://HOST:PORT, nats://HOST:PORT/SUBJECT)",
 		         text);
 		return FBUS_EINVAL;
 	}

@@ -1,0 +1,881 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * nats/sub.c — the subscriber side of nats:// buses.
+ *
+ * Broadcast (no group): a core NATS subscription on the camera's subject;
+ * the client's thread hands each message to a small queue here (latest
+ * mode: the newest one replaces the one waiting; every mode: up to depth,
+ * the rest dropped and counted), so the client's own pending queue stays
+ * empty and a slow subscriber never slows the publisher.  Messages are
+ * kept, not copied: a raw frame is read where the client received it.
+ *
+ * Worker group (latest mode): a pull consumer named after the group on the
+ * JetStream memory stream FBUS_<subject> that keeps only the newest frame
+ * (conn.h).  A member fetches one frame when it is free (after open, when
+ * next() finds nothing, on releasing its last frame), so each frame goes
+ * to one member that is free, the newest nobody took; frames the stream
+ * replaced before anyone fetched them are the group's skips: stream
+ * sequence minus consumer sequence, from each message's metadata.
+ *
+ * A thread per subscriber fetches (groups) and asks the publisher's hello
+ * whenever nothing came for FBUSI_NATS_IDLE_PROBE_MS: "no responders"
+ * means it is gone (killed included), seen within a few hundred ms.  Its
+ * goodbye on close arrives after its last frame.  A publisher whose seq
+ * starts again is a new one.  The eventfd is readable while next(0) has
+ * something to say.
+ */
+#define _GNU_SOURCE
+#include "jpeg_codec.h"
+#include "nats/conn.h"
+#include "stream/wire.h"
+
+#include <errno.h>
+#include <inttypes.h>
+#include <poll.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/eventfd.h>
+#include <time.h>
+#include <unistd.h>
+
+enum pub_state { PUB_UNKNOWN, PUB_LIVE, PUB_GONE };
+
+struct held {
+	natsMsg *m;
+	uint8_t *dec; /* jpeg: the frame decoded */
+	size_t dec_cap;
+	uint64_t cookie;
+	uint8_t meta[FBUS_META_MAX];
+};
+
+struct nats_sub {
+	struct fbus_sub base;
+	struct fbusi_uri uri;
+	struct fbus_sub_opts opts;
+	char where[200];
+	uint64_t max_bytes, max_decoded;
+	uint32_t want_pixfmt;
+	struct fbusi_jpeg *jpeg;
+
+	natsConnection *nc;
+	natsSubscription *sub; /* broadcast: core; group: pull */
+	natsSubscription *discover;
+	jsCtx *js;
+	char group[32];
+	char stream[300], consumer[80];
+
+	int efd;
+	bool efd_set;
+	pthread_t thr;
+	bool thr_started;
+
+	pthread_mutex_t lock; /* everything below; never held across I/O */
+	pthread_cond_t cond;
+	bool stop;
+	natsMsg **q; /* ring */
+	uint32_t qcap, qhead, qlen;
+	bool bye;           /* the publisher said goodbye after the queue */
+	int state;          /* enum pub_state */
+	bool report_gone;   /* EDISCONNECTED owed to the caller */
+	int broken;         /* sticky error without FBUS_SUB_RECONNECT */
+	bool conn_closed;   /* the client gave up on every server */
+	int64_t last_rx_ms; /* a frame or a hello answer */
+	bool want;          /* group: free, fetch one */
+	uint64_t next_seq;  /* from the welcome: frames before it are old */
+	bool have_seq;
+	uint64_t last_seq;
+	bool seq_reset; /* next frame starts a publisher's run afresh */
+	bool ever_live;
+	char gone_why[200];
+
+	/* group skips: stream seq - consumer seq, at the first fetch and now */
+	bool grp_base_set;
+	uint64_t grp_base, grp_last;
+
+	struct held *held;
+	uint32_t nheld;
+	uint64_t cookies;
+	struct fbus_sub_stats st;
+};
+
+static struct nats_sub *
+to_sub(struct fbus_sub *b)
+{
+	return (struct nats_sub *)b;
+}
+
+static int64_t
+now_ms(void)
+{
+	return fbus_now_mono_ns() / 1000000;
+}
+
+/* Under the lock: readable while next(0) would return something. */
+static void
+update_efd(struct nats_sub *s)
+{
+	bool want = s->qlen || s->bye || s->report_gone || s->broken ||
+	            s->conn_closed;
+	uint64_t v = 1;
+
+	if (want && !s->efd_set) {
+		if (write(s->efd, &v, sizeof v) == sizeof v)
+			s->efd_set = true;
+	} else if (!want && s->efd_set) {
+		if (read(s->efd, &v, sizeof v) == sizeof v)
+			s->efd_set = false;
+	}
+}
+
+/* Under the lock: a message from the publisher (a frame or its bye). */
+static void
+push(struct nats_sub *s, natsMsg *m)
+{
+	const char *d = fbusi_nats.natsMsg_GetData(m);
+	int len = fbusi_nats.natsMsg_GetDataLength(m);
+
+	s->last_rx_ms = now_ms();
+	if (fbusi_nats_is_bye(d, len)) {
+		fbusi_nats.natsMsg_Destroy(m);
+		s->bye = true;
+		update_efd(s);
+		return;
+	}
+	if (s->qlen == s->qcap) {
+		if (s->opts.mode == FBUS_MODE_LATEST) {
+			/* replaced: the seq gap counts it as skipped */
+			fbusi_nats.natsMsg_Destroy(s->q[s->qhead]);
+			s->qhead = (s->qhead + 1) % s->qcap;
+			s->qlen--;
+		} else {
+			/* every mode, queue full: dropped (the seq gap
+			 * counts it) */
+			fbusi_nats.natsMsg_Destroy(m);
+			return;
+		}
+	}
+	s->q[(s->qhead + s->qlen) % s->qcap] = m;
+	s->qlen++;
+	update_efd(s);
+}
+
+/* libnats' thread: a frame of a broadcast subscription */
+static void
+on_msg(natsConnection *nc, natsSubscription *sub, natsMsg *m, void *cl)
+{
+	struct nats_sub *s = cl;
+
+	(void)nc;
+	(void)sub;
+	pthread_mutex_lock(&s->lock);
+	push(s, m);
+	pthread_mutex_unlock(&s->lock);
+}
+
+static void
+on_discover(natsConnection *nc, natsSubscription *sub, natsMsg *m, void *cl)
+{
+	struct nats_sub *s = cl;
+	const char *reply = fbusi_nats.natsMsg_GetReply(m);
+	char host[64] = "?", out[640];
+	int len;
+
+	(void)sub;
+	gethostname(host, sizeof host - 1);
+	if (reply && *reply) {
+		pthread_mutex_lock(&s->lock);
+		len = snprintf(out, sizeof out,
+		               "{\"role\":\"subscriber\",\"subject\":\"%s\","
+		               "\"host\":\"%s\",\"pid\":%d,\"group\":\"%s\","
+		               "\"mode\":\"%s\",\"frames\":%" PRIu64
+		               ",\"skipped\":%" PRIu64 ",\"dropped\":%" PRIu64
+		               ",\"group_skipped\":%" PRIu64 "}",
+		               s->uri.subject, host, (int)getpid(), s->group,
+		               s->opts.mode == FBUS_MODE_EVERY ? "every"
+		                                               : "latest",
+		               s->st.frames, s->st.skipped, s->st.dropped,
+		               s->st.group_skipped);
+		pthread_mutex_unlock(&s->lock);
+		if (len > 0 && (size_t)len < sizeof out)
+			fbusi_nats.natsConnection_Publish(nc, reply, out, len);
+	}
+	fbusi_nats.natsMsg_Destroy(m);
+}
+
+static void
+on_closed(natsConnection *nc, void *cl)
+{
+	struct nats_sub *s = cl;
+
+	(void)nc;
+	pthread_mutex_lock(&s->lock);
+	s->conn_closed = true;
+	update_efd(s);
+	pthread_cond_broadcast(&s->cond);
+	pthread_mutex_unlock(&s->lock);
+}
+
+/* Under the lock: the publisher is gone (probe or goodbye). */
+static void
+mark_gone(struct nats_sub *s, const char *why)
+{
+	if (s->state == PUB_GONE)
+		return;
+	s->state = PUB_GONE;
+	s->report_gone = true;
+	s->seq_reset = true;
+	snprintf(s->gone_why, sizeof s->gone_why, "%s", why);
+	update_efd(s);
+}
+
+/* Under the lock: the publisher answered, or sent a frame. */
+static void
+mark_live(struct nats_sub *s)
+{
+	if (s->state == PUB_LIVE)
+		return;
+	if (s->ever_live)
+		s->st.reconnects++;
+	s->ever_live = true;
+	s->state = PUB_LIVE;
+	s->report_gone = false;
+}
+
+/* Group: one frame for a free member, or nothing within wait_ms. */
+static void
+fetch_one(struct nats_sub *s, int wait_ms)
+{
+	natsMsgList list = { 0 };
+	jsErrCode jerr = 0;
+	natsStatus st;
+
+	st = fbusi_nats.natsSubscription_Fetch(&list, s->sub, 1, wait_ms,
+	                                       &jerr);
+	if (st != NATS_OK || list.Count < 1)
+		return;
+	pthread_mutex_lock(&s->lock);
+	for (int i = 0; i < list.Count; i++) {
+		jsMsgMetaData *md = NULL;
+
+		if (fbusi_nats.natsMsg_GetMetaData(&md, list.Msgs[i]) ==
+		            NATS_OK &&
+		    md) {
+			uint64_t lag = md->Sequence.Stream - md->Sequence.Consumer;
+
+			if (!s->grp_base_set) {
+				/* what the group skipped before we came is
+				 * not ours to report */
+				s->grp_base = s->grp_last = lag;
+				s->grp_base_set = true;
+			}
+			if (lag > s->grp_last)
+				s->grp_last = lag;
+			fbusi_nats.jsMsgMetaData_Destroy(md);
+		}
+		push(s, list.Msgs[i]);
+		list.Msgs[i] = NULL;
+	}
+	s->want = false;
+	pthread_mutex_unlock(&s->lock);
+	fbusi_nats.natsMsgList_Destroy(&list);
+}
+
+static void *
+watch_main(void *arg)
+{
+	struct nats_sub *s = arg;
+	int64_t last_probe = 0;
+
+	pthread_mutex_lock(&s->lock);
+	while (!s->stop) {
+		int64_t now = now_ms();
+		bool fetch = s->group[0] && s->want && s->qlen == 0 &&
+		             !s->broken && !s->conn_closed;
+		bool probe = !s->broken && !s->conn_closed &&
+		             now - s->last_rx_ms >= FBUSI_NATS_IDLE_PROBE_MS &&
+		             now - last_probe >= FBUSI_NATS_IDLE_PROBE_MS;
+
+		if (probe) {
+			uint64_t next;
+			struct fbusi_err e;
+			int rc;
+
+			pthread_mutex_unlock(&s->lock);
+			rc = fbusi_nats_hello(s->nc, s->uri.subject,
+			                      FBUSI_NATS_PROBE_WAIT_MS, &next, &e);
+			pthread_mutex_lock(&s->lock);
+			last_probe = now_ms();
+			if (rc == 0) {
+				if (s->state != PUB_LIVE) {
+					s->next_seq = next;
+					s->seq_reset = true;
+				}
+				mark_live(s);
+				s->last_rx_ms = last_probe;
+			} else if (rc == FBUS_ENOENT && s->state != PUB_GONE &&
+			           s->qlen == 0 && !s->bye) {
+				mark_gone(s, "the publisher is gone (no answer "
+				             "on its hello subject)");
+			}
+			continue;
+		}
+		if (fetch) {
+			pthread_mutex_unlock(&s->lock);
+			fetch_one(s, 100);
+			pthread_mutex_lock(&s->lock);
+			continue;
+		}
+		{
+			struct timespec ts;
+
+			clock_gettime(CLOCK_REALTIME, &ts);
+			ts.tv_nsec += 20 * 1000000L;
+			if (ts.tv_nsec >= 1000000000L) {
+				ts.tv_sec++;
+				ts.tv_nsec -= 1000000000L;
+			}
+			pthread_cond_timedwait(&s->cond, &s->lock, &ts);
+		}
+	}
+	pthread_mutex_unlock(&s->lock);
+	return NULL;
+}
+
+/* Turn the message at the head of the queue into the caller's frame. */
+static int
+deliver(struct nats_sub *s, natsMsg *m, struct held *hd, struct fbus_frame *fr)
+{
+	const uint8_t *d = (const uint8_t *)fbusi_nats.natsMsg_GetData(m);
+	int len = fbusi_nats.natsMsg_GetDataLength(m);
+	struct fbusi_wire_hdr h;
+	struct fbus_format fmt;
+	uint32_t want;
+	int rc;
+
+	if (len < FBUSI_WIRE_HDR_LEN)
+		return fbusi_fail(&s->base.err, FBUS_EPROTO, "%s: a %d byte "
+		                  "message is no frame", s->where, len);
+	rc = fbusi_wire_hdr_parse(d, s->max_bytes, &h, &fmt, &s->base.err);
+	if (rc) {
+		fbusi_err_prefix(&s->base.err, s->where);
+		return rc;
+	}
+	if ((uint64_t)len != FBUSI_WIRE_HDR_LEN + (uint64_t)h.meta_len +
+	                             h.payload_len)
+		return fbusi_fail(&s->base.err, FBUS_EPROTO, "%s: frame of %d "
+		                  "bytes, its header says %u + %u + %u", s->where,
+		                  len, FBUSI_WIRE_HDR_LEN, h.meta_len,
+		                  h.payload_len);
+	want = s->want_pixfmt ? s->want_pixfmt : h.pixfmt;
+	memset(fr, 0, sizeof *fr);
+	fr->seq = h.seq;
+	fr->t_mono_ns = h.t_mono_ns;
+	fr->t_real_ns = h.t_real_ns;
+	/* the metadata copied: the caller may keep it aligned as it likes */
+	memcpy(hd->meta, d + FBUSI_WIRE_HDR_LEN, h.meta_len);
+	fr->meta = hd->meta;
+	fr->meta_bytes = h.meta_len;
+	d += FBUSI_WIRE_HDR_LEN + h.meta_len;
+	if (h.codec == FBUSI_CODEC_RAW) {
+		fr->fmt = fmt;
+		fr->data = d;
+		fr->payload_bytes = h.payload_len;
+	} else if (want == FBUS_PIXFMT_ENCODED) {
+		fr->fmt.pixfmt = FBUS_PIXFMT_ENCODED;
+		fr->fmt.width = h.width;
+		fr->fmt.height = h.height;
+		fr->fmt.size = h.payload_len;
+		(void)fbus_format_layout(&fr->fmt);
+		fr->data = d;
+		fr->payload_bytes = h.payload_len;
+	} else {
+		struct fbus_format f = { .pixfmt = want,
+			                 .width = h.width,
+			                 .height = h.height };
+		uint32_t w, hh;
+
+		if (!s->jpeg) {
+			rc = fbusi_jpeg_open(&s->jpeg, 0, &s->base.err);
+			if (rc)
+				return rc;
+		}
+		if (fbus_format_layout(&f))
+			return fbusi_fail(&s->base.err, FBUS_EPROTO,
+			                  "%s: cannot decode a %" PRIu32
+			                  "x%" PRIu32 " jpeg into %s",
+			                  s->where, h.width, h.height,
+			                  fbus_pixfmt_name(want));
+		if (f.size > s->max_decoded)
+			return fbusi_fail(&s->base.err, FBUS_EMSGSIZE,
+			                  "%s: a %" PRIu32 "x%" PRIu32 " jpeg "
+			                  "decodes to %" PRIu32 " bytes, over "
+			                  "the limit of %" PRIu64 " (raise it "
+			                  "with ?max=BYTES)",
+			                  s->where, h.width, h.height, f.size,
+			                  s->max_decoded);
+		rc = fbusi_jpeg_size(s->jpeg, d, h.payload_len, &w, &hh,
+		                     &s->base.err);
+		if (rc == 0 && (w != h.width || hh != h.height))
+			rc = fbusi_fail(&s->base.err, FBUS_EPROTO,
+			                "%s: jpeg is %" PRIu32 "x%" PRIu32
+			                ", header says %" PRIu32 "x%" PRIu32,
+			                s->where, w, hh, h.width, h.height);
+		if (rc == 0 && hd->dec_cap < f.size) {
+			uint8_t *n = realloc(hd->dec, f.size);
+
+			if (!n)
+				return fbusi_fail(&s->base.err, FBUS_ENOMEM,
+				                  "out of memory");
+			hd->dec = n;
+			hd->dec_cap = f.size;
+		}
+		if (rc == 0)
+			rc = fbusi_jpeg_decode(s->jpeg, d, h.payload_len, &f,
+			                       hd->dec, &s->base.err);
+		if (rc)
+			return rc;
+		fr->fmt = f;
+		fr->data = hd->dec;
+		fr->payload_bytes = f.size;
+	}
+
+	/* the count of what we missed */
+	pthread_mutex_lock(&s->lock);
+	if (s->seq_reset || !s->have_seq || h.seq <= s->last_seq) {
+		/* a publisher's first frame for us: what it published
+		 * before we (re)joined is not ours */
+		if (s->have_seq && !s->seq_reset && h.seq <= s->last_seq)
+			mark_live(s); /* restarted behind our back */
+		if (s->next_seq && h.seq > s->next_seq && !s->group[0])
+			fr->skipped = h.seq - s->next_seq;
+		s->seq_reset = false;
+		s->have_seq = true;
+	} else if (!s->group[0] && h.seq > s->last_seq + 1) {
+		uint64_t gap = h.seq - s->last_seq - 1;
+
+		if (s->opts.mode == FBUS_MODE_EVERY)
+			s->st.dropped += gap;
+		else
+			fr->skipped = gap;
+	}
+	if (s->group[0] && s->grp_base_set) {
+		/* the group's skips since this member's previous frame */
+		fr->skipped = s->grp_last - s->grp_base - s->st.group_skipped;
+		s->st.group_skipped = s->grp_last - s->grp_base;
+	}
+	if (s->opts.mode == FBUS_MODE_EVERY && fr->skipped) {
+		s->st.dropped += fr->skipped;
+		fr->skipped = 0;
+	}
+	s->st.skipped += fr->skipped;
+	s->last_seq = h.seq;
+	s->st.frames++;
+	mark_live(s);
+	pthread_mutex_unlock(&s->lock);
+	return 0;
+}
+
+static struct held *
+free_held(struct nats_sub *s)
+{
+	for (uint32_t i = 0; i < s->nheld; i++)
+		if (!s->held[i].cookie)
+			return &s->held[i];
+	return NULL;
+}
+
+static int
+sub_next(struct fbus_sub *base, struct fbus_frame *fr, int timeout_ms)
+{
+	struct nats_sub *s = to_sub(base);
+	int64_t deadline = now_ms() + (timeout_ms < 0 ? 0 : timeout_ms);
+
+	for (;;) {
+		natsMsg *m = NULL;
+		struct held *hd;
+		struct pollfd pfd;
+		int rc, left;
+
+		pthread_mutex_lock(&s->lock);
+		if (s->broken) {
+			rc = s->broken;
+			pthread_mutex_unlock(&s->lock);
+			return fbusi_fail(&base->err, rc, "%s: %s", s->where,
+			                  s->gone_why[0] ? s->gone_why
+			                                 : fbus_strerror(rc));
+		}
+		if (s->qlen) {
+			m = s->q[s->qhead];
+			s->qhead = (s->qhead + 1) % s->qcap;
+			s->qlen--;
+			update_efd(s);
+		} else if (s->bye || s->report_gone || s->conn_closed) {
+			if (s->bye) {
+				s->bye = false;
+				s->state = PUB_UNKNOWN; /* mark_gone acts */
+				mark_gone(s, "the publisher closed");
+			}
+			if (s->conn_closed)
+				snprintf(s->gone_why, sizeof s->gone_why,
+				         "no NATS server is reachable any more");
+			s->report_gone = false;
+			s->st.connected = 0;
+			if (!(s->opts.flags & FBUS_SUB_RECONNECT) ||
+			    s->conn_closed)
+				s->broken = FBUS_EDISCONNECTED;
+			update_efd(s);
+			pthread_mutex_unlock(&s->lock);
+			return fbusi_fail(&base->err, FBUS_EDISCONNECTED,
+			                  "%s: %s", s->where, s->gone_why);
+		} else if (s->group[0] && !s->want) {
+			/* free and nothing coming: ask for one */
+			s->want = true;
+			pthread_cond_broadcast(&s->cond);
+		}
+		pthread_mutex_unlock(&s->lock);
+
+		if (m) {
+			hd = free_held(s);
+			rc = hd ? deliver(s, m, hd, fr) : FBUS_EBUSY;
+			if (rc) {
+				fbusi_nats.natsMsg_Destroy(m);
+				return rc;
+			}
+			hd->m = m;
+			hd->cookie = ++s->cookies;
+			fr->_priv[0] = (uint64_t)(hd - s->held);
+			fr->_priv[1] = hd->cookie;
+			pthread_mutex_lock(&s->lock);
+			s->st.connected = 1;
+			pthread_mutex_unlock(&s->lock);
+			return 0;
+		}
+		left = (int)(deadline - now_ms());
+		if (left <= 0) {
+			int st;
+
+			pthread_mutex_lock(&s->lock);
+			st = s->state;
+			pthread_mutex_unlock(&s->lock);
+			/* RECONNECT with nobody there: say so, not "no frame" */
+			if (st != PUB_LIVE)
+				return fbusi_fail(&base->err, FBUS_EDISCONNECTED,
+				                  "%s: no publisher", s->where);
+			return FBUS_ETIMEDOUT;
+		}
+		pfd.fd = s->efd;
+		pfd.events = POLLIN;
+		if (poll(&pfd, 1, left) < 0 && errno != EINTR)
+			return fbusi_fail(&base->err, -errno, "poll: %s",
+			                  strerror(errno));
+	}
+}
+
+static int
+sub_release(struct fbus_sub *base, struct fbus_frame *fr)
+{
+	struct nats_sub *s = to_sub(base);
+	uint64_t i = fr->_priv[0];
+	bool none = true;
+
+	if (!fr->_priv[1] || i >= s->nheld ||
+	    s->held[i].cookie != fr->_priv[1])
+		return 0;
+	fbusi_nats.natsMsg_Destroy(s->held[i].m);
+	s->held[i].m = NULL;
+	s->held[i].cookie = 0;
+	fr->_priv[1] = 0;
+	fr->data = NULL;
+	for (uint32_t k = 0; k < s->nheld; k++)
+		if (s->held[k].cookie)
+			none = false;
+	if (none && s->group[0]) {
+		/* free again: the next frame may come to us */
+		pthread_mutex_lock(&s->lock);
+		s->want = true;
+		pthread_cond_broadcast(&s->cond);
+		pthread_mutex_unlock(&s->lock);
+	}
+	return 1;
+}
+
+static int
+sub_fd(struct fbus_sub *base)
+{
+	return to_sub(base)->efd;
+}
+
+static int
+sub_stats(struct fbus_sub *base, struct fbus_sub_stats *st)
+{
+	struct nats_sub *s = to_sub(base);
+
+	pthread_mutex_lock(&s->lock);
+	*st = s->st;
+	st->connected = s->state == PUB_LIVE;
+	pthread_mutex_unlock(&s->lock);
+	return 0;
+}
+
+static void
+sub_close(struct fbus_sub *base)
+{
+	struct nats_sub *s = to_sub(base);
+
+	if (s->thr_started) {
+		pthread_mutex_lock(&s->lock);
+		s->stop = true;
+		pthread_cond_broadcast(&s->cond);
+		pthread_mutex_unlock(&s->lock);
+		pthread_join(s->thr, NULL);
+	}
+	if (s->sub) {
+		if (!s->group[0])
+			fbusi_nats.natsSubscription_Unsubscribe(s->sub);
+		fbusi_nats.natsSubscription_Destroy(s->sub);
+	}
+	if (s->discover) {
+		fbusi_nats.natsSubscription_Unsubscribe(s->discover);
+		fbusi_nats.natsSubscription_Destroy(s->discover);
+	}
+	if (s->js)
+		fbusi_nats.jsCtx_Destroy(s->js);
+	if (s->nc) {
+		fbusi_nats.natsConnection_Close(s->nc);
+		fbusi_nats.natsConnection_Destroy(s->nc);
+	}
+	while (s->qlen) {
+		fbusi_nats.natsMsg_Destroy(s->q[s->qhead]);
+		s->qhead = (s->qhead + 1) % s->qcap;
+		s->qlen--;
+	}
+	for (uint32_t i = 0; s->held && i < s->nheld; i++) {
+		if (s->held[i].m)
+			fbusi_nats.natsMsg_Destroy(s->held[i].m);
+		free(s->held[i].dec);
+	}
+	free(s->held);
+	free(s->q);
+	fbusi_jpeg_close(s->jpeg);
+	if (s->efd >= 0)
+		close(s->efd);
+	pthread_cond_destroy(&s->cond);
+	pthread_mutex_destroy(&s->lock);
+	free(s);
+}
+
+static const struct fbusi_sub_ops nats_sub_ops = {
+	.next = sub_next,
+	.release = sub_release,
+	.fd = sub_fd,
+	.stats = sub_stats,
+	.close = sub_close,
+};
+
+/* A JetStream failure, with what to do when JetStream is off. */
+static int
+js_fail(struct fbusi_err *err, natsStatus st, jsErrCode jerr, const char *what)
+{
+	if (jerr == JSNotEnabledErr || jerr == JSNotEnabledForAccountErr ||
+	    st == NATS_NO_RESPONDERS)
+		return fbusi_fail(err, FBUS_ENOTSUP,
+		                  "worker groups on nats:// need JetStream, "
+		                  "which this server does not offer: start "
+		                  "nats-server with -js (or 'jetstream {}' in "
+		                  "its configuration)");
+	return fbusi_nats_fail(err, st, what);
+}
+
+/* The stream that keeps each camera's newest frame, and the group's pull
+ * consumer on it: made by whichever member comes first. */
+static int
+join_group(struct nats_sub *s, struct fbusi_err *err)
+{
+	struct fbusi_nats_api *N = &fbusi_nats;
+	jsStreamInfo *si = NULL;
+	jsConsumerInfo *ci = NULL;
+	jsStreamConfig sc;
+	jsConsumerConfig cc;
+	jsSubOptions so;
+	jsErrCode jerr = 0;
+	const char *subj[1] = { s->uri.subject };
+	natsStatus st;
+
+	if (fbusi_nats_stream_name(s->uri.subject, s->stream,
+	                           sizeof s->stream) ||
+	    fbusi_nats_consumer_name(s->group, s->consumer, sizeof s->consumer))
+		return fbusi_fail(err, FBUS_ENAMETOOLONG, "subject or group "
+		                  "name too long");
+	st = N->natsConnection_JetStream(&s->js, s->nc, NULL);
+	if (st != NATS_OK)
+		return fbusi_nats_fail(err, st, "JetStream");
+	st = N->js_GetStreamInfo(&si, s->js, s->stream, NULL, &jerr);
+	if (st == NATS_NOT_FOUND || jerr == JSStreamNotFoundErr) {
+		N->jsStreamConfig_Init(&sc);
+		sc.Name = s->stream;
+		sc.Subjects = subj;
+		sc.SubjectsLen = 1;
+		sc.Storage = js_MemoryStorage;
+		sc.Retention = js_LimitsPolicy;
+		sc.MaxMsgsPerSubject = 1; /* the newest frame only */
+		sc.Discard = js_DiscardOld;
+		/* a camera that stopped: its last frame goes stale */
+		sc.MaxAge = (int64_t)60 * 1000000000;
+		sc.Replicas = s->uri.replicas ? s->uri.replicas : 1;
+		jerr = 0;
+		st = N->js_AddStream(&si, s->js, &sc, NULL, &jerr);
+		if (st != NATS_OK && jerr == JSStreamNameExistErr)
+			st = NATS_OK; /* another member was first */
+	}
+	if (si)
+		N->jsStreamInfo_Destroy(si);
+	if (st != NATS_OK)
+		return js_fail(err, st, jerr, "the group's JetStream stream");
+	jerr = 0;
+	st = N->js_GetConsumerInfo(&ci, s->js, s->stream, s->consumer, NULL,
+	                           &jerr);
+	if (st == NATS_NOT_FOUND || jerr == JSConsumerNotFoundErr) {
+		N->jsConsumerConfig_Init(&cc);
+		cc.Durable = s->consumer;
+		cc.AckPolicy = js_AckNone; /* a frame is taken once */
+		cc.DeliverPolicy = js_DeliverNew;
+		cc.MaxWaiting = 512;
+		/* a group nobody reads for a minute goes away */
+		cc.InactiveThreshold = (int64_t)60 * 1000000000;
+		jerr = 0;
+		st = N->js_AddConsumer(&ci, s->js, s->stream, &cc, NULL, &jerr);
+	}
+	if (ci)
+		N->jsConsumerInfo_Destroy(ci);
+	if (st != NATS_OK)
+		return js_fail(err, st, jerr, "the group's JetStream consumer");
+	N->jsSubOptions_Init(&so);
+	so.Stream = s->stream;
+	so.Consumer = s->consumer;
+	jerr = 0;
+	st = N->js_PullSubscribe(&s->sub, s->js, s->uri.subject, s->consumer,
+	                         NULL, &so, &jerr);
+	if (st != NATS_OK)
+		return js_fail(err, st, jerr, "joining the group");
+	return 0;
+}
+
+int
+fbusi_nats_sub_open(struct fbus_sub **out, const struct fbusi_uri *uri,
+                    const struct fbus_sub_opts *opts, struct fbusi_err *err)
+{
+	struct fbusi_nats_cbs cbs = { .closed = on_closed };
+	struct nats_sub *s;
+	uint64_t next = 0;
+	natsStatus st;
+	int rc;
+
+	if (opts->group && opts->mode == FBUS_MODE_EVERY)
+		return fbusi_fail(err, FBUS_ENOTSUP,
+		                  "worker groups on nats:// are latest-mode (a "
+		                  "JetStream stream keeps each camera's newest "
+		                  "frame for the group): use latest mode, or "
+		                  "every mode without a group");
+	if (opts->depth > FBUSI_WIRE_MAX_DEPTH)
+		return fbusi_fail(err, FBUS_EINVAL, "depth at most %u",
+		                  FBUSI_WIRE_MAX_DEPTH);
+	s = calloc(1, sizeof *s);
+	if (!s)
+		return fbusi_fail(err, FBUS_ENOMEM, "out of memory");
+	s->base.ops = &nats_sub_ops;
+	s->uri = *uri;
+	s->opts = *opts;
+	s->efd = -1;
+	pthread_mutex_init(&s->lock, NULL);
+	pthread_cond_init(&s->cond, NULL);
+	if (opts->group)
+		snprintf(s->group, sizeof s->group, "%s", opts->group);
+	s->opts.group = NULL; /* the caller's string: not ours to keep */
+	snprintf(s->where, sizeof s->where, "nats %.180s", uri->subject);
+	s->max_bytes = opts->max_frame_bytes ? opts->max_frame_bytes
+	               : uri->max_bytes      ? uri->max_bytes
+	                                     : FBUS_MAX_FRAME_BYTES;
+	s->max_decoded = opts->max_frame_bytes || uri->max_bytes
+	                         ? s->max_bytes
+	                         : FBUS_MAX_DECODED_BYTES;
+	s->want_pixfmt = opts->pixfmt ? opts->pixfmt : uri->pixfmt;
+	if (s->want_pixfmt && s->want_pixfmt != FBUS_PIXFMT_ENCODED &&
+	    !fbusi_jpeg_can_decode(s->want_pixfmt)) {
+		rc = fbusi_fail(err, FBUS_EINVAL,
+		                "format=%s: jpeg decodes only into bgr24, "
+		                "rgb24, bgra, gray8 (or encoded)",
+		                fbus_pixfmt_name(s->want_pixfmt)
+		                        ? fbus_pixfmt_name(s->want_pixfmt)
+		                        : "?");
+		goto fail;
+	}
+	s->qcap = opts->mode == FBUS_MODE_EVERY ? (opts->depth ? opts->depth : 4)
+	                                        : 1;
+	s->nheld = opts->max_held ? opts->max_held : 1;
+	s->q = calloc(s->qcap, sizeof *s->q);
+	s->held = calloc(s->nheld, sizeof *s->held);
+	s->efd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+	if (!s->q || !s->held || s->efd < 0) {
+		rc = fbusi_fail(err, FBUS_ENOMEM, "out of memory");
+		goto fail;
+	}
+	cbs.closure = s;
+	rc = fbusi_nats_connect(uri, opts->flags & FBUS_SUB_RECONNECT, &cbs,
+	                        &s->nc, err);
+	if (rc)
+		goto fail;
+	if (s->group[0]) {
+		rc = join_group(s, err);
+		if (rc)
+			goto fail;
+	} else {
+		st = fbusi_nats.natsConnection_Subscribe(&s->sub, s->nc,
+		                                         uri->subject, on_msg, s);
+		/* the client never drops for us: we keep its queue empty */
+		if (st == NATS_OK)
+			st = fbusi_nats.natsSubscription_SetPendingLimits(
+				s->sub, -1, -1);
+		if (st == NATS_OK)
+			st = fbusi_nats.natsConnection_FlushTimeout(s->nc, 2000);
+		if (st != NATS_OK) {
+			rc = fbusi_nats_fail(err, st, "subscribing");
+			goto fail;
+		}
+	}
+	st = fbusi_nats.natsConnection_Subscribe(&s->discover, s->nc,
+	                                         FBUSI_NATS_DISCOVER,
+	                                         on_discover, s);
+	if (st != NATS_OK) {
+		rc = fbusi_nats_fail(err, st, "subscribing");
+		goto fail;
+	}
+	/* subscribed first, then asked: no frame falls between */
+	rc = fbusi_nats_hello(s->nc, uri->subject, 2000, &next, err);
+	if (rc == 0) {
+		s->next_seq = next;
+		s->state = PUB_LIVE;
+		s->ever_live = true;
+		s->st.connected = 1;
+	} else if (!(opts->flags & FBUS_SUB_RECONNECT) ||
+	           fbusi_connect_error_is_final(rc)) {
+		goto fail;
+	} else {
+		err->msg[0] = '\0';
+		s->state = PUB_GONE;
+		s->seq_reset = true;
+	}
+	s->last_rx_ms = now_ms();
+	s->want = s->group[0] != 0;
+	if (pthread_create(&s->thr, NULL, watch_main, s)) {
+		rc = fbusi_fail(err, FBUS_ENOMEM, "cannot start a thread");
+		goto fail;
+	}
+	s->thr_started = true;
+	*out = &s->base;
+	return 0;
+fail:
+	sub_close(&s->base);
+	return rc;
+}
