@@ -5,6 +5,7 @@
 set -euo pipefail
 . "$(dirname "$0")/nats_lib.sh"
 trap nats_cleanup EXIT
-nats_start conf
+# 1080p raw frames (6 MB) as the other transports carry them
+nats_start conf "max_payload: 8MB"
 export FBUS_NATS_URL=$NATS_URL_conf
 "$@"

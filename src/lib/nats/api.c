@@ -85,6 +85,7 @@ load(void)
 	SYM(natsConnection_Status);
 	SYM(natsSubscription_NextMsg);
 	SYM(natsSubscription_SetPendingLimits);
+	SYM(natsSubscription_GetPending);
 	SYM(natsSubscription_Unsubscribe);
 	SYM(natsSubscription_Destroy);
 	SYM(natsSubscription_Fetch);

@@ -8,6 +8,8 @@
 #include "nats/conn.h"
 #include "stream/wire.h"
 
+#include <errno.h>
+#include <inttypes.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -48,6 +50,14 @@ fbusi_nats_hello_subject(const char *subject, char *buf, size_t n)
 	return len < 0 || (size_t)len >= n ? FBUS_ENAMETOOLONG : 0;
 }
 
+int
+fbusi_nats_bye_subject(const char *subject, char *buf, size_t n)
+{
+	int len = snprintf(buf, n, FBUSI_NATS_BYE_PREFIX "%s", subject);
+
+	return len < 0 || (size_t)len >= n ? FBUS_ENAMETOOLONG : 0;
+}
+
 static int
 escape_name(const char *prefix, const char *s, char *buf, size_t n)
 {
@@ -82,28 +92,26 @@ fbusi_nats_consumer_name(const char *group, char *buf, size_t n)
 	return escape_name("", group, buf, n);
 }
 
-bool
-fbusi_nats_is_bye(const void *data, int len)
-{
-	const uint8_t *p = data;
-
-	return len == 4 && p[0] == 'F' && p[1] == 'B' && p[2] == 'S' &&
-	       p[3] == 'B';
-}
-
 int
 fbusi_nats_hello(natsConnection *nc, const char *subject, int wait_ms,
-                 uint64_t *next_seq, struct fbusi_err *err)
+                 char sign, uint64_t id, uint64_t *next_seq,
+                 struct fbusi_err *err)
 {
-	char hs[300];
+	char hs[300], body[20];
 	natsMsg *reply = NULL;
 	natsStatus s;
 	struct fbusi_wire_welcome w;
-	int rc;
+	int rc, blen = 0;
 
 	if (fbusi_nats_hello_subject(subject, hs, sizeof hs))
 		return fbusi_fail(err, FBUS_ENAMETOOLONG, "subject too long");
-	s = fbusi_nats.natsConnection_Request(&reply, nc, hs, NULL, 0,
+	if (id)
+		blen = snprintf(body, sizeof body, "%c%016" PRIx64, sign, id);
+	if (sign == '-') {
+		s = fbusi_nats.natsConnection_Publish(nc, hs, body, blen);
+		return s == NATS_OK ? 0 : fbusi_nats_fail(err, s, "goodbye");
+	}
+	s = fbusi_nats.natsConnection_Request(&reply, nc, hs, body, blen,
 	                                      wait_ms);
 	if (s == NATS_NO_RESPONDERS)
 		return fbusi_fail(err, FBUS_ENOENT, "nobody publishes on '%s'",
@@ -125,6 +133,9 @@ fbusi_nats_hello(natsConnection *nc, const char *subject, int wait_ms,
 	fbusi_nats.natsMsg_Destroy(reply);
 	if (rc)
 		return rc;
+	if (w.status == (-ENOSPC))
+		return fbusi_fail(err, w.status, "the publisher of '%s' is at "
+		                  "its subscriber limit", subject);
 	if (w.status)
 		return fbusi_fail(err, w.status, "the publisher refuses: %s",
 		                  fbus_strerror(w.status));

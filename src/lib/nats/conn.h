@@ -10,8 +10,10 @@
  * A publisher answers requests on _FBUS.hello.SUBJECT with a welcome (its
  * next seq) — a subscriber asks at open, and again whenever no frame came
  * for a while, so a publisher that died without a word is noticed (NATS
- * answers "no responders" at once).  On close it sends a 4-byte "FBSB" on
- * SUBJECT after its last frame.  Everyone answers _FBUS.discover with one
+ * answers "no responders" at once).  On close it sends "FBSB" on
+ * _FBUS.bye.SUBJECT after its last frame (not on SUBJECT: the groups'
+ * stream keeps one message per subject, and a goodbye there would replace
+ * the last frame); one connection's messages reach a subscriber in order.  Everyone answers _FBUS.discover with one
  * JSON object (framebus ls --nats).  Worker groups read a JetStream memory
  * stream FBUS_<subject> that keeps the newest frame of SUBJECT, through one
  * pull consumer per group (docs/ARCHITECTURE.md, "nats://").
@@ -22,12 +24,18 @@
 #include "nats/api.h"
 
 #define FBUSI_NATS_HELLO_PREFIX "_FBUS.hello."
+#define FBUSI_NATS_BYE_PREFIX "_FBUS.bye."
 #define FBUSI_NATS_DISCOVER "_FBUS.discover"
 #define FBUSI_NATS_MAGIC_BYE 0x42534246u /* "FBSB" */
 /* a subscriber that saw nothing for this long asks whether the publisher
- * is still there */
-#define FBUSI_NATS_IDLE_PROBE_MS 300
-#define FBUSI_NATS_PROBE_WAIT_MS 500
+ * is still there; it asks at least this often anyway, to renew its lease
+ * (the publisher counts a subscriber for FBUSI_NATS_LEASE_MS after) */
+#define FBUSI_NATS_IDLE_PROBE_MS 50
+#define FBUSI_NATS_RENEW_MS 1000
+#define FBUSI_NATS_LEASE_MS 3000
+/* a probe not answered in time is asked again at once (a timeout is
+ * not death: only "no responders" is) */
+#define FBUSI_NATS_PROBE_WAIT_MS 100
 
 /* Connect as the URI says.  forever: reconnect without end (a RECONNECT
  * subscriber, a publisher); otherwise give up after a few seconds without
@@ -43,20 +51,22 @@ int fbusi_nats_connect(const struct fbusi_uri *u, bool forever,
 /* A failed call: the code for s and "what: the client's/server's words". */
 int fbusi_nats_fail(struct fbusi_err *err, natsStatus s, const char *what);
 
-/* "_FBUS.hello.<subject>" */
+/* "_FBUS.hello.<subject>", "_FBUS.bye.<subject>" */
 int fbusi_nats_hello_subject(const char *subject, char *buf, size_t n);
+int fbusi_nats_bye_subject(const char *subject, char *buf, size_t n);
 /* JetStream names may hold no '.': '-' becomes "-m", '.' becomes "-d"
  * (one-to-one).  FBUS_<subject> and the group's consumer name. */
 int fbusi_nats_stream_name(const char *subject, char *buf, size_t n);
 int fbusi_nats_consumer_name(const char *group, char *buf, size_t n);
 
 /* Ask the publisher of subject for its welcome within wait_ms: 0 with
- * *next_seq, FBUS_ENOENT (nobody publishes it), FBUS_ETIMEDOUT, or
- * FBUS_EPROTO (someone answered, not a framebus publisher). */
+ * *next_seq, FBUS_ENOENT (nobody publishes it), FBUS_ETIMEDOUT, FBUS_EPROTO
+ * (someone answered, not a framebus publisher), or the publisher's refusal
+ * (FBUS_ENOSPC: its subscriber limit).  id: a subscriber's, which takes or
+ * renews its lease ('+') or gives it back ('-', no answer awaited); 0 asks
+ * only. */
 int fbusi_nats_hello(natsConnection *nc, const char *subject, int wait_ms,
-                     uint64_t *next_seq, struct fbusi_err *err);
-
-/* Is this message the publisher's goodbye? */
-bool fbusi_nats_is_bye(const void *data, int len);
+                     char sign, uint64_t id, uint64_t *next_seq,
+                     struct fbusi_err *err);
 
 #endif

@@ -15,6 +15,7 @@
 #include "nats/conn.h"
 #include "stream/wire.h"
 
+#include <errno.h>
 #include <inttypes.h>
 #include <pthread.h>
 #include <stdio.h>
@@ -49,6 +50,18 @@ struct nats_pub {
 	double period_ns; /* smoothed frame period */
 	struct fbus_format last_fmt;
 	bool open; /* said hello: owes the subject its goodbye */
+
+	/* subscribers: a lease per id, taken and renewed by their hellos,
+	 * given back on close, lapsed after FBUSI_NATS_LEASE_MS (kill -9) */
+	struct lease {
+		uint64_t id;
+		int64_t until_ms;
+	} *leases;
+	uint32_t nleases, lease_cap;
+	uint32_t max_subscribers;
+	uint64_t peer_errors;
+	struct fbusi_err peer_err;
+	bool peer_err_new;
 };
 
 static struct nats_pub *
@@ -230,6 +243,20 @@ out:
 	return rc ? rc : (int64_t)h.seq;
 }
 
+/* Under the lock: drop the leases that lapsed; the live count. */
+static uint32_t
+live_leases(struct nats_pub *p)
+{
+	int64_t now = fbus_now_mono_ns() / 1000000;
+	uint32_t k = 0;
+
+	for (uint32_t i = 0; i < p->nleases; i++)
+		if (p->leases[i].until_ms > now)
+			p->leases[k++] = p->leases[i];
+	p->nleases = k;
+	return k;
+}
+
 static int
 pub_stats(struct fbus_pub *base, struct fbus_pub_stats *st)
 {
@@ -239,9 +266,60 @@ pub_stats(struct fbus_pub *base, struct fbus_pub_stats *st)
 	pthread_mutex_lock(&p->lock);
 	st->frames = p->frames;
 	st->dropped = p->dropped;
+	st->subscribers = live_leases(p);
+	st->peer_errors = p->peer_errors;
+	if (p->peer_err_new) {
+		base->err = p->peer_err;
+		p->peer_err_new = false;
+	}
 	pthread_mutex_unlock(&p->lock);
-	/* NATS does not tell a publisher who listens */
-	st->subscribers = 0;
+	return 0;
+}
+
+/* Under the lock: a subscriber's hello ("+" id: take or renew its lease,
+ * "-" id: give it back).  Returns the welcome's status. */
+static int32_t
+lease(struct nats_pub *p, const char *d, int len)
+{
+	int64_t now = fbus_now_mono_ns() / 1000000;
+	uint64_t id;
+	uint32_t i;
+	char buf[20];
+
+	if (len != 17 || (d[0] != '+' && d[0] != '-'))
+		return 0; /* a question only (ls, another publisher) */
+	memcpy(buf, d + 1, 16);
+	buf[16] = '\0';
+	id = strtoull(buf, NULL, 16);
+	live_leases(p);
+	for (i = 0; i < p->nleases && p->leases[i].id != id; i++)
+		;
+	if (d[0] == '-') {
+		if (i < p->nleases)
+			p->leases[i] = p->leases[--p->nleases];
+		return 0;
+	}
+	if (i == p->nleases) {
+		if (p->nleases >= p->max_subscribers) {
+			p->peer_errors++;
+			fbusi_fail(&p->peer_err, (-ENOSPC), "a subscriber was "
+			           "refused: %u subscribers, the most this "
+			           "publisher takes", p->max_subscribers);
+			p->peer_err_new = true;
+			return (-ENOSPC);
+		}
+		if (p->nleases == p->lease_cap) {
+			uint32_t cap = p->lease_cap ? 2 * p->lease_cap : 8;
+			struct lease *n = realloc(p->leases, cap * sizeof *n);
+
+			if (!n)
+				return FBUS_ENOMEM;
+			p->leases = n;
+			p->lease_cap = cap;
+		}
+		p->leases[p->nleases++].id = id;
+	}
+	p->leases[i].until_ms = now + FBUSI_NATS_LEASE_MS;
 	return 0;
 }
 
@@ -255,10 +333,12 @@ on_hello(natsConnection *nc, natsSubscription *sub, natsMsg *m, void *cl)
 	uint8_t out[FBUSI_WIRE_WELCOME_LEN];
 
 	(void)sub;
+	pthread_mutex_lock(&p->lock);
+	w.status = lease(p, fbusi_nats.natsMsg_GetData(m),
+	                 fbusi_nats.natsMsg_GetDataLength(m));
+	w.next_seq = p->seq + 1;
+	pthread_mutex_unlock(&p->lock);
 	if (reply && *reply) {
-		pthread_mutex_lock(&p->lock);
-		w.next_seq = p->seq + 1;
-		pthread_mutex_unlock(&p->lock);
 		fbusi_wire_welcome_encode(out, &w);
 		fbusi_nats.natsConnection_Publish(nc, reply, out, sizeof out);
 	}
@@ -308,13 +388,8 @@ pub_close(struct fbus_pub *base)
 	struct nats_pub *p = to_pub(base);
 	static const uint8_t bye[4] = { 'F', 'B', 'S', 'B' };
 
-	if (p->nc && p->open) {
-		/* after the last frame, on the same subject: subscribers
-		 * drain what came before, then see the publisher gone */
-		fbusi_nats.natsConnection_Publish(p->nc, p->uri.subject, bye,
-		                                  sizeof bye);
-		fbusi_nats.natsConnection_FlushTimeout(p->nc, 1000);
-	}
+	/* silent first: a hello answered after the goodbye would make a
+	 * subscriber take us for a new publisher */
 	if (p->hello) {
 		fbusi_nats.natsSubscription_Unsubscribe(p->hello);
 		fbusi_nats.natsSubscription_Destroy(p->hello);
@@ -323,12 +398,23 @@ pub_close(struct fbus_pub *base)
 		fbusi_nats.natsSubscription_Unsubscribe(p->discover);
 		fbusi_nats.natsSubscription_Destroy(p->discover);
 	}
+	if (p->nc && p->open) {
+		char bs[300];
+
+		/* after the last frame, from the same connection: subscribers
+		 * drain what came before, then see the publisher gone */
+		if (!fbusi_nats_bye_subject(p->uri.subject, bs, sizeof bs))
+			fbusi_nats.natsConnection_Publish(p->nc, bs, bye,
+			                                  sizeof bye);
+		fbusi_nats.natsConnection_FlushTimeout(p->nc, 1000);
+	}
 	if (p->nc) {
 		fbusi_nats.natsConnection_Close(p->nc);
 		fbusi_nats.natsConnection_Destroy(p->nc);
 	}
 	fbusi_jpeg_close(p->jpeg);
 	pthread_mutex_destroy(&p->lock);
+	free(p->leases);
 	free(p->msg);
 	free(p->raw);
 	free(p);
@@ -352,15 +438,19 @@ fbusi_nats_pub_open(struct fbus_pub **out, const struct fbusi_uri *uri,
 	natsStatus s;
 	int rc;
 
-	(void)opts;
 	if (uri->group[0])
 		return fbusi_fail(err, FBUS_EINVAL, "group= is a subscriber "
 		                  "option");
+	if (opts->n_allow_uids)
+		return fbusi_fail(err, FBUS_ENOTSUP, "allow_uids on nats://: "
+		                  "the NATS server decides who may subscribe "
+		                  "(its users and permissions), not uids");
 	p = calloc(1, sizeof *p);
 	if (!p)
 		return fbusi_fail(err, FBUS_ENOMEM, "out of memory");
 	p->base.ops = &nats_pub_ops;
 	p->uri = *uri;
+	p->max_subscribers = opts->max_subscribers;
 	pthread_mutex_init(&p->lock, NULL);
 	if (uri->codec == FBUSI_CODEC_JPEG) {
 		rc = fbusi_jpeg_open(&p->jpeg, 1, err);
@@ -372,7 +462,7 @@ fbusi_nats_pub_open(struct fbus_pub **out, const struct fbusi_uri *uri,
 		goto fail;
 	p->max_payload = fbusi_nats.natsConnection_GetMaxPayload(p->nc);
 	/* one publisher per subject, as one producer per shm bus */
-	rc = fbusi_nats_hello(p->nc, uri->subject, 500, &next, err);
+	rc = fbusi_nats_hello(p->nc, uri->subject, 500, 0, 0, &next, err);
 	if (rc == 0) {
 		rc = fbusi_fail(err, FBUS_EADDRINUSE, "another framebus "
 		                "publisher publishes on '%s'", uri->subject);

@@ -37,10 +37,14 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/eventfd.h>
+#include <sys/random.h>
 #include <time.h>
 #include <unistd.h>
 
-enum pub_state { PUB_UNKNOWN, PUB_LIVE, PUB_GONE };
+/* LIVE: the publisher took our lease, frames are ours; GONE: none there
+ * (or it went); REFUSED: it is at its subscriber limit.  Frames that
+ * arrive while not LIVE are dropped and a hello is sent at once. */
+enum pub_state { PUB_UNKNOWN, PUB_LIVE, PUB_GONE, PUB_REFUSED };
 
 struct held {
 	natsMsg *m;
@@ -61,7 +65,7 @@ struct nats_sub {
 
 	natsConnection *nc;
 	natsSubscription *sub; /* broadcast: core; group: pull */
-	natsSubscription *discover;
+	natsSubscription *discover, *byesub;
 	jsCtx *js;
 	char group[32];
 	char stream[300], consumer[80];
@@ -77,12 +81,18 @@ struct nats_sub {
 	natsMsg **q; /* ring */
 	uint32_t qcap, qhead, qlen;
 	bool bye;           /* the publisher said goodbye after the queue */
+	bool bye_fetch;     /* group: what the stream still has comes first */
+	uint64_t fetch_gen, bye_gen; /* a fetch begun after the goodbye */
 	int state;          /* enum pub_state */
 	bool report_gone;   /* EDISCONNECTED owed to the caller */
 	int broken;         /* sticky error without FBUS_SUB_RECONNECT */
 	bool conn_closed;   /* the client gave up on every server */
 	int64_t last_rx_ms; /* a frame or a hello answer */
 	bool want;          /* group: free, fetch one */
+	bool fd_used;       /* group: the caller polls our fd, so a free
+	                       member fetches before next() asks */
+	bool probe_now;     /* a frame came while not LIVE: ask at once */
+	uint64_t id;        /* our lease at the publisher */
 	uint64_t next_seq;  /* from the welcome: frames before it are old */
 	bool have_seq;
 	uint64_t last_seq;
@@ -133,14 +143,12 @@ update_efd(struct nats_sub *s)
 static void
 push(struct nats_sub *s, natsMsg *m)
 {
-	const char *d = fbusi_nats.natsMsg_GetData(m);
-	int len = fbusi_nats.natsMsg_GetDataLength(m);
-
 	s->last_rx_ms = now_ms();
-	if (fbusi_nats_is_bye(d, len)) {
+	if (s->state != PUB_LIVE) {
+		/* not admitted (yet): a new publisher, or a full one */
 		fbusi_nats.natsMsg_Destroy(m);
-		s->bye = true;
-		update_efd(s);
+		s->probe_now = true;
+		pthread_cond_broadcast(&s->cond);
 		return;
 	}
 	if (s->qlen == s->qcap) {
@@ -174,6 +182,26 @@ on_msg(natsConnection *nc, natsSubscription *sub, natsMsg *m, void *cl)
 	pthread_mutex_unlock(&s->lock);
 }
 
+/* libnats' thread: the publisher's goodbye, after its last frame */
+static void
+on_bye(natsConnection *nc, natsSubscription *sub, natsMsg *m, void *cl)
+{
+	struct nats_sub *s = cl;
+
+	(void)nc;
+	(void)sub;
+	fbusi_nats.natsMsg_Destroy(m);
+	pthread_mutex_lock(&s->lock);
+	if (s->state == PUB_LIVE) {
+		s->bye = true;
+		s->bye_fetch = s->group[0] != 0;
+		s->bye_gen = ++s->fetch_gen;
+		update_efd(s);
+		pthread_cond_broadcast(&s->cond);
+	}
+	pthread_mutex_unlock(&s->lock);
+}
+
 static void
 on_discover(natsConnection *nc, natsSubscription *sub, natsMsg *m, void *cl)
 {
@@ -202,19 +230,6 @@ on_discover(natsConnection *nc, natsSubscription *sub, natsMsg *m, void *cl)
 			fbusi_nats.natsConnection_Publish(nc, reply, out, len);
 	}
 	fbusi_nats.natsMsg_Destroy(m);
-}
-
-static void
-on_closed(natsConnection *nc, void *cl)
-{
-	struct nats_sub *s = cl;
-
-	(void)nc;
-	pthread_mutex_lock(&s->lock);
-	s->conn_closed = true;
-	update_efd(s);
-	pthread_cond_broadcast(&s->cond);
-	pthread_mutex_unlock(&s->lock);
 }
 
 /* Under the lock: the publisher is gone (probe or goodbye). */
@@ -265,8 +280,6 @@ fetch_one(struct nats_sub *s, int wait_ms)
 			uint64_t lag = md->Sequence.Stream - md->Sequence.Consumer;
 
 			if (!s->grp_base_set) {
-				/* what the group skipped before we came is
-				 * not ours to report */
 				s->grp_base = s->grp_last = lag;
 				s->grp_base_set = true;
 			}
@@ -291,20 +304,35 @@ watch_main(void *arg)
 	pthread_mutex_lock(&s->lock);
 	while (!s->stop) {
 		int64_t now = now_ms();
-		bool fetch = s->group[0] && s->want && s->qlen == 0 &&
-		             !s->broken && !s->conn_closed;
+		bool fetch;
+
+		if (!s->conn_closed &&
+		    fbusi_nats.natsConnection_Status(s->nc) ==
+		            NATS_CONN_STATUS_CLOSED) {
+			/* the client gave up on every server */
+			s->conn_closed = true;
+			update_efd(s);
+		}
+		fetch = s->group[0] && (s->want || s->bye_fetch) &&
+		        s->qlen == 0 &&
+		             s->state == PUB_LIVE && !s->broken &&
+		             !s->conn_closed;
 		bool probe = !s->broken && !s->conn_closed &&
-		             now - s->last_rx_ms >= FBUSI_NATS_IDLE_PROBE_MS &&
-		             now - last_probe >= FBUSI_NATS_IDLE_PROBE_MS;
+		             (s->probe_now ||
+		              now - last_probe >= FBUSI_NATS_RENEW_MS ||
+		              (now - s->last_rx_ms >= FBUSI_NATS_IDLE_PROBE_MS &&
+		               now - last_probe >= FBUSI_NATS_IDLE_PROBE_MS));
 
 		if (probe) {
 			uint64_t next;
 			struct fbusi_err e;
 			int rc;
 
+			s->probe_now = false;
 			pthread_mutex_unlock(&s->lock);
 			rc = fbusi_nats_hello(s->nc, s->uri.subject,
-			                      FBUSI_NATS_PROBE_WAIT_MS, &next, &e);
+			                      FBUSI_NATS_PROBE_WAIT_MS, '+', s->id,
+			                      &next, &e);
 			pthread_mutex_lock(&s->lock);
 			last_probe = now_ms();
 			if (rc == 0) {
@@ -314,17 +342,27 @@ watch_main(void *arg)
 				}
 				mark_live(s);
 				s->last_rx_ms = last_probe;
-			} else if (rc == FBUS_ENOENT && s->state != PUB_GONE &&
-			           s->qlen == 0 && !s->bye) {
+			} else if (rc == FBUS_ENOENT && s->state == PUB_LIVE &&
+			           !s->bye) {
 				mark_gone(s, "the publisher is gone (no answer "
 				             "on its hello subject)");
+			} else if (rc == -ENOSPC && s->state != PUB_REFUSED) {
+				s->state = PUB_REFUSED;
+			} else if (rc == FBUS_ETIMEDOUT) {
+				s->probe_now = true;
 			}
 			continue;
 		}
 		if (fetch) {
+			uint64_t gen = ++s->fetch_gen;
+
 			pthread_mutex_unlock(&s->lock);
 			fetch_one(s, 100);
 			pthread_mutex_lock(&s->lock);
+			if (s->bye_fetch && gen > s->bye_gen) {
+				s->bye_fetch = false; /* drained */
+				update_efd(s);
+			}
 			continue;
 		}
 		{
@@ -477,6 +515,17 @@ deliver(struct nats_sub *s, natsMsg *m, struct held *hd, struct fbus_frame *fr)
 	return 0;
 }
 
+/* Frames the client received for us and has not handed to on_msg. */
+static bool
+frames_pending(struct nats_sub *s)
+{
+	int n = 0, bytes;
+
+	return fbusi_nats.natsSubscription_GetPending(s->sub, &n, &bytes) ==
+	               NATS_OK &&
+	       n > 0;
+}
+
 static struct held *
 free_held(struct nats_sub *s)
 {
@@ -498,7 +547,25 @@ sub_next(struct fbus_sub *base, struct fbus_frame *fr, int timeout_ms)
 		struct pollfd pfd;
 		int rc, left;
 
+		/* latest mode: frames the client has received but not yet
+		 * handed to on_msg are newer than the one waiting here; let
+		 * it hand them over (microseconds each), within reason */
+		if (s->opts.mode == FBUS_MODE_LATEST && !s->group[0])
+			for (int i = 0; i < 100 && frames_pending(s); i++)
+				usleep(50);
 		pthread_mutex_lock(&s->lock);
+		if (s->bye_fetch && !s->qlen && s->state == PUB_LIVE &&
+		    !s->broken) {
+			/* a group: the last frame may still be in the stream;
+			 * the watch thread fetches once more before the
+			 * goodbye counts */
+			pthread_cond_broadcast(&s->cond);
+			pthread_mutex_unlock(&s->lock);
+			usleep(1000);
+			if (now_ms() >= deadline)
+				return FBUS_ETIMEDOUT;
+			continue;
+		}
 		if (s->broken) {
 			rc = s->broken;
 			pthread_mutex_unlock(&s->lock);
@@ -511,6 +578,12 @@ sub_next(struct fbus_sub *base, struct fbus_frame *fr, int timeout_ms)
 			s->qhead = (s->qhead + 1) % s->qcap;
 			s->qlen--;
 			update_efd(s);
+		} else if (s->bye && !s->group[0] && frames_pending(s)) {
+			/* the goodbye came on its own subscription: frames
+			 * received before it may not have reached on_msg */
+			pthread_mutex_unlock(&s->lock);
+			usleep(100);
+			continue;
 		} else if (s->bye || s->report_gone || s->conn_closed) {
 			if (s->bye) {
 				s->bye = false;
@@ -591,8 +664,9 @@ sub_release(struct fbus_sub *base, struct fbus_frame *fr)
 	for (uint32_t k = 0; k < s->nheld; k++)
 		if (s->held[k].cookie)
 			none = false;
-	if (none && s->group[0]) {
-		/* free again: the next frame may come to us */
+	if (none && s->group[0] && s->fd_used) {
+		/* free again: the next frame may come to us (a caller
+		 * that blocks in next() asks there: it gets the newest) */
 		pthread_mutex_lock(&s->lock);
 		s->want = true;
 		pthread_cond_broadcast(&s->cond);
@@ -604,7 +678,21 @@ sub_release(struct fbus_sub *base, struct fbus_frame *fr)
 static int
 sub_fd(struct fbus_sub *base)
 {
-	return to_sub(base)->efd;
+	struct nats_sub *s = to_sub(base);
+	bool none = true;
+
+	for (uint32_t k = 0; k < s->nheld; k++)
+		if (s->held[k].cookie)
+			none = false;
+	pthread_mutex_lock(&s->lock);
+	if (s->group[0] && !s->fd_used) {
+		/* it will wait for the fd, not in next(): fetch when free */
+		s->fd_used = true;
+		s->want = s->want || none;
+		pthread_cond_broadcast(&s->cond);
+	}
+	pthread_mutex_unlock(&s->lock);
+	return s->efd;
 }
 
 static int
@@ -631,6 +719,15 @@ sub_close(struct fbus_sub *base)
 		pthread_mutex_unlock(&s->lock);
 		pthread_join(s->thr, NULL);
 	}
+	if (s->nc && s->state == PUB_LIVE) {
+		struct fbusi_err e;
+		uint64_t next;
+
+		/* our lease back: the publisher counts us out now */
+		fbusi_nats_hello(s->nc, s->uri.subject, 0, '-', s->id, &next,
+		                 &e);
+		fbusi_nats.natsConnection_FlushTimeout(s->nc, 500);
+	}
 	if (s->sub) {
 		if (!s->group[0])
 			fbusi_nats.natsSubscription_Unsubscribe(s->sub);
@@ -639,6 +736,10 @@ sub_close(struct fbus_sub *base)
 	if (s->discover) {
 		fbusi_nats.natsSubscription_Unsubscribe(s->discover);
 		fbusi_nats.natsSubscription_Destroy(s->discover);
+	}
+	if (s->byesub) {
+		fbusi_nats.natsSubscription_Unsubscribe(s->byesub);
+		fbusi_nats.natsSubscription_Destroy(s->byesub);
 	}
 	if (s->js)
 		fbusi_nats.jsCtx_Destroy(s->js);
@@ -747,8 +848,14 @@ join_group(struct nats_sub *s, struct fbusi_err *err)
 		jerr = 0;
 		st = N->js_AddConsumer(&ci, s->js, s->stream, &cc, NULL, &jerr);
 	}
-	if (ci)
+	if (ci) {
+		/* the group's skips so far (stream seq minus consumer seq
+		 * of the last delivery) are not ours to report */
+		s->grp_base = s->grp_last =
+			ci->Delivered.Stream - ci->Delivered.Consumer;
+		s->grp_base_set = true;
 		N->jsConsumerInfo_Destroy(ci);
+	}
 	if (st != NATS_OK)
 		return js_fail(err, st, jerr, "the group's JetStream consumer");
 	N->jsSubOptions_Init(&so);
@@ -766,7 +873,6 @@ int
 fbusi_nats_sub_open(struct fbus_sub **out, const struct fbusi_uri *uri,
                     const struct fbus_sub_opts *opts, struct fbusi_err *err)
 {
-	struct fbusi_nats_cbs cbs = { .closed = on_closed };
 	struct nats_sub *s;
 	uint64_t next = 0;
 	natsStatus st;
@@ -778,6 +884,13 @@ fbusi_nats_sub_open(struct fbus_sub **out, const struct fbusi_uri *uri,
 		                  "JetStream stream keeps each camera's newest "
 		                  "frame for the group): use latest mode, or "
 		                  "every mode without a group");
+	if (opts->mode == FBUS_MODE_EVERY &&
+	    opts->full_policy == FBUS_FULL_BLOCK)
+		return fbusi_fail(err, FBUS_ENOTSUP,
+		                  "nats:// never slows the publisher for a "
+		                  "subscriber: every mode keeps up to depth "
+		                  "frames and drops the rest, counted "
+		                  "(full_policy drop)");
 	if (opts->depth > FBUSI_WIRE_MAX_DEPTH)
 		return fbusi_fail(err, FBUS_EINVAL, "depth at most %u",
 		                  FBUSI_WIRE_MAX_DEPTH);
@@ -821,8 +934,9 @@ fbusi_nats_sub_open(struct fbus_sub **out, const struct fbusi_uri *uri,
 		rc = fbusi_fail(err, FBUS_ENOMEM, "out of memory");
 		goto fail;
 	}
-	cbs.closure = s;
-	rc = fbusi_nats_connect(uri, opts->flags & FBUS_SUB_RECONNECT, &cbs,
+	/* no connection callbacks: libnats may run them after the handle
+	 * is gone; the watch thread asks the connection's status instead */
+	rc = fbusi_nats_connect(uri, opts->flags & FBUS_SUB_RECONNECT, NULL,
 	                        &s->nc, err);
 	if (rc)
 		goto fail;
@@ -847,12 +961,22 @@ fbusi_nats_sub_open(struct fbus_sub **out, const struct fbusi_uri *uri,
 	st = fbusi_nats.natsConnection_Subscribe(&s->discover, s->nc,
 	                                         FBUSI_NATS_DISCOVER,
 	                                         on_discover, s);
+	if (st == NATS_OK) {
+		char bs[300];
+
+		fbusi_nats_bye_subject(uri->subject, bs, sizeof bs);
+		st = fbusi_nats.natsConnection_Subscribe(&s->byesub, s->nc, bs,
+		                                         on_bye, s);
+	}
 	if (st != NATS_OK) {
 		rc = fbusi_nats_fail(err, st, "subscribing");
 		goto fail;
 	}
 	/* subscribed first, then asked: no frame falls between */
-	rc = fbusi_nats_hello(s->nc, uri->subject, 2000, &next, err);
+	while (!s->id && getrandom(&s->id, sizeof s->id, 0) != sizeof s->id)
+		;
+	rc = fbusi_nats_hello(s->nc, uri->subject, 2000, '+', s->id, &next,
+	                      err);
 	if (rc == 0) {
 		s->next_seq = next;
 		s->state = PUB_LIVE;
@@ -863,11 +987,10 @@ fbusi_nats_sub_open(struct fbus_sub **out, const struct fbusi_uri *uri,
 		goto fail;
 	} else {
 		err->msg[0] = '\0';
-		s->state = PUB_GONE;
+		s->state = rc == -ENOSPC ? PUB_REFUSED : PUB_GONE;
 		s->seq_reset = true;
 	}
 	s->last_rx_ms = now_ms();
-	s->want = s->group[0] != 0;
 	if (pthread_create(&s->thr, NULL, watch_main, s)) {
 		rc = fbusi_fail(err, FBUS_ENOMEM, "cannot start a thread");
 		goto fail;
