@@ -516,6 +516,43 @@ FBUS_API int fbus_bus_groups(const char *uri, struct fbus_group_info *groups,
  * the producer; fbus_open_error() says why.  Blocks up to 1 s. */
 FBUS_API int fbus_bus_query(const char *uri, struct fbus_bus_info *info);
 
+/* A publisher or subscriber on a nats:// server, as it describes itself
+ * (fbus_nats_discover). */
+struct fbus_peer_info {
+	char subject[256];       /* its camera */
+	char host[64];           /* host name */
+	int32_t pid;
+	uint32_t publisher;      /* 1 publisher, 0 subscriber */
+	uint32_t mode;           /* subscriber: FBUS_MODE_* */
+	uint32_t subscribers;    /* publisher: subscribers it counts now */
+	char group[32];          /* subscriber: worker group, "" none */
+	uint64_t frames;         /* published, or delivered */
+	uint64_t skipped;        /* subscriber: as in fbus_sub_stats */
+	uint64_t dropped;        /* publisher: lost between servers;
+	                            subscriber: as in fbus_sub_stats */
+	uint64_t group_skipped;  /* subscriber in a group */
+	double fps;              /* publisher: recent rate, 0 when idle */
+	struct fbus_format fmt;  /* publisher: its last frame (width, height,
+	                            pixfmt; zero before the first) */
+	uint32_t jpeg;           /* publisher: 1 if it sends codec=jpeg */
+	uint32_t _reserved0;
+	uint64_t _reserved[4];   /* room to grow; zero */
+};
+
+typedef void fbus_peer_fn(void *user, const struct fbus_peer_info *peer);
+
+/*
+ * Ask every framebus publisher and subscriber reachable through the NATS
+ * server(s) of uri (nats://HOST[:PORT][/...], the subject is ignored) to
+ * describe itself; calls cb once per answer received within wait_ms.
+ * Answers are other processes' words: checked and bounded, never
+ * trusted.  Returns how many answered, or FBUS_EINVAL, FBUS_ENOTSUP (not
+ * nats://, or no libnats), or what fbus_sub_open() returns when the server
+ * cannot be reached; fbus_open_error() says why.  Blocks wait_ms.
+ */
+FBUS_API int fbus_nats_discover(const char *uri, int wait_ms, fbus_peer_fn *cb,
+                                void *user);
+
 /* Time helpers: the clocks framebus stamps frames with, in ns. */
 FBUS_API int64_t fbus_now_mono_ns(void);
 FBUS_API int64_t fbus_now_real_ns(void);

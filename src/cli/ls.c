@@ -1,7 +1,9 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * ls.c — `framebus ls`: the live shm buses of this user, each asked about
- * itself over its control socket (format, frame rate, subscribers).
+ * itself over its control socket (format, frame rate, subscribers); with
+ * --nats URI, the cameras publishing through a NATS server, from what
+ * every publisher and subscriber there says of itself.
  */
 #define _GNU_SOURCE
 #include "cli.h"
@@ -55,6 +57,162 @@ list_groups(const char *uri, int json)
 		printf("]}\n");
 }
 
+/* ---- ls --nats -------------------------------------------------------- */
+
+#define MAX_PEERS 4096
+
+struct peers {
+	struct fbus_peer_info *p;
+	size_t n;
+};
+
+static void
+add_peer(void *user, const struct fbus_peer_info *pi)
+{
+	struct peers *ps = user;
+
+	if (ps->n < MAX_PEERS)
+		ps->p[ps->n++] = *pi;
+}
+
+static int
+cmp_peer(const void *a, const void *b)
+{
+	const struct fbus_peer_info *x = a, *y = b;
+	int c = strcmp(x->subject, y->subject);
+
+	if (c)
+		return c;
+	if (x->publisher != y->publisher)
+		return x->publisher ? -1 : 1;
+	return strcmp(x->group, y->group);
+}
+
+/* one camera: its publisher, its plain subscribers, its groups */
+static void
+print_subject(const struct fbus_peer_info *p, size_t n, int json)
+{
+	const struct fbus_peer_info *pub = p[0].publisher ? &p[0] : NULL;
+	unsigned plain = 0;
+	char size[32] = "-";
+
+	for (size_t i = 0; i < n; i++)
+		if (!p[i].publisher && !p[i].group[0])
+			plain++;
+	if (pub && pub->fmt.width)
+		snprintf(size, sizeof size, "%ux%u", pub->fmt.width,
+		         pub->fmt.height);
+	if (json) {
+		printf("{\"subject\":");
+		cli_json_string(stdout, p[0].subject);
+		if (pub) {
+			printf(",\"host\":");
+			cli_json_string(stdout, pub->host);
+			printf(",\"pid\":%d,\"format\":\"%s\",\"width\":%u,"
+			       "\"height\":%u,\"codec\":\"%s\",\"fps\":%.2f,"
+			       "\"frames\":%llu,\"dropped\":%llu,"
+			       "\"subscribers\":%u",
+			       pub->pid,
+			       fbus_pixfmt_name(pub->fmt.pixfmt)
+			               ? fbus_pixfmt_name(pub->fmt.pixfmt)
+			               : "none",
+			       pub->fmt.width, pub->fmt.height,
+			       pub->jpeg ? "jpeg" : "raw", pub->fps,
+			       (unsigned long long)pub->frames,
+			       (unsigned long long)pub->dropped,
+			       pub->subscribers);
+		}
+		printf(",\"plain_subscribers\":%u,\"groups\":[", plain);
+	} else {
+		printf("%-20s %-16.16s %-6s %-11s %5s %6.1f %5u %9llu\n",
+		       p[0].subject, pub ? pub->host : "(no publisher)",
+		       pub && pub->fmt.pixfmt
+		                      ? fbus_pixfmt_name(pub->fmt.pixfmt)
+		                      : "-",
+		       size, pub ? (pub->jpeg ? "jpeg" : "raw") : "-",
+		       pub ? pub->fps : 0.0, pub ? pub->subscribers : 0,
+		       pub ? (unsigned long long)pub->frames : 0ULL);
+		if (pub)
+			printf("  publisher pid %d, %llu frames dropped between "
+			       "servers\n", pub->pid,
+			       (unsigned long long)pub->dropped);
+		if (plain)
+			printf("  %u plain subscriber%s\n", plain,
+			       plain == 1 ? "" : "s");
+	}
+	for (size_t i = 0, g = 0; i < n;) {
+		size_t k = i;
+		uint64_t frames = 0, skipped = 0;
+		unsigned members = 0;
+
+		if (p[i].publisher || !p[i].group[0]) {
+			i++;
+			continue;
+		}
+		for (; k < n && !strcmp(p[k].group, p[i].group) &&
+		       !p[k].publisher; k++) {
+			members++;
+			frames += p[k].frames;
+			/* each member knows the group's skips since it came:
+			 * the longest-serving one knows the most */
+			if (p[k].group_skipped > skipped)
+				skipped = p[k].group_skipped;
+		}
+		if (json) {
+			printf("%s{\"group\":", g++ ? "," : "");
+			cli_json_string(stdout, p[i].group);
+			printf(",\"members\":%u,\"frames\":%llu,"
+			       "\"skipped\":%llu}", members,
+			       (unsigned long long)frames,
+			       (unsigned long long)skipped);
+		} else {
+			printf("  group %-16s %u member%s, %llu frames taken, "
+			       "%llu taken by none\n", p[i].group, members,
+			       members == 1 ? "" : "s",
+			       (unsigned long long)frames,
+			       (unsigned long long)skipped);
+		}
+		i = k;
+	}
+	if (json)
+		printf("]}\n");
+}
+
+static int
+ls_nats(const char *uri, int json)
+{
+	struct peers ps = { calloc(MAX_PEERS, sizeof *ps.p), 0 };
+	char full[1024];
+	int rc;
+
+	if (!ps.p)
+		cli_die(1, "out of memory");
+	/* HOST:PORT alone means a NATS server */
+	snprintf(full, sizeof full, "%s%s", strstr(uri, "://") ? "" : "nats://",
+	         uri);
+	rc = fbus_nats_discover(full, 500, add_peer, &ps);
+	if (rc < 0)
+		cli_die(1, "%s", fbus_open_error());
+	qsort(ps.p, ps.n, sizeof *ps.p, cmp_peer);
+	if (!json)
+		printf("%-20s %-16s %-6s %-11s %5s %6s %5s %9s\n",
+		       "SUBJECT", "HOST", "FORMAT", "SIZE", "CODEC", "FPS",
+		       "SUBS", "FRAMES");
+	for (size_t i = 0; i < ps.n;) {
+		size_t k = i;
+
+		while (k < ps.n && !strcmp(ps.p[k].subject, ps.p[i].subject))
+			k++;
+		print_subject(&ps.p[i], k - i, json);
+		i = k;
+	}
+	if (!json && !ps.n)
+		printf("(no framebus publisher or subscriber answers through "
+		       "%s)\n", full);
+	free(ps.p);
+	return 0;
+}
+
 static void
 said_removed(void *user, const char *name)
 {
@@ -67,10 +225,12 @@ cmd_ls(int argc, char **argv)
 {
 	static const struct option opts[] = {
 		{ "json", no_argument, 0, 'j' },
+		{ "nats", required_argument, 0, 'n' },
 		{ "help", no_argument, 0, 'h' },
 		{ 0, 0, 0, 0 },
 	};
 	char dir[256], *names[1024];
+	const char *nats = NULL;
 	int n = 0, json = 0, o, live = 0, rc;
 	struct dirent *e;
 	DIR *d;
@@ -78,18 +238,25 @@ cmd_ls(int argc, char **argv)
 	while ((o = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
 		if (o == 'j') {
 			json = 1;
+		} else if (o == 'n') {
+			nats = optarg;
 		} else if (o == 'h') {
-			printf("usage: framebus ls [--json]\n"
+			printf("usage: framebus ls [--json] [--nats nats://HOST[:PORT]]\n"
 			       "  lists live shm: buses: name, producer pid, "
 			       "format, size, frame rate, subscribers, and\n"
 			       "  under each its worker groups: members, frames "
-			       "taken, frames none took\n");
+			       "taken, frames none took.\n"
+			       "  --nats: the cameras publishing through that "
+			       "NATS server instead (subjects, rate,\n"
+			       "  subscribers, group members, skipped)\n");
 			return 0;
 		} else {
 			return 2;
 		}
 	}
 	cli_no_more_args(argc, argv);
+	if (nats)
+		return ls_nats(nats, json);
 	if (fbus_runtime_dir(dir, sizeof dir))
 		cli_die(1, "runtime directory path too long");
 	/* what producers killed with -9 left: gone before we list */

@@ -359,11 +359,13 @@ on_discover(natsConnection *nc, natsSubscription *sub, natsMsg *m, void *cl)
 		pthread_mutex_lock(&p->lock);
 		len = snprintf(out, sizeof out,
 		               "{\"role\":\"publisher\",\"subject\":\"%s\","
-		               "\"host\":\"%s\",\"pid\":%d,\"frames\":%" PRIu64
+		               "\"host\":\"%s\",\"pid\":%d,\"subscribers\":%u,"
+		               "\"frames\":%" PRIu64
 		               ",\"dropped\":%" PRIu64 ",\"fps\":%.2f,"
 		               "\"width\":%u,\"height\":%u,\"format\":\"%s\","
 		               "\"codec\":\"%s\"}",
-		               p->uri.subject, host, (int)getpid(), p->frames,
+		               p->uri.subject, host, (int)getpid(),
+		               live_leases(p), p->frames,
 		               p->dropped,
 		               p->period_ns > 0 &&
 		                               fbus_now_mono_ns() - p->last_ns <

@@ -25,3 +25,13 @@ fbusi_nats_sub_open(struct fbus_sub **sub, const struct fbusi_uri *uri,
 	(void)sub, (void)uri, (void)opts;
 	return missing(err);
 }
+
+int
+fbus_nats_discover(const char *uri, int wait_ms, fbus_peer_fn *cb, void *user)
+{
+	struct fbusi_err err;
+
+	(void)wait_ms, (void)cb, (void)user;
+	fbusi_set_open_error(uri, missing(&err), &err);
+	return FBUS_ENOTSUP;
+}
