@@ -598,7 +598,10 @@ cmd_source(int argc, char **argv)
 		slot.t_real_ns = fbus_now_real_ns();
 		seq = sink_commit(&p.sink, &slot);
 		if (seq < 0) {
-			cli_warn("error: publishing: %s", fbus_strerror((int)seq));
+			cli_warn("error: publishing: %s",
+			         p.sink.pub && fbus_pub_last_error(p.sink.pub)[0]
+			                 ? fbus_pub_last_error(p.sink.pub)
+			                 : fbus_strerror((int)seq));
 			status = 1;
 			break;
 		}

@@ -117,10 +117,22 @@ fbusi_set_open_error(const char *uri, int rc, const struct fbusi_err *detail)
 	const char *d = detail && detail->msg[0] ? detail->msg
 	                                         : fbus_strerror(rc);
 	size_t n = uri ? strlen(uri) : 0;
+	char shown[FBUSI_ERRLEN];
+	const char *at, *colon, *slash;
+
+	/* nats://user:password@host: the password stays out of messages */
+	if (uri && (colon = strstr(uri, "://")) && (at = strchr(colon, '@')) &&
+	    (!(slash = strchr(colon + 3, '/')) || at < slash) &&
+	    (colon = memchr(colon + 3, ':', (size_t)(at - colon - 3)))) {
+		snprintf(shown, sizeof shown, "%.*s:***%s",
+		         (int)(colon - uri), uri, at);
+		uri = shown;
+		n = 0; /* the detail never starts with the redacted form */
+	}
 
 	/* a detail that names the URI already (a stream's "where") is not
 	 * given it twice */
-	if (uri && strncmp(d, uri, n) == 0 && d[n] == ':')
+	if (uri && n && strncmp(d, uri, n) == 0 && d[n] == ':')
 		fbusi_fail(&open_err, rc, "%s", d);
 	else
 		fbusi_fail(&open_err, rc, "%s: %s", uri ? uri : "?", d);

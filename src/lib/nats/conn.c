@@ -22,6 +22,14 @@ fbusi_nats_fail(struct fbusi_err *err, natsStatus s, const char *what)
 	const char *st = fbusi_nats.natsStatus_GetText(s);
 	int code;
 
+	/* the client prefixes its words with "(conn.c:802): " */
+	if (txt && txt[0] == '(') {
+		const char *e = strstr(txt, "): ");
+
+		if (e && e - txt < 40)
+			txt = e + 3;
+	}
+
 	switch (s) {
 	case NATS_NO_SERVER: code = FBUS_ECONNREFUSED; break;
 	case NATS_CONNECTION_AUTH_FAILED:
@@ -36,6 +44,12 @@ fbusi_nats_fail(struct fbusi_err *err, natsStatus s, const char *what)
 	case NATS_NO_MEMORY: code = FBUS_ENOMEM; break;
 	default: code = FBUS_EIO; break;
 	}
+	if (s == NATS_PROTOCOL_ERROR && strstr(what, "connecting"))
+		return fbusi_fail(err, code, "%s: not a NATS server (%s)", what,
+		                  txt && *txt ? txt : st);
+	if (s == NATS_NO_SERVER)
+		return fbusi_fail(err, code, "%s: no NATS server answers there",
+		                  what);
 	if (txt && *txt && (!st || strcmp(txt, st)))
 		return fbusi_fail(err, code, "%s: %s (%s)", what, txt,
 		                  st ? st : "?");
