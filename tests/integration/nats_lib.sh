@@ -4,8 +4,9 @@
 # JetStream in a scratch directory, stopped when the test exits.  Skips
 # (77) only when nats-server is not installed (make test installs it).
 #
-#   nats_start NAME [CONFIG-LINES]   start a server; sets NATS_URL_<NAME>
-#                                    and NATS_PID_<NAME>, prints the URL
+#   nats_start NAME [CONFIG-LINES]   start a server (NATS_NO_JS=1: without
+#                                    JetStream); sets NATS_URL_<NAME> and
+#                                    NATS_PID_<NAME>
 #   nats_stop NAME                   kill -9 it
 #   nats_port                        a free loopback port
 NATS_SERVER=${NATS_SERVER:-$(command -v nats-server || echo /usr/bin/nats-server)}
@@ -45,14 +46,17 @@ nats_start() {
 	local name=$1 extra=${2:-} port
 	port=$(nats_port)
 	mkdir -p "$NATS_DIR/$name"
+	local js="jetstream {
+  store_dir: \"$NATS_DIR/$name/js\"
+  max_memory_store: 256MB
+  max_file_store: 64MB
+}"
+	# NATS_NO_JS=1: a server without JetStream
+	[ "${NATS_NO_JS:-0}" = 1 ] && js=
 	cat >"$NATS_DIR/$name/server.conf" <<EOF
 listen: 127.0.0.1:$port
 server_name: $name
-jetstream {
-  store_dir: "$NATS_DIR/$name/js"
-  max_memory_store: 256MB
-  max_file_store: 64MB
-}
+$js
 $extra
 EOF
 	"$NATS_SERVER" -c "$NATS_DIR/$name/server.conf" >"$NATS_DIR/$name/log" 2>&1 &
