@@ -10,9 +10,18 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 LIB = os.path.join("..", "src", "lib")
 
 
+def have_nats_h():
+    """nats:// needs nats.h (libnats-dev) to build; libnats loads at run
+    time.  Without the header, nats:// says it was left out."""
+    return any(os.path.exists(os.path.join(d, "nats", "nats.h"))
+               for d in ("/usr/include", "/usr/local/include"))
+
+
 def lib_sources():
     found = []
-    for sub in ("", "shm", "stream"):
+    subs = ["", "shm", "stream"]
+    subs.append("nats" if have_nats_h() else os.path.join("nats", "missing"))
+    for sub in subs:
         found += sorted(glob.glob(os.path.join(HERE, LIB, sub, "*.c")))
     if not found:
         raise SystemExit("framebus: ../src/lib not found: build from a "

@@ -11,7 +11,12 @@
  *    — for streams the second is the one that matters;
  *  - stream JPEG latency includes the encode (it happens in commit);
  *  - fill variant: the producer writes every pixel (memcpy of a source
- *    frame into the slot), compared to a plain memcpy of the same frame.
+ *    frame into the slot), compared to a plain memcpy of the same frame;
+ *  - --fps N paces the latency phase at N Hz instead (a camera's rate);
+ *  - nats: through the nats-server given with --nats HOST:PORT.
+ * The subscriber is this program exec'd afresh (`bench --sub ...`): a
+ * child forked from a process that ran a client library's threads
+ * (libnats) could not use that library.
  */
 #define _GNU_SOURCE
 #include "cli.h"
@@ -59,10 +64,17 @@ cpu_now_us(void)
 	       (double)(ru.ru_utime.tv_usec + ru.ru_stime.tv_usec);
 }
 
+/* --nats HOST:PORT, --fps N */
+static const char *bench_nats;
+static double bench_fps;
+
 static void
 make_uri(char *buf, size_t n, const struct bench_case *c)
 {
-	if (!strcmp(c->transport, "shm"))
+	if (!strcmp(c->transport, "nats"))
+		snprintf(buf, n, "nats://%s/bench-%d?codec=%s", bench_nats,
+		         (int)getpid(), c->codec);
+	else if (!strcmp(c->transport, "shm"))
 		snprintf(buf, n, "shm:bench-%d", (int)getpid());
 	else if (!strcmp(c->transport, "unix"))
 		snprintf(buf, n, "unix:/tmp/framebus-bench-%d.sock?codec=%s",
@@ -205,6 +217,7 @@ run_case(const struct bench_case *c, int json)
 	double pub_cpu, fps, mfps = 0;
 	pid_t child;
 	int warm = 20, n;
+	int64_t t_paced;
 
 	if (fbus_format_layout(&fmt))
 		cli_die(2, "bad size %ux%u", c->w, c->h);
@@ -218,8 +231,14 @@ run_case(const struct bench_case *c, int json)
 		cli_die(1, "pipe failed");
 	child = fork();
 	if (child == 0) {
+		char frames[16], fd[16];
+
 		close(pfd[0]);
-		run_subscriber(uri, c->frames, pfd[1]);
+		snprintf(frames, sizeof frames, "%d", c->frames);
+		snprintf(fd, sizeof fd, "%d", pfd[1]);
+		execl("/proc/self/exe", "framebus", "bench", "--sub", uri, frames,
+		      fd, bench_group ? bench_group : "", (char *)NULL);
+		_exit(5);
 	}
 	close(pfd[1]);
 	rc = fbus_pub_open(&p, uri, NULL);
@@ -249,12 +268,18 @@ run_case(const struct bench_case *c, int json)
 	 * thread's CPU clock around loan/fill/commit only, so the pacing
 	 * sleeps are not counted (the clock reads add ~0.2 us). */
 	pub_cpu = 0;
+	t_paced = fbus_now_mono_ns();
 	for (int i = 0; i < c->frames; i++) {
 		struct timespec a, b;
 
 		/* 1 ms of quiet after each frame, however long its fill took,
-		 * so the subscriber is asleep when the next one lands */
-		cli_sleep_until(fbus_now_mono_ns() + 1000000);
+		 * so the subscriber is asleep when the next one lands; or a
+		 * camera's rate */
+		if (bench_fps > 0)
+			cli_sleep_until(t_paced + (int64_t)((double)i * 1e9 /
+			                                    bench_fps));
+		else
+			cli_sleep_until(fbus_now_mono_ns() + 1000000);
 		clock_gettime(CLOCK_THREAD_CPUTIME_ID, &a);
 		if ((rc = (int)publish(p, &fmt, src, c->fill, 1)) < 0)
 			cli_die(1, "publish: %s", fbus_pub_last_error(p));
@@ -327,12 +352,16 @@ usage(FILE *f)
 {
 	fprintf(f,
 	        "usage: framebus bench [options]\n"
-	        "  --transport shm|unix|tcp|all   (default shm)\n"
+	        "  --transport shm|unix|tcp|nats|all  (default shm; all: nats\n"
+	        "                                 too with --nats)\n"
 	        "  --codec raw|jpeg|all           stream transports (default raw)\n"
 	        "  --size WxH                     repeatable; default 640x480,\n"
 	        "                                 1280x720, 1920x1080, 3840x2160\n"
 	        "  --variant handoff|fill|all     (default all)\n"
 	        "  --frames N                     per phase (default 1000)\n"
+	        "  --nats HOST:PORT               the nats-server for nats\n"
+	        "  --fps N                        latency phase at N Hz (default:\n"
+	        "                                 1 ms of quiet between frames)\n"
 	        "  --group NAME                   shm: the subscriber is a\n"
 	        "                                 worker group member\n"
 	        "  --json                         one JSON object per case\n");
@@ -349,10 +378,13 @@ cmd_bench(int argc, char **argv)
 		{ "frames", required_argument, 0, 'n' },
 		{ "json", no_argument, 0, 'j' },
 		{ "group", required_argument, 0, 'g' },
+		{ "nats", required_argument, 0, 'N' },
+		{ "fps", required_argument, 0, 'f' },
+		{ "sub", no_argument, 0, 'S' },
 		{ "help", no_argument, 0, 'h' },
 		{ 0, 0, 0, 0 },
 	};
-	const char *transports[3] = { "shm" }, *codecs[2] = { "raw" };
+	const char *transports[4] = { "shm" }, *codecs[2] = { "raw" };
 	int nt = 1, nc = 1, variants = 3, frames = 1000, json = 0, failed = 0;
 	uint32_t sizes[8][2] = { { 640, 480 }, { 1280, 720 }, { 1920, 1080 },
 		                 { 3840, 2160 } };
@@ -364,13 +396,15 @@ cmd_bench(int argc, char **argv)
 			if (!strcmp(optarg, "all")) {
 				transports[0] = "shm", transports[1] = "unix",
 				transports[2] = "tcp", nt = 3;
+				transports[3] = "nats"; /* with --nats */
 			} else if (!strcmp(optarg, "shm") ||
 			           !strcmp(optarg, "unix") ||
-			           !strcmp(optarg, "tcp")) {
+			           !strcmp(optarg, "tcp") ||
+			           !strcmp(optarg, "nats")) {
 				transports[0] = optarg, nt = 1;
 			} else {
 				cli_die(2, "unknown transport '%s' (shm, unix, "
-				           "tcp, all)",
+				           "tcp, nats, all)",
 				        optarg);
 			}
 			break;
@@ -414,6 +448,21 @@ cmd_bench(int argc, char **argv)
 		case 'g':
 			bench_group = optarg;
 			break;
+		case 'N':
+			bench_nats = optarg;
+			break;
+		case 'f':
+			bench_fps = cli_parse_double("--fps", optarg, 0, 100000);
+			break;
+		case 'S':
+			/* bench --sub URI FRAMES FD GROUP: the subscriber */
+			if (argc - optind != 4)
+				return 2;
+			if (argv[optind + 3][0])
+				bench_group = argv[optind + 3];
+			run_subscriber(argv[optind], atoi(argv[optind + 1]),
+			               atoi(argv[optind + 2]));
+			return 1; /* not reached */
 		case 'h':
 			usage(stdout);
 			return 0;
@@ -425,6 +474,12 @@ cmd_bench(int argc, char **argv)
 	cli_no_more_args(argc, argv);
 	if (bench_group && (nt != 1 || strcmp(transports[0], "shm")))
 		cli_die(2, "--group: worker groups are on shm: only, so far");
+	if (nt == 3 && bench_nats)
+		nt = 4;
+	for (int t = 0; t < nt; t++)
+		if (!strcmp(transports[t], "nats") && !bench_nats)
+			cli_die(2, "--transport nats needs --nats HOST:PORT (a "
+			           "running nats-server)");
 	signal(SIGPIPE, SIG_IGN);
 
 	for (int t = 0; t < nt; t++)
