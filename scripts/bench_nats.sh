@@ -37,10 +37,12 @@ for size in 640x480 1920x1080; do
 				c0=$(srv_cpu)
 				"$F" bench --transport "$tr" --nats "127.0.0.1:$PORT" \
 					--codec "$codec" --size "$size" --variant handoff \
-					--frames "$n" --fps "$fps" --json |
-					jq -c --arg c0 "$c0" --arg c1 "$(srv_cpu)" --arg tr "$tr" \
-					'. + {server_cpu_s: (if $tr == "nats" then (($c1|tonumber) - ($c0|tonumber)) else null end)}' ||
-					echo "{\"transport\":\"$tr\",\"failed\":true}"
+					--frames "$n" --fps "$fps" --json >"$T/b.json" ||
+					echo "{\"transport\":\"$tr\",\"failed\":true}" >"$T/b.json"
+				# the server's CPU over the whole case, per frame sent
+				# (paced and back-to-back phases together)
+				jq -c --arg c0 "$c0" --arg c1 "$(srv_cpu)" --arg tr "$tr" \
+					'. + {server_cpu_s: (if $tr == "nats" then (($c1|tonumber) - ($c0|tonumber)) else null end)}' "$T/b.json"
 			done
 			/usr/bin/python3 "$R/scripts/zmq_reqrep.py" "$size" "$codec" "$fps" "$n"
 		done

@@ -11,7 +11,9 @@
 #      (no gap of a second);
 #   3. kill -9 of the NATS node a worker and a broadcast subscriber are
 #      connected to: both carry on through another node, the broadcast
-#      subscriber losing at most the frames in flight.
+#      subscriber losing at most the frames in flight;
+#   4. kill -9 of the camera's node: the camera publishes on through the
+#      node left, a subscriber losing at most the frames in flight.
 # Skips (77) when not root, without ip netns, or without nats-server.
 set -euo pipefail
 . "$(dirname "$0")/nats_lib.sh"
@@ -162,4 +164,16 @@ after=$(jq -s --argjson t "$((tk + 2000000000))" \
 lost=$(awk '/^seq/ { if (p && $2 - p - 1 > m) m = $2 - p - 1; p = $2 } END { print m + 0 }' "$TMP/bc.out")
 echo "node n2 killed: worker a went on through another node ($after frames); broadcast subscriber's largest seq gap: $lost frames"
 [ "$lost" -le 20 ] || fail "the broadcast subscriber lost $lost frames in a row"
+# 4. kill -9 of the camera's node: it publishes on through the node left
+in_host_bg 2 "$W" "$WB" 8 latest >"$TMP/bc2.out" &
+BC=$!
+PIDS+=($BC)
+sleep 3
+kill -9 "${SRV[0]}"
+wait $BC || true
+got=$(grep -c '^seq ' "$TMP/bc2.out" || true)
+lost=$(awk '/^seq/ { if (p && $2 - p - 1 > m) m = $2 - p - 1; p = $2 } END { print m + 0 }' "$TMP/bc2.out")
+echo "node n1 (the camera's) killed: a subscriber on n3 got $got frames in 8 s, largest seq gap $lost"
+[ "$got" -ge 100 ] || fail "the camera's frames stopped when its node died: $got in 8 s"
+[ "$lost" -le 20 ] || fail "$lost frames in a row lost when the camera's node died"
 echo "nats cluster: ok"

@@ -44,12 +44,18 @@ def wait_frame(pub, sub, img, fmt="bgr24", meta=b"", tries=250):
     raise AssertionError("no frame reached the subscriber")
 
 
+def lossless(uri):
+    """the policy that loses nothing where the transport can wait for us;
+    nats:// never slows its publisher (one frame at a time fits depth)"""
+    return "drop" if uri.startswith("nats://") else "block"
+
+
 @pytest.mark.parametrize("fmt", ["bgr24", "rgb24", "bgra", "gray8", "yuyv",
                                  "nv12", "i420"])
 def test_round_trip_every_format(uri, fmt):
     with framebus.Publisher(uri) as pub, \
             framebus.Subscriber(uri, mode="every", depth=8,
-                                policy="block") as sub:
+                                policy=lossless(uri)) as sub:
         wait_frame(pub, sub, image(fmt, 0), fmt).release()
         while sub.next(0.1) is not None:
             pass
@@ -80,7 +86,8 @@ def test_strided_send_and_encoded(uri):
     view = big[:, ::2]  # not contiguous: strides honoured by send
     payload = bytes(range(256)) * 10
     with framebus.Publisher(uri) as pub, \
-            framebus.Subscriber(uri, mode="every", policy="block") as sub:
+            framebus.Subscriber(uri, mode="every",
+                                policy=lossless(uri)) as sub:
         wait_frame(pub, sub, view).release()
         while sub.next(0.1) is not None:
             pass
@@ -532,6 +539,33 @@ def test_worker_group_shares_frames(scheme):
         assert got[0] and got[1]
         with pytest.raises(ValueError, match="group must be"):
             framebus.Subscriber(uri, group="no spaces")
+    finally:
+        for s in subs:
+            s.close()
+        pub.close()
+
+
+def test_nats_latest_group_takes_each_frame_once():
+    # two latest-mode members of a group on nats://: a frame goes to one
+    # of them, never both; every-mode groups are refused with the reason
+    uri = make_uri("nats")
+    pub = framebus.Publisher(uri)
+    subs = [framebus.Subscriber(uri, group="pyn") for _ in range(2)]
+    try:
+        img = image("gray8", 7)
+        got = [[], []]
+        for k in range(60):
+            pub.send(img, "gray8")
+            for i in (0, 1):
+                f = subs[i].next(0.05)
+                if f is not None:
+                    got[i].append(f.seq)
+                    f.release()
+        seqs = got[0] + got[1]
+        assert len(seqs) == len(set(seqs)), got
+        assert got[0] and got[1], got
+        with pytest.raises(OSError, match="latest-mode"):
+            framebus.Subscriber(uri, mode="every", group="pyn-every")
     finally:
         for s in subs:
             s.close()
