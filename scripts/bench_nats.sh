@@ -64,5 +64,5 @@ for k in 1 2 4; do
 	dup=$(cat "$T"/w$k.* | grep '^seq ' | sort | uniq -d | wc -l)
 	echo "{\"workers\":$k,\"frames\":$tot,\"fps\":$(echo "$tot / 6" | bc -l | cut -c1-6),\"taken_twice\":$dup}"
 done
-kill $SP
+kill $SP 2>/dev/null || true
 wait $SP 2>/dev/null || true
