@@ -12,6 +12,7 @@
 #include <inttypes.h>
 #include <stdio.h>
 #include <string.h>
+#include <unistd.h>
 
 /* The client's last error text holds the server's reason ("Authorization
  * Violation", "maximum payload exceeded"); say it, with our code. */
@@ -155,6 +156,24 @@ fbusi_nats_hello(natsConnection *nc, const char *subject, int wait_ms,
 		                  fbus_strerror(w.status));
 	*next_seq = w.next_seq;
 	return 0;
+}
+
+void
+fbusi_nats_answer(natsConnection *nc, natsMsg *m, const char *role,
+                  const char *subject, const char *rest)
+{
+	const char *reply = fbusi_nats.natsMsg_GetReply(m);
+	char host[64] = "?", out[800];
+	int len;
+
+	gethostname(host, sizeof host - 1);
+	len = snprintf(out, sizeof out,
+	               "{\"role\":\"%s\",\"subject\":\"%s\",\"host\":\"%s\","
+	               "\"pid\":%d%s",
+	               role, subject, host, (int)getpid(), rest);
+	if (reply && *reply && len > 0 && (size_t)len < sizeof out)
+		fbusi_nats.natsConnection_Publish(nc, reply, out, len);
+	fbusi_nats.natsMsg_Destroy(m);
 }
 
 /* "nats://user:pass@h1:p1,h2:p2": the userinfo applies to every server */

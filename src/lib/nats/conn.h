@@ -59,6 +59,12 @@ int fbusi_nats_bye_subject(const char *subject, char *buf, size_t n);
 int fbusi_nats_stream_name(const char *subject, char *buf, size_t n);
 int fbusi_nats_consumer_name(const char *group, char *buf, size_t n);
 
+/* Answer a _FBUS.discover request: "{\"role\":..., \"subject\":...,
+ * \"host\":..., \"pid\":..." followed by `rest` (the rest of the JSON
+ * object, from a comma to the closing brace); m is destroyed. */
+void fbusi_nats_answer(natsConnection *nc, natsMsg *m, const char *role,
+                       const char *subject, const char *rest);
+
 /* Ask the publisher of subject for its welcome within wait_ms: 0 with
  * *next_seq, FBUS_ENOENT (nobody publishes it), FBUS_ETIMEDOUT, FBUS_EPROTO
  * (someone answered, not a framebus publisher), or the publisher's refusal

@@ -349,39 +349,25 @@ static void
 on_discover(natsConnection *nc, natsSubscription *sub, natsMsg *m, void *cl)
 {
 	struct nats_pub *p = cl;
-	const char *reply = fbusi_nats.natsMsg_GetReply(m);
-	char host[64] = "?", out[640];
-	int len;
+	char rest[400];
+	bool live;
 
 	(void)sub;
-	gethostname(host, sizeof host - 1);
-	if (reply && *reply) {
-		pthread_mutex_lock(&p->lock);
-		len = snprintf(out, sizeof out,
-		               "{\"role\":\"publisher\",\"subject\":\"%s\","
-		               "\"host\":\"%s\",\"pid\":%d,\"subscribers\":%u,"
-		               "\"frames\":%" PRIu64
-		               ",\"dropped\":%" PRIu64 ",\"fps\":%.2f,"
-		               "\"width\":%u,\"height\":%u,\"format\":\"%s\","
-		               "\"codec\":\"%s\"}",
-		               p->uri.subject, host, (int)getpid(),
-		               live_leases(p), p->frames,
-		               p->dropped,
-		               p->period_ns > 0 &&
-		                               fbus_now_mono_ns() - p->last_ns <
-		                                       (int64_t)(4 * p->period_ns) +
-		                                               1000000000
-		                       ? 1e9 / p->period_ns
-		                       : 0.0,
-		               p->last_fmt.width, p->last_fmt.height,
-		               p->frames ? fbus_pixfmt_name(p->last_fmt.pixfmt)
-		                         : "none",
-		               p->uri.codec == FBUSI_CODEC_JPEG ? "jpeg" : "raw");
-		pthread_mutex_unlock(&p->lock);
-		if (len > 0 && (size_t)len < sizeof out)
-			fbusi_nats.natsConnection_Publish(nc, reply, out, len);
-	}
-	fbusi_nats.natsMsg_Destroy(m);
+	pthread_mutex_lock(&p->lock);
+	/* a rate only while frames come */
+	live = p->period_ns > 0 && fbus_now_mono_ns() - p->last_ns <
+	                                   (int64_t)(4 * p->period_ns) + 1000000000;
+	snprintf(rest, sizeof rest,
+	         ",\"subscribers\":%u,\"frames\":%" PRIu64 ",\"dropped\":%" PRIu64
+	         ",\"fps\":%.2f,\"width\":%u,\"height\":%u,\"format\":\"%s\","
+	         "\"codec\":\"%s\"}",
+	         live_leases(p), p->frames, p->dropped,
+	         live ? 1e9 / p->period_ns : 0.0, p->last_fmt.width,
+	         p->last_fmt.height,
+	         p->frames ? fbus_pixfmt_name(p->last_fmt.pixfmt) : "none",
+	         p->uri.codec == FBUSI_CODEC_JPEG ? "jpeg" : "raw");
+	pthread_mutex_unlock(&p->lock);
+	fbusi_nats_answer(nc, m, "publisher", p->uri.subject, rest);
 }
 
 static void

@@ -25,9 +25,8 @@
  * something to say.
  */
 #define _GNU_SOURCE
-#include "jpeg_codec.h"
 #include "nats/conn.h"
-#include "stream/wire.h"
+#include "stream/rxframe.h"
 
 #include <errno.h>
 #include <inttypes.h>
@@ -59,8 +58,7 @@ struct nats_sub {
 	struct fbusi_uri uri;
 	struct fbus_sub_opts opts;
 	char where[200];
-	uint64_t max_bytes, max_decoded;
-	uint32_t want_pixfmt;
+	struct fbusi_rx_limits lim;
 	struct fbusi_jpeg *jpeg;
 
 	natsConnection *nc;
@@ -206,30 +204,18 @@ static void
 on_discover(natsConnection *nc, natsSubscription *sub, natsMsg *m, void *cl)
 {
 	struct nats_sub *s = cl;
-	const char *reply = fbusi_nats.natsMsg_GetReply(m);
-	char host[64] = "?", out[640];
-	int len;
+	char rest[400];
 
 	(void)sub;
-	gethostname(host, sizeof host - 1);
-	if (reply && *reply) {
-		pthread_mutex_lock(&s->lock);
-		len = snprintf(out, sizeof out,
-		               "{\"role\":\"subscriber\",\"subject\":\"%s\","
-		               "\"host\":\"%s\",\"pid\":%d,\"group\":\"%s\","
-		               "\"mode\":\"%s\",\"frames\":%" PRIu64
-		               ",\"skipped\":%" PRIu64 ",\"dropped\":%" PRIu64
-		               ",\"group_skipped\":%" PRIu64 "}",
-		               s->uri.subject, host, (int)getpid(), s->group,
-		               s->opts.mode == FBUS_MODE_EVERY ? "every"
-		                                               : "latest",
-		               s->st.frames, s->st.skipped, s->st.dropped,
-		               s->st.group_skipped);
-		pthread_mutex_unlock(&s->lock);
-		if (len > 0 && (size_t)len < sizeof out)
-			fbusi_nats.natsConnection_Publish(nc, reply, out, len);
-	}
-	fbusi_nats.natsMsg_Destroy(m);
+	pthread_mutex_lock(&s->lock);
+	snprintf(rest, sizeof rest,
+	         ",\"group\":\"%s\",\"mode\":\"%s\",\"frames\":%" PRIu64
+	         ",\"skipped\":%" PRIu64 ",\"dropped\":%" PRIu64
+	         ",\"group_skipped\":%" PRIu64 "}",
+	         s->group, s->opts.mode == FBUS_MODE_EVERY ? "every" : "latest",
+	         s->st.frames, s->st.skipped, s->st.dropped, s->st.group_skipped);
+	pthread_mutex_unlock(&s->lock);
+	fbusi_nats_answer(nc, m, "subscriber", s->uri.subject, rest);
 }
 
 /* Under the lock: the publisher is gone (probe or goodbye). */
@@ -389,13 +375,12 @@ deliver(struct nats_sub *s, natsMsg *m, struct held *hd, struct fbus_frame *fr)
 	int len = fbusi_nats.natsMsg_GetDataLength(m);
 	struct fbusi_wire_hdr h;
 	struct fbus_format fmt;
-	uint32_t want;
 	int rc;
 
 	if (len < FBUSI_WIRE_HDR_LEN)
 		return fbusi_fail(&s->base.err, FBUS_EPROTO, "%s: a %d byte "
 		                  "message is no frame", s->where, len);
-	rc = fbusi_wire_hdr_parse(d, s->max_bytes, &h, &fmt, &s->base.err);
+	rc = fbusi_wire_hdr_parse(d, s->lim.max_bytes, &h, &fmt, &s->base.err);
 	if (rc) {
 		fbusi_err_prefix(&s->base.err, s->where);
 		return rc;
@@ -406,78 +391,13 @@ deliver(struct nats_sub *s, natsMsg *m, struct held *hd, struct fbus_frame *fr)
 		                  "bytes, its header says %u + %u + %u", s->where,
 		                  len, FBUSI_WIRE_HDR_LEN, h.meta_len,
 		                  h.payload_len);
-	want = s->want_pixfmt ? s->want_pixfmt : h.pixfmt;
-	memset(fr, 0, sizeof *fr);
-	fr->seq = h.seq;
-	fr->t_mono_ns = h.t_mono_ns;
-	fr->t_real_ns = h.t_real_ns;
 	/* the metadata copied: the caller may keep it aligned as it likes */
 	memcpy(hd->meta, d + FBUSI_WIRE_HDR_LEN, h.meta_len);
-	fr->meta = hd->meta;
-	fr->meta_bytes = h.meta_len;
-	d += FBUSI_WIRE_HDR_LEN + h.meta_len;
-	if (h.codec == FBUSI_CODEC_RAW) {
-		fr->fmt = fmt;
-		fr->data = d;
-		fr->payload_bytes = h.payload_len;
-	} else if (want == FBUS_PIXFMT_ENCODED) {
-		fr->fmt.pixfmt = FBUS_PIXFMT_ENCODED;
-		fr->fmt.width = h.width;
-		fr->fmt.height = h.height;
-		fr->fmt.size = h.payload_len;
-		(void)fbus_format_layout(&fr->fmt);
-		fr->data = d;
-		fr->payload_bytes = h.payload_len;
-	} else {
-		struct fbus_format f = { .pixfmt = want,
-			                 .width = h.width,
-			                 .height = h.height };
-		uint32_t w, hh;
-
-		if (!s->jpeg) {
-			rc = fbusi_jpeg_open(&s->jpeg, 0, &s->base.err);
-			if (rc)
-				return rc;
-		}
-		if (fbus_format_layout(&f))
-			return fbusi_fail(&s->base.err, FBUS_EPROTO,
-			                  "%s: cannot decode a %" PRIu32
-			                  "x%" PRIu32 " jpeg into %s",
-			                  s->where, h.width, h.height,
-			                  fbus_pixfmt_name(want));
-		if (f.size > s->max_decoded)
-			return fbusi_fail(&s->base.err, FBUS_EMSGSIZE,
-			                  "%s: a %" PRIu32 "x%" PRIu32 " jpeg "
-			                  "decodes to %" PRIu32 " bytes, over "
-			                  "the limit of %" PRIu64 " (raise it "
-			                  "with ?max=BYTES)",
-			                  s->where, h.width, h.height, f.size,
-			                  s->max_decoded);
-		rc = fbusi_jpeg_size(s->jpeg, d, h.payload_len, &w, &hh,
-		                     &s->base.err);
-		if (rc == 0 && (w != h.width || hh != h.height))
-			rc = fbusi_fail(&s->base.err, FBUS_EPROTO,
-			                "%s: jpeg is %" PRIu32 "x%" PRIu32
-			                ", header says %" PRIu32 "x%" PRIu32,
-			                s->where, w, hh, h.width, h.height);
-		if (rc == 0 && hd->dec_cap < f.size) {
-			uint8_t *n = realloc(hd->dec, f.size);
-
-			if (!n)
-				return fbusi_fail(&s->base.err, FBUS_ENOMEM,
-				                  "out of memory");
-			hd->dec = n;
-			hd->dec_cap = f.size;
-		}
-		if (rc == 0)
-			rc = fbusi_jpeg_decode(s->jpeg, d, h.payload_len, &f,
-			                       hd->dec, &s->base.err);
-		if (rc)
-			return rc;
-		fr->fmt = f;
-		fr->data = hd->dec;
-		fr->payload_bytes = f.size;
-	}
+	rc = fbusi_rx_frame(&s->lim, &s->jpeg, &h, &fmt, hd->meta,
+	                    d + FBUSI_WIRE_HDR_LEN + h.meta_len, &hd->dec,
+	                    &hd->dec_cap, s->where, fr, &s->base.err);
+	if (rc)
+		return rc;
 
 	/* the count of what we missed */
 	pthread_mutex_lock(&s->lock);
@@ -907,23 +827,9 @@ fbusi_nats_sub_open(struct fbus_sub **out, const struct fbusi_uri *uri,
 		snprintf(s->group, sizeof s->group, "%s", opts->group);
 	s->opts.group = NULL; /* the caller's string: not ours to keep */
 	snprintf(s->where, sizeof s->where, "nats %.180s", uri->subject);
-	s->max_bytes = opts->max_frame_bytes ? opts->max_frame_bytes
-	               : uri->max_bytes      ? uri->max_bytes
-	                                     : FBUS_MAX_FRAME_BYTES;
-	s->max_decoded = opts->max_frame_bytes || uri->max_bytes
-	                         ? s->max_bytes
-	                         : FBUS_MAX_DECODED_BYTES;
-	s->want_pixfmt = opts->pixfmt ? opts->pixfmt : uri->pixfmt;
-	if (s->want_pixfmt && s->want_pixfmt != FBUS_PIXFMT_ENCODED &&
-	    !fbusi_jpeg_can_decode(s->want_pixfmt)) {
-		rc = fbusi_fail(err, FBUS_EINVAL,
-		                "format=%s: jpeg decodes only into bgr24, "
-		                "rgb24, bgra, gray8 (or encoded)",
-		                fbus_pixfmt_name(s->want_pixfmt)
-		                        ? fbus_pixfmt_name(s->want_pixfmt)
-		                        : "?");
+	rc = fbusi_rx_limits(opts, uri, &s->lim, err);
+	if (rc)
 		goto fail;
-	}
 	s->qcap = opts->mode == FBUS_MODE_EVERY ? (opts->depth ? opts->depth : 4)
 	                                        : 1;
 	s->nheld = opts->max_held ? opts->max_held : 1;

@@ -14,6 +14,7 @@
  */
 #define _GNU_SOURCE
 #include "jpeg_codec.h"
+#include "stream/rxframe.h"
 #include "stream/stream.h"
 #include "stream/wire.h"
 
@@ -47,9 +48,7 @@ struct stream_sub {
 	struct fbusi_uri uri;
 	struct fbus_sub_opts opts;
 	char where[300];
-	uint64_t max_bytes;   /* received */
-	uint64_t max_decoded; /* a JPEG decoded: refused before allocating */
-	uint32_t want_pixfmt; /* jpeg: decode into this; 0 = as sent */
+	struct fbusi_rx_limits lim;
 	int fd;               /* -1 while disconnected */
 	int tfd;              /* timerfd: pollable while disconnected */
 	int broken;           /* sticky error without FBUS_SUB_RECONNECT */
@@ -380,7 +379,7 @@ pump(struct stream_sub *s)
 			                             FBUSI_WIRE_HDR_LEN,
 			                             &s->base.err);
 			if (rc == 0 && s->hdr_got == sizeof s->hdr)
-				rc = fbusi_wire_hdr_parse(s->hdr, s->max_bytes,
+				rc = fbusi_wire_hdr_parse(s->hdr, s->lim.max_bytes,
 				                          &b->h, &b->fmt,
 				                          &s->base.err);
 			if (rc)
@@ -417,74 +416,12 @@ deliver(struct stream_sub *s, struct fbus_frame *fr)
 	/* one frame held at most: one decoded copy does for every buffer */
 	struct rxbuf *d = s->nbufs == 2 ? &s->bufs[0] : b;
 	struct fbusi_wire_hdr *h = &b->h;
-	uint32_t want = s->want_pixfmt ? s->want_pixfmt : h->pixfmt;
-	int rc;
+	int rc = fbusi_rx_frame(&s->lim, &s->jpeg, h, &b->fmt, b->meta, b->data,
+	                        &d->dec, &d->dec_cap, s->where, fr,
+	                        &s->base.err);
 
-	memset(fr, 0, sizeof *fr);
-	fr->seq = h->seq;
-	fr->t_mono_ns = h->t_mono_ns;
-	fr->t_real_ns = h->t_real_ns;
-	fr->meta = b->meta;
-	fr->meta_bytes = h->meta_len;
-	if (h->codec == FBUSI_CODEC_RAW) {
-		fr->fmt = b->fmt;
-		fr->data = b->data;
-		fr->payload_bytes = h->payload_len;
-	} else if (want == FBUS_PIXFMT_ENCODED) {
-		fr->fmt.pixfmt = FBUS_PIXFMT_ENCODED;
-		fr->fmt.width = h->width;
-		fr->fmt.height = h->height;
-		fr->fmt.size = h->payload_len;
-		(void)fbus_format_layout(&fr->fmt);
-		fr->data = b->data;
-		fr->payload_bytes = h->payload_len;
-	} else {
-		struct fbus_format f = { .pixfmt = want,
-			                 .width = h->width,
-			                 .height = h->height };
-		uint32_t w, hh;
-
-		if (!s->jpeg) {
-			rc = fbusi_jpeg_open(&s->jpeg, 0, &s->base.err);
-			if (rc)
-				return where_err(s, rc);
-		}
-		if (fbus_format_layout(&f))
-			return fbusi_fail(&s->base.err, FBUS_EPROTO,
-			                  "%s: cannot decode a %" PRIu32
-			                  "x%" PRIu32 " jpeg into %s",
-			                  s->where, h->width, h->height,
-			                  fbus_pixfmt_name(want));
-		if (f.size > s->max_decoded)
-			return fbusi_fail(&s->base.err, FBUS_EMSGSIZE,
-			                  "%s: a %" PRIu32 "x%" PRIu32 " jpeg "
-			                  "decodes to %" PRIu32 " bytes, over "
-			                  "the limit of %" PRIu64 " (raise it "
-			                  "with ?max=BYTES)",
-			                  s->where, h->width, h->height, f.size,
-			                  s->max_decoded);
-		rc = fbusi_jpeg_size(s->jpeg, b->data, h->payload_len, &w, &hh,
-		                     &s->base.err);
-		if (rc == 0 && (w != h->width || hh != h->height))
-			rc = fbusi_fail(&s->base.err, FBUS_EPROTO,
-			                "jpeg is %" PRIu32 "x%" PRIu32
-			                ", header says %" PRIu32 "x%" PRIu32, w,
-			                hh, h->width, h->height);
-		if (rc == 0 && fbusi_stream_grow(&d->dec, &d->dec_cap, f.size))
-			rc = fbusi_fail(&s->base.err, FBUS_ENOMEM,
-			                "out of memory");
-		if (rc == 0)
-			rc = fbusi_jpeg_decode(s->jpeg, b->data,
-			                       h->payload_len, &f, d->dec,
-			                       &s->base.err);
-		if (rc)
-			return rc == FBUS_EPROTO || rc == FBUS_ENOTSUP
-			               ? where_err(s, rc)
-			               : rc;
-		fr->fmt = f;
-		fr->data = d->dec;
-		fr->payload_bytes = f.size;
-	}
+	if (rc)
+		return rc;
 	/* in a group, the frames between ours went to the other members;
 	 * the producer says what the group skipped */
 	if (s->group[0] && (h->group_skips & FBUSI_WIRE_FLAG_GROUP)) {
@@ -730,24 +667,9 @@ fbusi_stream_sub_open(struct fbus_sub **out, const struct fbusi_uri *uri,
 		snprintf(s->group, sizeof s->group, "%s", opts->group);
 	s->opts.group = NULL; /* the caller's string: not ours to keep */
 	fbusi_stream_describe(uri, s->where, sizeof s->where);
-	s->max_bytes = opts->max_frame_bytes ? opts->max_frame_bytes
-	               : uri->max_bytes      ? uri->max_bytes
-	                                     : FBUS_MAX_FRAME_BYTES;
-	/* a raw frame costs its sender what it costs us; a JPEG does not */
-	s->max_decoded = opts->max_frame_bytes || uri->max_bytes
-	                         ? s->max_bytes
-	                         : FBUS_MAX_DECODED_BYTES;
-	s->want_pixfmt = opts->pixfmt ? opts->pixfmt : uri->pixfmt;
-	if (s->want_pixfmt && s->want_pixfmt != FBUS_PIXFMT_ENCODED &&
-	    !fbusi_jpeg_can_decode(s->want_pixfmt)) {
-		rc = fbusi_fail(err, FBUS_EINVAL,
-		                "format=%s: jpeg decodes only into bgr24, "
-		                "rgb24, bgra, gray8 (or encoded)",
-		                fbus_pixfmt_name(s->want_pixfmt)
-		                        ? fbus_pixfmt_name(s->want_pixfmt)
-		                        : "?");
+	rc = fbusi_rx_limits(opts, uri, &s->lim, err);
+	if (rc)
 		goto err;
-	}
 	s->tfd = timerfd_create(CLOCK_MONOTONIC, TFD_CLOEXEC | TFD_NONBLOCK);
 	if (s->tfd < 0) {
 		rc = fbusi_fail(err, -errno, "timerfd: %s", strerror(errno));
