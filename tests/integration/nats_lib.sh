@@ -9,7 +9,7 @@
 #                                    NATS_PID_<NAME>
 #   nats_stop NAME                   kill -9 it
 #   nats_port                        a free loopback port
-NATS_SERVER=${NATS_SERVER:-$(command -v nats-server || echo /usr/bin/nats-server)}
+NATS_SERVER=${NATS_SERVER:-$(command -v nats-server || echo /usr/sbin/nats-server)}
 [ -x "$NATS_SERVER" ] ||
 	{ echo "SKIP: nats-server missing (apt-get install nats-server; make test installs it)" >&2; exit 77; }
 NATS_DIR=$(mktemp -d "${FBUS_TEST_TMP:-/tmp}/nats.XXXXXX")
