@@ -64,9 +64,13 @@ cpu_now_us(void)
 	       (double)(ru.ru_utime.tv_usec + ru.ru_stime.tv_usec);
 }
 
-/* --nats HOST:PORT, --fps N */
+/* --nats HOST:PORT, --fps N, --subscribers N, --every */
 static const char *bench_nats;
 static double bench_fps;
+static int bench_subs = 1;
+static int bench_every;
+
+#define MAX_BENCH_SUBS 64
 
 static void
 make_uri(char *buf, size_t n, const struct bench_case *c)
@@ -93,7 +97,10 @@ run_subscriber(const char *uri, int frames, int out_fd)
 {
 	struct fbus_sub_opts o = { .size = sizeof o,
 		                   .flags = FBUS_SUB_RECONNECT,
-		                   .group = bench_group };
+		                   .group = bench_group,
+		                   .mode = bench_every ? FBUS_MODE_EVERY
+		                                       : FBUS_MODE_LATEST,
+		                   .depth = 4 };
 	struct sub_report rep = { 0 };
 	struct fbus_frame f;
 	struct fbus_sub *s;
@@ -207,15 +214,16 @@ run_case(const struct bench_case *c, int json)
 {
 	struct fbus_format fmt = { .pixfmt = FBUS_PIXFMT_BGR24, .width = c->w,
 		                   .height = c->h };
+	struct fbus_pub_opts po = { .size = sizeof po };
 	struct fbus_pub_stats st;
-	struct sub_report rep;
+	struct sub_report rep, reps[MAX_BENCH_SUBS];
 	struct fbus_pub *p;
 	char uri[160];
 	uint8_t *src;
-	int pfd[2], status, rc;
+	int pfd[MAX_BENCH_SUBS], status, rc, ns = bench_subs;
 	int64_t t0;
 	double pub_cpu, fps, mfps = 0;
-	pid_t child;
+	pid_t child[MAX_BENCH_SUBS];
 	int warm = 20, n;
 	int64_t t_paced;
 
@@ -227,37 +235,52 @@ run_case(const struct bench_case *c, int json)
 	for (uint32_t i = 0; i < fmt.size; i++)
 		src[i] = (uint8_t)(i * 31 + (i >> 11));
 	make_uri(uri, sizeof uri, c);
-	if (pipe(pfd))
-		cli_die(1, "pipe failed");
-	child = fork();
-	if (child == 0) {
-		char frames[16], fd[16];
+	for (int k = 0; k < ns; k++) {
+		int fds[2];
 
-		close(pfd[0]);
-		snprintf(frames, sizeof frames, "%d", c->frames);
-		snprintf(fd, sizeof fd, "%d", pfd[1]);
-		execl("/proc/self/exe", "framebus", "bench", "--sub", uri, frames,
-		      fd, bench_group ? bench_group : "", (char *)NULL);
-		_exit(5);
+		if (pipe(fds))
+			cli_die(1, "pipe failed");
+		child[k] = fork();
+		if (child[k] == 0) {
+			char frames[16], fd[16];
+
+			close(fds[0]);
+			snprintf(frames, sizeof frames, "%d", c->frames);
+			snprintf(fd, sizeof fd, "%d", fds[1]);
+			execl("/proc/self/exe", "framebus", "bench", "--sub", uri,
+			      frames, fd, bench_group ? bench_group : "",
+			      bench_every ? "every" : "latest", (char *)NULL);
+			_exit(5);
+		}
+		close(fds[1]);
+		pfd[k] = fds[0];
 	}
-	close(pfd[1]);
-	rc = fbus_pub_open(&p, uri, NULL);
+	/* shm: room for every subscriber's queue (every mode reserves its
+	 * depth) and a latest reader's frame each, over the default ring */
+	po.slots = ns > 4 ? (uint32_t)(8 + 5 * ns) : 0;
+	po.max_subscribers = ns > 16 ? (uint32_t)ns : 0;
+	rc = fbus_pub_open(&p, uri, &po);
 	if (rc) {
-		kill(child, SIGKILL);
-		waitpid(child, NULL, 0);
+		for (int k = 0; k < ns; k++) {
+			kill(child[k], SIGKILL);
+			waitpid(child[k], NULL, 0);
+		}
 		cli_die(1, "%s", fbus_open_error());
 	}
-	for (int i = 0; i < 500; i++) {
+	for (int i = 0; i < 1000; i++) {
 		fbus_pub_stats(p, &st);
-		if (st.subscribers)
+		if (st.subscribers >= (uint32_t)ns)
 			break;
 		usleep(10000);
 	}
-	if (!st.subscribers) {
+	if (st.subscribers < (uint32_t)ns) {
 		fbus_pub_close(p);
-		kill(child, SIGKILL);
-		waitpid(child, NULL, 0);
-		cli_die(1, "%s: the subscriber never connected", uri);
+		for (int k = 0; k < ns; k++) {
+			kill(child[k], SIGKILL);
+			waitpid(child[k], NULL, 0);
+		}
+		cli_die(1, "%s: %u of %d subscribers connected", uri,
+		        st.subscribers, ns);
 	}
 	/* warm-up: fault in slots and caches */
 	for (int i = 0; i < warm; i++) {
@@ -304,10 +327,17 @@ run_case(const struct bench_case *c, int json)
 	} while (n < c->frames || fbus_now_mono_ns() - t0 < 500000000);
 	fps = n / ((double)(fbus_now_mono_ns() - t0) / 1e9);
 	fbus_pub_close(p);
-	if (read(pfd[0], &rep, sizeof rep) != sizeof rep)
-		memset(&rep, 0, sizeof rep);
-	close(pfd[0]);
-	waitpid(child, &status, 0);
+	/* rep: the subscriber that fared worst (highest p50) */
+	for (int k = 0; k < ns; k++) {
+		if (read(pfd[k], &reps[k], sizeof reps[k]) != sizeof reps[k])
+			memset(&reps[k], 0, sizeof reps[k]);
+		close(pfd[k]);
+		waitpid(child[k], &status, 0);
+	}
+	rep = reps[0];
+	for (int k = 1; k < ns; k++)
+		if (reps[k].p50 > rep.p50 || !reps[k].frames)
+			rep = reps[k];
 	free(src);
 
 	if (json) {
@@ -324,12 +354,27 @@ run_case(const struct bench_case *c, int json)
 		       rep.max, fps, rep.delivered_fps, pub_cpu, rep.cpu_us);
 		if (c->fill)
 			printf(",\"memcpy_fps\":%.1f", mfps);
+		printf(",\"mode\":\"%s\",\"subscribers\":%d",
+		       bench_every ? "every" : "latest", ns);
+		if (ns > 1) {
+			printf(",\"each_p50_us\":[");
+			for (int k = 0; k < ns; k++)
+				printf("%s%.2f", k ? "," : "", reps[k].p50);
+			printf("],\"each_p99_us\":[");
+			for (int k = 0; k < ns; k++)
+				printf("%s%.2f", k ? "," : "", reps[k].p99);
+			printf("]");
+		}
 		printf("}\n");
 	} else {
-		printf("%-5s %-4s %5ux%-5u %-7s frames %d (seen %llu)\n",
+		printf("%-5s %-4s %5ux%-5u %-7s frames %d (seen %llu)",
 		       c->transport, c->codec, c->w, c->h,
 		       c->fill ? "fill" : "handoff", c->frames,
 		       (unsigned long long)rep.frames);
+		if (ns > 1)
+			printf("  %d %s subscribers (latency: the worst)", ns,
+			       bench_every ? "every" : "latest");
+		printf("\n");
 		printf("  latency p50 %.1f [us]  p99 %.1f [us]  max %.1f [us]\n",
 		       rep.p50, rep.p99, rep.max);
 		printf("  throughput %.0f [frames/s] committed, %.0f [frames/s] "
@@ -344,7 +389,10 @@ run_case(const struct bench_case *c, int json)
 	fflush(stdout);
 	/* latest mode may skip a frame when the machine is busy; none seen
 	 * at all means the transport is broken */
-	return rep.frames > 0 ? 0 : 1;
+	for (int k = 0; k < ns; k++)
+		if (!reps[k].frames)
+			return 1;
+	return 0;
 }
 
 static void
@@ -360,6 +408,9 @@ usage(FILE *f)
 	        "  --variant handoff|fill|all     (default all)\n"
 	        "  --frames N                     per phase (default 1000)\n"
 	        "  --nats HOST:PORT               the nats-server for nats\n"
+	        "  --subscribers N                N subscriber processes (1..64);\n"
+	        "                                 latency: the worst one's\n"
+	        "  --every                        every-mode subscribers (drop)\n"
 	        "  --fps N                        latency phase at N Hz (default:\n"
 	        "                                 1 ms of quiet between frames)\n"
 	        "  --group NAME                   shm: the subscriber is a\n"
@@ -381,6 +432,8 @@ cmd_bench(int argc, char **argv)
 		{ "nats", required_argument, 0, 'N' },
 		{ "fps", required_argument, 0, 'f' },
 		{ "sub", no_argument, 0, 'S' },
+		{ "subscribers", required_argument, 0, 'k' },
+		{ "every", no_argument, 0, 'e' },
 		{ "help", no_argument, 0, 'h' },
 		{ 0, 0, 0, 0 },
 	};
@@ -454,12 +507,20 @@ cmd_bench(int argc, char **argv)
 		case 'f':
 			bench_fps = cli_parse_double("--fps", optarg, 0, 100000);
 			break;
+		case 'k':
+			bench_subs = (int)cli_parse_int("--subscribers", optarg,
+			                                1, MAX_BENCH_SUBS);
+			break;
+		case 'e':
+			bench_every = 1;
+			break;
 		case 'S':
-			/* bench --sub URI FRAMES FD GROUP: the subscriber */
-			if (argc - optind != 4)
+			/* bench --sub URI FRAMES FD GROUP MODE: a subscriber */
+			if (argc - optind != 5)
 				return 2;
 			if (argv[optind + 3][0])
 				bench_group = argv[optind + 3];
+			bench_every = !strcmp(argv[optind + 4], "every");
 			run_subscriber(argv[optind], atoi(argv[optind + 1]),
 			               atoi(argv[optind + 2]));
 			return 1; /* not reached */
