@@ -7,8 +7,9 @@ as imagezmq's ImageSender/ImageHub do.  The receiver rebuilds the frame
 (np.frombuffer or cv2.imdecode) and notes capture -> frame in hand on the
 shared monotonic clock.  Same pixels as `framebus bench` (its pattern).
 
-    python3 zmq_reqrep.py WxH raw|jpeg FPS|0 FRAMES
-FPS 0: back to back.  Prints one JSON object: p50_us, p99_us, fps,
+    python3 zmq_reqrep.py WxH raw|jpeg FPS|0 FRAMES [IMAGE]
+FPS 0: back to back.  IMAGE: a picture scaled to WxH instead of the
+pattern (as `framebus bench --image`).  Prints one JSON object: p50_us, p99_us, fps,
 pub_cpu_us_per_frame, sub_cpu_us_per_frame.
 """
 import json
@@ -65,6 +66,9 @@ def main():
     s = ctx.socket(zmq.REQ)
     s.connect(f"tcp://127.0.0.1:{port}")
     img = pattern(w, h)
+    if len(sys.argv) > 5:
+        img = cv2.resize(cv2.imread(sys.argv[5]), (w, h),
+                         interpolation=cv2.INTER_LINEAR)
     t0 = time.monotonic()
     c0 = cpu_us()
     for k in range(n):

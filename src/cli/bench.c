@@ -21,6 +21,7 @@
 #define _GNU_SOURCE
 #include "cli.h"
 #include "framebus.h"
+#include "input.h"
 
 #include <getopt.h>
 #include <signal.h>
@@ -69,6 +70,31 @@ static const char *bench_nats;
 static double bench_fps;
 static int bench_subs = 1;
 static int bench_every;
+/* --image FILE: the frames' pixels (a photo: JPEG costs what it costs on
+ * real content), scaled to each --size */
+static const char *bench_image;
+
+/* The picture at the case's size, as BGR, into src. */
+static void
+load_image(const struct fbus_format *fmt, uint8_t *src)
+{
+	struct input_opts io = { .spec = bench_image, .width = fmt->width,
+		                 .height = fmt->height,
+		                 .pixfmt = FBUS_PIXFMT_BGR24 };
+	struct fbus_format f;
+	struct input *in;
+	char err[256];
+
+	if (input_open(&in, &io, err, sizeof err))
+		cli_die(1, "--image %s: %s", bench_image, err);
+	if (input_frame_format(in, &f) || f.size != fmt->size ||
+	    input_frame_write(in, &f, src, err, sizeof err)) {
+		input_close(in);
+		cli_die(1, "--image %s: cannot make a %ux%u bgr24 frame of it",
+		        bench_image, fmt->width, fmt->height);
+	}
+	input_close(in);
+}
 
 #define MAX_BENCH_SUBS 64
 
@@ -232,8 +258,11 @@ run_case(const struct bench_case *c, int json)
 	src = malloc(fmt.size);
 	if (!src)
 		cli_die(1, "out of memory");
-	for (uint32_t i = 0; i < fmt.size; i++)
-		src[i] = (uint8_t)(i * 31 + (i >> 11));
+	if (bench_image)
+		load_image(&fmt, src);
+	else
+		for (uint32_t i = 0; i < fmt.size; i++)
+			src[i] = (uint8_t)(i * 31 + (i >> 11));
 	make_uri(uri, sizeof uri, c);
 	for (int k = 0; k < ns; k++) {
 		int fds[2];
@@ -411,6 +440,9 @@ usage(FILE *f)
 	        "  --subscribers N                N subscriber processes (1..64);\n"
 	        "                                 latency: the worst one's\n"
 	        "  --every                        every-mode subscribers (drop)\n"
+	        "  --image FILE                   the frames' pixels: a picture\n"
+	        "                                 scaled to each size (default:\n"
+	        "                                 a synthetic pattern)\n"
 	        "  --fps N                        latency phase at N Hz (default:\n"
 	        "                                 1 ms of quiet between frames)\n"
 	        "  --group NAME                   shm: the subscriber is a\n"
@@ -434,6 +466,7 @@ cmd_bench(int argc, char **argv)
 		{ "sub", no_argument, 0, 'S' },
 		{ "subscribers", required_argument, 0, 'k' },
 		{ "every", no_argument, 0, 'e' },
+		{ "image", required_argument, 0, 'i' },
 		{ "help", no_argument, 0, 'h' },
 		{ 0, 0, 0, 0 },
 	};
@@ -513,6 +546,9 @@ cmd_bench(int argc, char **argv)
 			break;
 		case 'e':
 			bench_every = 1;
+			break;
+		case 'i':
+			bench_image = optarg;
 			break;
 		case 'S':
 			/* bench --sub URI FRAMES FD GROUP MODE: a subscriber */
