@@ -75,7 +75,25 @@ for l in lines:
     assert c["fps"] > 0
 assert {json.loads(l)["variant"] for l in lines} == {"handoff", "fill"}
 PY
-for bad in "--size 0x5" "--transport carrier-pigeon" "--frames -3" "--variant x" "--bogus"; do
+# several subscribers, every mode, a picture for pixels: each subscriber
+# reports, and the frames carry the picture (JPEG of it over unix:)
+out=$("$fb" bench --size 160x120 --frames 50 --variant handoff --subscribers 3 --every --json)
+python3 - "$out" <<'PY'
+import json, sys
+c = json.loads(sys.argv[1])
+assert c["subscribers"] == 3 and c["mode"] == "every", c
+assert len(c["each_p50_us"]) == 3 and all(v > 0 for v in c["each_p50_us"]), c
+assert c["p50_us"] == max(c["each_p50_us"]), c
+PY
+"$fb" bench --transport unix --codec jpeg --size 160x120 --frames 20 --variant handoff \
+	--fps 200 --image /usr/share/darknet/data/dog.jpg --json >/dev/null ||
+	fail "bench --image --fps"
+set +e
+err=$("$fb" bench --frames 10 --image /nonexistent.jpg 2>&1 >/dev/null); rc=$?
+set -e
+[ $rc -eq 1 ] && grep -q "nonexistent.jpg" <<<"$err" || fail "bench --image missing: $rc $err"
+for bad in "--size 0x5" "--transport carrier-pigeon" "--frames -3" "--variant x" "--bogus" \
+	"--subscribers 0" "--subscribers 65" "--fps -1" "--transport nats"; do
 	set +e
 	# shellcheck disable=SC2086
 	err=$("$fb" bench $bad 2>&1 >/dev/null); rc=$?
