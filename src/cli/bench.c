@@ -235,6 +235,15 @@ memcpy_fps(const uint8_t *src, size_t size, int frames)
 	return dt > 0 ? n / dt : 0;
 }
 
+static void
+kill_all(const pid_t *child, int n)
+{
+	for (int k = 0; k < n; k++) {
+		kill(child[k], SIGKILL);
+		waitpid(child[k], NULL, 0);
+	}
+}
+
 static int
 run_case(const struct bench_case *c, int json)
 {
@@ -290,10 +299,7 @@ run_case(const struct bench_case *c, int json)
 	po.max_subscribers = ns > 16 ? (uint32_t)ns : 0;
 	rc = fbus_pub_open(&p, uri, &po);
 	if (rc) {
-		for (int k = 0; k < ns; k++) {
-			kill(child[k], SIGKILL);
-			waitpid(child[k], NULL, 0);
-		}
+		kill_all(child, ns);
 		cli_die(1, "%s", fbus_open_error());
 	}
 	for (int i = 0; i < 1000; i++) {
@@ -304,10 +310,7 @@ run_case(const struct bench_case *c, int json)
 	}
 	if (st.subscribers < (uint32_t)ns) {
 		fbus_pub_close(p);
-		for (int k = 0; k < ns; k++) {
-			kill(child[k], SIGKILL);
-			waitpid(child[k], NULL, 0);
-		}
+		kill_all(child, ns);
 		cli_die(1, "%s: %u of %d subscribers connected", uri,
 		        st.subscribers, ns);
 	}

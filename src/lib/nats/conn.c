@@ -58,17 +58,10 @@ fbusi_nats_fail(struct fbusi_err *err, natsStatus s, const char *what)
 }
 
 int
-fbusi_nats_hello_subject(const char *subject, char *buf, size_t n)
+fbusi_nats_ctl_subject(const char *prefix, const char *subject, char *buf,
+                       size_t n)
 {
-	int len = snprintf(buf, n, FBUSI_NATS_HELLO_PREFIX "%s", subject);
-
-	return len < 0 || (size_t)len >= n ? FBUS_ENAMETOOLONG : 0;
-}
-
-int
-fbusi_nats_bye_subject(const char *subject, char *buf, size_t n)
-{
-	int len = snprintf(buf, n, FBUSI_NATS_BYE_PREFIX "%s", subject);
+	int len = snprintf(buf, n, "%s%s", prefix, subject);
 
 	return len < 0 || (size_t)len >= n ? FBUS_ENAMETOOLONG : 0;
 }
@@ -118,7 +111,7 @@ fbusi_nats_hello(natsConnection *nc, const char *subject, int wait_ms,
 	struct fbusi_wire_welcome w;
 	int rc, blen = 0;
 
-	if (fbusi_nats_hello_subject(subject, hs, sizeof hs))
+	if (fbusi_nats_ctl_subject(FBUSI_NATS_HELLO_PREFIX, subject, hs, sizeof hs))
 		return fbusi_fail(err, FBUS_ENAMETOOLONG, "subject too long");
 	if (id)
 		blen = snprintf(body, sizeof body, "%c%016" PRIx64, sign, id);

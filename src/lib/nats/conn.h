@@ -51,9 +51,9 @@ int fbusi_nats_connect(const struct fbusi_uri *u, bool forever,
 /* A failed call: the code for s and "what: the client's/server's words". */
 int fbusi_nats_fail(struct fbusi_err *err, natsStatus s, const char *what);
 
-/* "_FBUS.hello.<subject>", "_FBUS.bye.<subject>" */
-int fbusi_nats_hello_subject(const char *subject, char *buf, size_t n);
-int fbusi_nats_bye_subject(const char *subject, char *buf, size_t n);
+/* prefix + subject ("_FBUS.hello.<subject>", "_FBUS.bye.<subject>") */
+int fbusi_nats_ctl_subject(const char *prefix, const char *subject, char *buf,
+                           size_t n);
 /* JetStream names may hold no '.': '-' becomes "-m", '.' becomes "-d"
  * (one-to-one).  FBUS_<subject> and the group's consumer name. */
 int fbusi_nats_stream_name(const char *subject, char *buf, size_t n);

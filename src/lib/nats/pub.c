@@ -238,8 +238,7 @@ pub_commit(struct fbus_pub *base, struct fbus_slot *slot)
 	else
 		rc = 0;
 out:
-	p->loaned = false;
-	slot->_priv[1] = 0;
+	pub_abort(base, slot); /* the slot is back either way */
 	return rc ? rc : (int64_t)h.seq;
 }
 
@@ -391,7 +390,8 @@ pub_close(struct fbus_pub *base)
 
 		/* after the last frame, from the same connection: subscribers
 		 * drain what came before, then see the publisher gone */
-		if (!fbusi_nats_bye_subject(p->uri.subject, bs, sizeof bs))
+		if (!fbusi_nats_ctl_subject(FBUSI_NATS_BYE_PREFIX, p->uri.subject, bs,
+		                            sizeof bs))
 			fbusi_nats.natsConnection_Publish(p->nc, bs, bye,
 			                                  sizeof bye);
 		fbusi_nats.natsConnection_FlushTimeout(p->nc, 1000);
@@ -458,7 +458,7 @@ fbusi_nats_pub_open(struct fbus_pub **out, const struct fbusi_uri *uri,
 	}
 	if (rc != FBUS_ENOENT && rc != FBUS_ETIMEDOUT)
 		goto fail;
-	fbusi_nats_hello_subject(uri->subject, hs, sizeof hs);
+	fbusi_nats_ctl_subject(FBUSI_NATS_HELLO_PREFIX, uri->subject, hs, sizeof hs);
 	s = fbusi_nats.natsConnection_Subscribe(&p->hello, p->nc, hs,
 	                                        on_hello, p);
 	if (s == NATS_OK)

@@ -290,7 +290,7 @@ watch_main(void *arg)
 	pthread_mutex_lock(&s->lock);
 	while (!s->stop) {
 		int64_t now = now_ms();
-		bool fetch;
+		bool fetch, probe;
 
 		if (!s->conn_closed &&
 		    fbusi_nats.natsConnection_Status(s->nc) ==
@@ -300,10 +300,9 @@ watch_main(void *arg)
 			update_efd(s);
 		}
 		fetch = s->group[0] && (s->want || s->bye_fetch) &&
-		        s->qlen == 0 &&
-		             s->state == PUB_LIVE && !s->broken &&
-		             !s->conn_closed;
-		bool probe = !s->broken && !s->conn_closed &&
+		        s->qlen == 0 && s->state == PUB_LIVE && !s->broken &&
+		        !s->conn_closed;
+		probe = !s->broken && !s->conn_closed &&
 		             (s->probe_now ||
 		              now - last_probe >= FBUSI_NATS_RENEW_MS ||
 		              (now - s->last_rx_ms >= FBUSI_NATS_IDLE_PROBE_MS &&
@@ -446,6 +445,15 @@ frames_pending(struct nats_sub *s)
 	       n > 0;
 }
 
+static bool
+holds_none(const struct nats_sub *s)
+{
+	for (uint32_t i = 0; i < s->nheld; i++)
+		if (s->held[i].cookie)
+			return false;
+	return true;
+}
+
 static struct held *
 free_held(struct nats_sub *s)
 {
@@ -507,14 +515,15 @@ sub_next(struct fbus_sub *base, struct fbus_frame *fr, int timeout_ms)
 		} else if (s->bye || s->report_gone || s->conn_closed) {
 			if (s->bye) {
 				s->bye = false;
-				s->state = PUB_UNKNOWN; /* mark_gone acts */
-				mark_gone(s, "the publisher closed");
+				s->state = PUB_GONE;
+				s->seq_reset = true;
+				snprintf(s->gone_why, sizeof s->gone_why,
+				         "the publisher closed");
 			}
 			if (s->conn_closed)
 				snprintf(s->gone_why, sizeof s->gone_why,
 				         "no NATS server is reachable any more");
 			s->report_gone = false;
-			s->st.connected = 0;
 			if (!(s->opts.flags & FBUS_SUB_RECONNECT) ||
 			    s->conn_closed)
 				s->broken = FBUS_EDISCONNECTED;
@@ -540,9 +549,6 @@ sub_next(struct fbus_sub *base, struct fbus_frame *fr, int timeout_ms)
 			hd->cookie = ++s->cookies;
 			fr->_priv[0] = (uint64_t)(hd - s->held);
 			fr->_priv[1] = hd->cookie;
-			pthread_mutex_lock(&s->lock);
-			s->st.connected = 1;
-			pthread_mutex_unlock(&s->lock);
 			return 0;
 		}
 		left = (int)(deadline - now_ms());
@@ -571,7 +577,6 @@ sub_release(struct fbus_sub *base, struct fbus_frame *fr)
 {
 	struct nats_sub *s = to_sub(base);
 	uint64_t i = fr->_priv[0];
-	bool none = true;
 
 	if (!fr->_priv[1] || i >= s->nheld ||
 	    s->held[i].cookie != fr->_priv[1])
@@ -581,10 +586,7 @@ sub_release(struct fbus_sub *base, struct fbus_frame *fr)
 	s->held[i].cookie = 0;
 	fr->_priv[1] = 0;
 	fr->data = NULL;
-	for (uint32_t k = 0; k < s->nheld; k++)
-		if (s->held[k].cookie)
-			none = false;
-	if (none && s->group[0] && s->fd_used) {
+	if (s->group[0] && s->fd_used && holds_none(s)) {
 		/* free again: the next frame may come to us (a caller
 		 * that blocks in next() asks there: it gets the newest) */
 		pthread_mutex_lock(&s->lock);
@@ -599,11 +601,8 @@ static int
 sub_fd(struct fbus_sub *base)
 {
 	struct nats_sub *s = to_sub(base);
-	bool none = true;
+	bool none = holds_none(s);
 
-	for (uint32_t k = 0; k < s->nheld; k++)
-		if (s->held[k].cookie)
-			none = false;
 	pthread_mutex_lock(&s->lock);
 	if (s->group[0] && !s->fd_used) {
 		/* it will wait for the fd, not in next(): fetch when free */
@@ -870,7 +869,8 @@ fbusi_nats_sub_open(struct fbus_sub **out, const struct fbusi_uri *uri,
 	if (st == NATS_OK) {
 		char bs[300];
 
-		fbusi_nats_bye_subject(uri->subject, bs, sizeof bs);
+		fbusi_nats_ctl_subject(FBUSI_NATS_BYE_PREFIX, uri->subject, bs,
+		                       sizeof bs);
 		st = fbusi_nats.natsConnection_Subscribe(&s->byesub, s->nc, bs,
 		                                         on_bye, s);
 	}
@@ -887,7 +887,6 @@ fbusi_nats_sub_open(struct fbus_sub **out, const struct fbusi_uri *uri,
 		s->next_seq = next;
 		s->state = PUB_LIVE;
 		s->ever_live = true;
-		s->st.connected = 1;
 	} else if (!(opts->flags & FBUS_SUB_RECONNECT) ||
 	           fbusi_connect_error_is_final(rc)) {
 		goto fail;
