@@ -442,6 +442,16 @@ read_all(int fd, char *buf, size_t n)
 	close(fd);
 }
 
+/* A number for JSON: "null" when it is none (nan, inf). */
+static const char *
+jnum(char buf[32], double x, int decimals)
+{
+	if (!isfinite(x))
+		return "null";
+	snprintf(buf, 32, "%.*f", decimals, x);
+	return buf;
+}
+
 static double
 field(const char *line, const char *key)
 {
@@ -512,22 +522,33 @@ run_case(const char *self, struct cfg *c, gboolean json)
 			snprintf(mode, sizeof mode, "%d fps", c->fps);
 		else
 			snprintf(mode, sizeof mode, "back to back");
-		if (json)
+		if (json) {
+			/* a stalled producer reports no numbers: null, not
+			 * nan, keeps the line JSON */
+			char v[12][32];
+
 			printf("{\"transport\":\"%s\",\"size\":\"%dx%d\","
-			       "\"fps\":%d,\"sent\":%.0f,\"received\":%.0f,"
-			       "\"stamped\":%.0f,\"in_p50_us\":%.1f,"
-			       "\"in_p99_us\":%.1f,\"pts_p50_us\":%.1f,"
-			       "\"pts_p99_us\":%.1f,\"sent_fps\":%.1f,"
-			       "\"received_fps\":%.1f,\"producer_cpu_us\":%.1f,"
-			       "\"consumer_cpu_us\":%.1f,\"stalled\":%s,"
-			       "\"zero_copy\":%.0f}\n",
-			       c->transport, c->w, c->h, c->fps, pf, cf, st,
-			       field(cout, "in_p50"), field(cout, "in_p99"),
-			       field(cout, "pts_p50"), field(cout, "pts_p99"),
-			       pf / (el / 1e9), (cf - 1) / (span / 1e9),
-			       pc / pf / 1e3, cc / (cf - 1) / 1e3,
-			       stalled ? "true" : "false", field(pout, "zero_copy"));
-		else
+			       "\"fps\":%d,\"sent\":%s,\"received\":%s,"
+			       "\"stamped\":%s,\"in_p50_us\":%s,"
+			       "\"in_p99_us\":%s,\"pts_p50_us\":%s,"
+			       "\"pts_p99_us\":%s,\"sent_fps\":%s,"
+			       "\"received_fps\":%s,\"producer_cpu_us\":%s,"
+			       "\"consumer_cpu_us\":%s,\"stalled\":%s,"
+			       "\"zero_copy\":%s}\n",
+			       c->transport, c->w, c->h, c->fps,
+			       jnum(v[0], pf, 0), jnum(v[1], cf, 0),
+			       jnum(v[2], st, 0),
+			       jnum(v[3], field(cout, "in_p50"), 1),
+			       jnum(v[4], field(cout, "in_p99"), 1),
+			       jnum(v[5], field(cout, "pts_p50"), 1),
+			       jnum(v[6], field(cout, "pts_p99"), 1),
+			       jnum(v[7], pf / (el / 1e9), 1),
+			       jnum(v[8], (cf - 1) / (span / 1e9), 1),
+			       jnum(v[9], pc / pf / 1e3, 1),
+			       jnum(v[10], cc / (cf - 1) / 1e3, 1),
+			       stalled ? "true" : "false",
+			       jnum(v[11], field(pout, "zero_copy"), 0));
+		} else {
 			printf("| %dx%d | %s | %s | %.0f/%.0f%s | %s | %s | %.0f | "
 			       "%.0f | %.1f | %.1f | %.0f | %.0f |\n",
 			       c->w, c->h, mode, !strcmp(c->transport, "shm") ?
@@ -538,6 +559,7 @@ run_case(const char *self, struct cfg *c, gboolean json)
 			       field(cout, "in_p50"), field(cout, "in_p99"),
 			       pf / (el / 1e9), (cf - 1) / (span / 1e9),
 			       pc / pf / 1e3, cc / (cf - 1) / 1e3);
+		}
 		if (stalled)
 			fprintf(stderr, "framebus-gst-bench: %s %dx%d: the "
 			        "producer stalled after %.0f of %d frames\n",
