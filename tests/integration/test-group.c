@@ -16,6 +16,7 @@
 
 #include <arpa/inet.h>
 #include <fcntl.h>
+#include <poll.h>
 #include <netinet/in.h>
 #include <sys/socket.h>
 #include <signal.h>
@@ -687,6 +688,69 @@ test_one_and_refusals(void **state)
 	assert_int_equal(t_runtime_files("gr1"), 0);
 }
 
+/* Members polling their fd are rung one a frame, not all: after k commits
+ * k members' fds are readable (each a different one), however many are
+ * armed -- in latest mode while they are free, in every mode where the
+ * frame was queued.  A member that took a frame and let it go is free
+ * again and rung again. */
+static void
+test_fd_rings_one(void **state)
+{
+	for (int mode = FBUS_MODE_LATEST; mode <= FBUS_MODE_EVERY; mode++) {
+		char base[128];
+		struct fbus_pub *p;
+		struct fbus_sub *s[4];
+		struct pollfd pfd[4];
+		struct fbus_frame fr;
+		struct fbus_sub_opts o = { .size = sizeof o, .mode = mode,
+			                   .group = "fdg" };
+		uint64_t seq = 0;
+		int taken = 0;
+
+		(void)state;
+		snprintf(base, sizeof base, "shm:%s", t_unique_name("grfd"));
+		CHECK(fbus_pub_open(&p, base, NULL));
+		/* the ring exists before anyone polls: its RING message on
+		 * the control socket would make every fd readable */
+		publish(p, &seq, 1, 0);
+		for (int i = 0; i < 4; i++) {
+			CHECK(fbus_sub_open(&s[i], base, &o));
+			pfd[i].fd = fbus_sub_fd(s[i]);
+			pfd[i].events = POLLIN;
+			assert_true(pfd[i].fd >= 0);
+		}
+		/* latest: frame 1 stands untaken, so one may take it; then
+		 * the group is quiet */
+		for (int i = 0; i < 4; i++)
+			if (fbus_sub_next(s[i], &fr, 0) == 0) {
+				taken++;
+				fbus_sub_release(s[i], &fr);
+			}
+		assert_int_equal(taken, mode == FBUS_MODE_LATEST);
+		assert_int_equal(poll(pfd, 4, 0), 0);
+		for (int k = 1; k <= 4; k++) {
+			publish(p, &seq, 1, 0);
+			assert_int_equal(poll(pfd, 4, 0), k);
+		}
+		/* every mode: each of the four holds one frame; latest: one
+		 * takes the newest, the others find nothing */
+		taken = 0;
+		for (int i = 0; i < 4; i++)
+			if (fbus_sub_next(s[i], &fr, 0) == 0) {
+				taken++;
+				assert_true(intact(&fr));
+				fbus_sub_release(s[i], &fr);
+			}
+		assert_int_equal(taken, mode == FBUS_MODE_LATEST ? 1 : 4);
+		assert_int_equal(poll(pfd, 4, 0), 0);
+		publish(p, &seq, 1, 0);
+		assert_int_equal(poll(pfd, 4, 0), 1);
+		for (int i = 0; i < 4; i++)
+			fbus_sub_close(s[i]);
+		fbus_pub_close(p);
+	}
+}
+
 int
 main(void)
 {
@@ -698,6 +762,7 @@ main(void)
 		cmocka_unit_test(test_every_kill_and_stop),
 		cmocka_unit_test(test_stream_every),
 		cmocka_unit_test(test_stream_latest),
+		cmocka_unit_test(test_fd_rings_one),
 	};
 
 	signal(SIGPIPE, SIG_IGN);

@@ -303,8 +303,8 @@ admit(struct shm_pub *p, struct pending *pd, const struct fbusi_ctl_hello *hi)
 	e->dropped = 0;
 	e->strikes = 0;
 	e->demoted = false;
-	snprintf(e->group, sizeof e->group, "%s",
-	         hi->mode == FBUS_MODE_EVERY ? hi->group : "");
+	snprintf(e->group, sizeof e->group, "%s", hi->group);
+	e->given = 0;
 	e->served = 0;
 	e->passing = false;
 	e->pid = pd->pid;

@@ -115,9 +115,10 @@ fbusi_shm_attach(const struct fbusi_uri *u, const struct fbus_sub_opts *opts,
 	                   : opts->max_held;
 	hi.policy = opts->full_policy;
 	hi.block_ms = opts->block_ms;
-	/* latest groups share a claim among themselves; the producer needs
-	 * to know only an every group, whose queue it fills */
-	if (opts->group && opts->mode == FBUS_MODE_EVERY)
+	/* the producer fills an every group's queue; a latest group's
+	 * members share a claim among themselves, and the producer only
+	 * rings one of those that poll their fd a frame */
+	if (opts->group)
 		snprintf(hi.group, sizeof hi.group, "%s", opts->group);
 	rc = fbusi_send_fds(c->sock, &hi, sizeof hi, NULL, 0, 0);
 	if (rc && rc != -EPIPE && rc != -ECONNRESET) {

@@ -97,7 +97,8 @@ struct fbusi_page {
 	uint32_t depth;
 	uint32_t mode;
 	/* written by the subscriber */
-	uint32_t _unused;         /* was the single lease of version 1 */
+	_Atomic uint32_t want;    /* latest group member polling its fd: 1
+	                             while it is free to take a frame */
 	_Atomic uint32_t waiting; /* 1 while sleeping on ring seq_word */
 	_Atomic uint32_t tail;    /* every: entries consumed */
 	_Atomic uint32_t armed;   /* 1: signal my eventfd on commit */

@@ -51,8 +51,9 @@ struct fbusi_ctl_hello {
 	uint32_t policy;
 	uint32_t block_ms;
 	uint32_t _reserved;
-	/* every mode: the worker group, NUL-terminated; "" for none.  The
-	 * producer queues each frame to one of its members. */
+	/* the worker group, NUL-terminated; "" for none.  Every mode: the
+	 * producer queues each frame to one of its members; latest: it
+	 * rings one free member's eventfd a frame. */
 	char group[32];
 };
 

@@ -318,9 +318,34 @@ push_entry(struct ent *e, uint64_t en)
 	atomic_store_explicit(&e->page->entries[e->head % e->depth], en,
 	                      memory_order_relaxed);
 	e->head++;
-	/* release: publishes the entry; pairs with the acquire load of head
-	 * in sub next() */
-	atomic_store_explicit(&e->page->head, e->head, memory_order_release);
+	/* seq_cst: publishes the entry (pairs with the acquire load of head
+	 * in sub next()) and comes before wake_member's load of `waiting` */
+	atomic_store(&e->page->head, e->head);
+}
+
+static bool
+own_wake(const struct ent *e)
+{
+	return e->mode == FBUS_MODE_EVERY && e->group[0];
+}
+
+/* An every-mode group member sleeps on its own page's head word, not on
+ * the ring's: a frame queued to it wakes it alone, and the rest of the
+ * group sleeps on (no herd).  The seq_cst head store above, then this
+ * load of `waiting`: pairs with the member's waiting=1 store and head
+ * re-check before FUTEX_WAIT. */
+static void
+wake_member(struct ent *e)
+{
+	if (atomic_load(&e->page->waiting))
+		fbusi_futex_wake((const uint32_t *)&e->page->head, 1);
+	if (atomic_load_explicit(&e->page->armed, memory_order_relaxed) &&
+	    atomic_exchange(&e->page->efd_pending, 1) == 0) {
+		uint64_t one = 1;
+		if (write(e->efd, &one, sizeof one) < 0) {
+			/* counter saturated: already readable */
+		}
+	}
 }
 
 static void
@@ -361,17 +386,17 @@ group_served(struct shm_pub *p, uint32_t i, uint64_t seq)
 
 /* The member of `group` the next frame goes to: one with room before one
  * without, then the fewest frames queued or held -- join the shortest
- * queue: a free member has none, so it gets the frame.  Ties are broken
- * from a start that rotates with seq, so equal members share.  NULL: no
- * member left. */
+ * queue: a free member has none, so it gets the frame.  Ties go to the
+ * member given a frame longest ago, so equal members take turns.  NULL:
+ * no member left. */
 static struct ent *
-group_pick(struct shm_pub *p, const char *group, uint64_t seq)
+group_pick(struct shm_pub *p, const char *group)
 {
 	struct ent *best = NULL;
 	uint64_t best_key = UINT64_MAX;
 
 	for (uint32_t k = 0; k < p->n_ents; k++) {
-		struct ent *m = &p->ents[(k + seq) % p->n_ents];
+		struct ent *m = &p->ents[k];
 		uint32_t used;
 		uint64_t key;
 
@@ -385,7 +410,8 @@ group_pick(struct shm_pub *p, const char *group, uint64_t seq)
 		if (used == 0)
 			m->demoted = false; /* emptied: it reads again */
 		key = ((uint64_t)(used >= m->depth) << 32) | used;
-		if (key < best_key) {
+		if (key < best_key ||
+		    (key == best_key && m->given < best->given)) {
 			best = m;
 			best_key = key;
 		}
@@ -402,16 +428,15 @@ group_waiting(struct shm_pub *p, const char *group, uint32_t on)
 			atomic_store(&p->ents[k].page->prod_waiting, on);
 }
 
-/* Every-mode group g (its first member): the member to queue frame seq
- * to, or NULL to drop it (charged to *charge).  All queues full and the
+/* Every-mode group g (its first member): the member to queue the next
+ * frame to, or NULL to drop it (charged to *charge).  All queues full and the
  * block policy: wait until any member has room.  Each member wakes only
  * the futex on its own tail, so the wait looks at all of them every
  * millisecond -- it only happens when the whole group is behind. */
 static struct ent *
-group_member_for(struct shm_pub *p, struct ent *g, uint64_t seq,
-                 struct ent **charge)
+group_member_for(struct shm_pub *p, struct ent *g, struct ent **charge)
 {
-	struct ent *m = group_pick(p, g->group, seq);
+	struct ent *m = group_pick(p, g->group);
 	uint32_t ms;
 	int64_t deadline;
 	bool room = false;
@@ -431,7 +456,7 @@ group_member_for(struct shm_pub *p, struct ent *g, uint64_t seq,
 		/* seq_cst flags, then seq_cst tail loads in group_pick:
 		 * pairs with the subscriber's tail store + flag load */
 		group_waiting(p, g->group, 1);
-		m = group_pick(p, g->group, seq);
+		m = group_pick(p, g->group);
 		if (!m || (room = queued(m) < m->depth))
 			break;
 		tail = atomic_load(&m->page->tail);
@@ -469,12 +494,6 @@ group_member_for(struct shm_pub *p, struct ent *g, uint64_t seq,
 	return NULL;
 }
 
-/* Wake whoever waits for a frame: seq_cst loads of `waiting` after the
- * caller's seq_cst store of seq_word pair with the subscriber's seq_cst
- * waiting=1 store and seq_word re-check before FUTEX_WAIT, so a sleeper
- * is never missed and nobody sleeping means no syscall. */
-static void wake_readers(struct shm_pub *p);
-
 /* A member of an every-mode group died: what was queued to it, taken or
  * not, goes to the other members, so no frame of the group's queue is
  * lost with it -- at least once, then: one it was working on when it died
@@ -485,7 +504,7 @@ static void wake_readers(struct shm_pub *p);
 static bool
 redeliver(struct shm_pub *p, struct ent *dead)
 {
-	bool any = false, done = true;
+	bool done = true;
 
 	if (!dead->passing) {
 		uint32_t tail = atomic_load(&dead->page->tail);
@@ -504,7 +523,7 @@ redeliver(struct shm_pub *p, struct ent *dead)
 			atomic_fetch_add(&p->dropped, 1);
 			continue;
 		}
-		m = group_pick(p, dead->group, en >> 24);
+		m = group_pick(p, dead->group);
 		if (!m) {
 			/* the group is gone */
 			atomic_fetch_add(&p->dropped, 1);
@@ -515,26 +534,92 @@ redeliver(struct shm_pub *p, struct ent *dead)
 			break;
 		}
 		push_entry(m, en);
-		any = true;
+		m->given = en >> 24;
+		wake_member(m);
 	}
-	if (any && p->hdr)
-		wake_readers(p);
 	return done;
 }
 
+static bool
+latest_member(const struct ent *e)
+{
+	return atomic_load_explicit(&e->state, memory_order_acquire) ==
+	               ENT_ACTIVE &&
+	       e->mode == FBUS_MODE_LATEST && e->group[0];
+}
+
+/* Latest-mode group members polling their fd: a commit rings one of them
+ * a group, not all (no herd) -- one that says it is free (`want`), the
+ * one rung longest ago.  Exchanging `want` to 0 means a stopped member
+ * costs its group one frame, not every later one: the next commit rings
+ * another.  (Members waiting in next() are woken by the group's take
+ * mutex instead: one waiter sleeps on the ring word.) */
+static void
+ring_latest_groups(struct shm_pub *p, uint64_t seq)
+{
+	for (uint32_t i = 0; i < p->n_ents; i++) {
+		struct ent *g = &p->ents[i];
+		bool first = true;
+
+		if (!latest_member(g))
+			continue;
+		for (uint32_t j = 0; j < i && first; j++)
+			first = !latest_member(&p->ents[j]) ||
+			        strcmp(p->ents[j].group, g->group);
+		if (!first)
+			continue; /* its group was rung at its first member */
+		for (uint32_t tries = 0; tries < p->n_ents; tries++) {
+			struct ent *best = NULL;
+			uint64_t one = 1;
+
+			for (uint32_t j = i; j < p->n_ents; j++) {
+				struct ent *m = &p->ents[j];
+
+				if (latest_member(m) &&
+				    !strcmp(m->group, g->group) &&
+				    atomic_load_explicit(&m->page->armed,
+				                         memory_order_relaxed) &&
+				    atomic_load(&m->page->want) &&
+				    (!best || m->given < best->given))
+					best = m;
+			}
+			if (!best)
+				break;
+			/* 0 already: it took itself off since; the next */
+			if (atomic_exchange(&best->page->want, 0) != 1)
+				continue;
+			best->given = seq;
+			if (atomic_exchange(&best->page->efd_pending, 1) == 0 &&
+			    write(best->efd, &one, sizeof one) < 0) {
+				/* counter saturated: already readable */
+			}
+			break;
+		}
+	}
+}
+
+/* Wake whoever waits for a frame: seq_cst loads of `waiting` after the
+ * caller's seq_cst store of seq_word pair with the subscriber's seq_cst
+ * waiting=1 store and seq_word re-check before FUTEX_WAIT, so a sleeper
+ * is never missed and nobody sleeping means no syscall. */
 static void
 wake_readers(struct shm_pub *p)
 {
-	int any_waiting = 0;
+	int any_waiting = 0, any_group = 0;
 
 	for (uint32_t i = 0; i < p->n_ents; i++) {
 		struct ent *e = &p->ents[i];
 
 		if (atomic_load_explicit(&e->state, memory_order_acquire) !=
-		    ENT_ACTIVE)
+		            ENT_ACTIVE ||
+		    own_wake(e))
 			continue;
 		if (atomic_load(&e->page->waiting))
 			any_waiting = 1;
+		if (e->group[0]) {
+			any_group = 1;
+			continue; /* its fd is rung by ring_latest_groups */
+		}
 		/* seq_cst exchange pairs with the subscriber clearing
 		 * efd_pending before it looks for frames */
 		if (atomic_load_explicit(&e->page->armed,
@@ -549,6 +634,8 @@ wake_readers(struct shm_pub *p)
 	if (any_waiting)
 		fbusi_futex_wake((const uint32_t *)&p->hdr->seq_word,
 		                 INT_MAX);
+	if (any_group)
+		ring_latest_groups(p, p->seq);
 }
 
 static int64_t
@@ -603,7 +690,7 @@ shm_commit(struct fbus_pub *base, struct fbus_slot *slot)
 			if (group_served(p, i, seq))
 				continue;
 			e->served = seq;
-			to = group_member_for(p, e, seq, &charge);
+			to = group_member_for(p, e, &charge);
 		} else {
 			uint32_t used = queued(e);
 
@@ -616,9 +703,13 @@ shm_commit(struct fbus_pub *base, struct fbus_slot *slot)
 			to = used < e->depth || room_after_block(p, e) ? e
 			                                               : NULL;
 		}
-		if (to)
+		if (to) {
 			push_entry(to, fbusi_entry_pack(seq, p->gen, s));
-		else if (charge)
+			if (own_wake(to)) {
+				to->given = seq;
+				wake_member(to);
+			}
+		} else if (charge)
 			count_drop(p, charge);
 	}
 

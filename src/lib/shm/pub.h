@@ -40,9 +40,11 @@ struct ent {
 	uint64_t dropped;
 	uint32_t strikes; /* every+block: waits in a row that timed out */
 	bool demoted;     /* ... FBUS_BLOCK_STRIKES of them: drop until empty */
-	char group[32];   /* every: its worker group ("": none), from HELLO */
+	char group[32];   /* its worker group ("": none), from HELLO */
 	uint64_t served;  /* data path: the group's frame of this seq was
 	                     queued at this entry */
+	uint64_t given;   /* group: seq of the last frame queued or rung
+	                     here, so equal members take turns */
 	bool passing;     /* DEAD group member: its queue is being passed on */
 	uint32_t pass_pos; /* ... from this entry on */
 	pid_t pid;

@@ -101,9 +101,13 @@ ring_end(struct shm_pub *p, struct fbusi_ring_hdr *r, uint32_t state)
 		struct ent *e = &p->ents[i];
 		uint64_t one = 1;
 
-		if (atomic_load_explicit(&e->state, memory_order_acquire) ==
-		        ENT_ACTIVE &&
-		    write(e->efd, &one, sizeof one) < 0) {
+		if (atomic_load_explicit(&e->state, memory_order_acquire) !=
+		    ENT_ACTIVE)
+			continue;
+		/* an every-mode group member sleeps on its own head word */
+		if (e->mode == FBUS_MODE_EVERY)
+			fbusi_futex_wake((const uint32_t *)&e->page->head, 1);
+		if (write(e->efd, &one, sizeof one) < 0) {
 			/* eventfd counter full: the subscriber is woken
 			 * already, nothing to do */
 		}

@@ -224,6 +224,7 @@ disconnect(struct shm_sub *s)
 }
 
 static int available(struct shm_sub *s);
+static void want_frames(struct shm_sub *s);
 
 /* The producer is gone (HUP, CLOSED, a broken message).  What it
  * published before stays readable in our own mappings: every mode hands
@@ -273,6 +274,7 @@ connect_bus(struct shm_sub *s)
 		fd_watch(s, c->a.sock, 1);
 		fd_watch(s, c->a.efd, 1);
 		retry_timer(s, 0);
+		want_frames(s);
 	}
 	return 0;
 }
@@ -600,6 +602,46 @@ drain_fd(int fd)
 	}
 }
 
+/* A latest-mode group member polling its fd says whether it is free to
+ * take a frame (`want`: it holds fewer than it may), and each commit
+ * rings one free member of the group.  Having said so, it looks: a frame
+ * committed before that rang nobody, so it rings itself.  Called
+ * whenever what it holds changes or next() found nothing. */
+static void
+want_frames(struct shm_sub *s)
+{
+	uint32_t held = 0;
+	bool free_;
+
+	if (s->grp.fd < 0 || s->opts.mode != FBUS_MODE_LATEST ||
+	    s->epfd < 0 || !s->c)
+		return;
+	for (uint32_t i = 0; i < s->opts.max_held; i++)
+		held += s->held[i].cookie != 0;
+	free_ = held < s->opts.max_held;
+	/* seq_cst, then the seq_cst loads in available(): pairs with
+	 * commit's seq_word store and exchange of `want` */
+	atomic_store(&s->c->a.page->want, free_);
+	if (free_ && available(s) &&
+	    atomic_exchange(&s->c->a.page->efd_pending, 1) == 0) {
+		uint64_t one = 1;
+		if (write(s->c->a.efd, &one, sizeof one) < 0) {
+			/* counter full: readable anyway */
+		}
+	}
+}
+
+/* The futex word to sleep on: the ring's, which every commit wakes; an
+ * every-mode group member's own head, which the producer wakes only
+ * when it queues a frame to this member (one member woken a frame). */
+static const _Atomic uint32_t *
+word_of(struct shm_sub *s)
+{
+	return s->opts.mode == FBUS_MODE_EVERY && s->grp.fd >= 0
+	               ? &s->c->a.page->head
+	               : &s->c->a.ring.hdr->seq_word;
+}
+
 static int
 take(struct shm_sub *s, uint32_t i, struct fbus_frame *f)
 {
@@ -638,6 +680,7 @@ shm_next(struct fbus_sub *base, struct fbus_frame *f, int timeout_ms)
 			rc = next_frame(s, f, deadline == INT64_MAX ? -1
 			                      : left > 0 ? (int)left : 0);
 			fbusi_group_unlock(&s->grp);
+			want_frames(s);
 			return rc;
 		}
 		/* The group took nothing for a whole slice while a frame
@@ -650,13 +693,17 @@ shm_next(struct fbus_sub *base, struct fbus_frame *f, int timeout_ms)
 			if (s->c && s->c->a.ring.hdr && available(s) &&
 			    claimed == s->grp_seen) {
 				rc = next_frame(s, f, 0);
-				if (rc != FBUS_ETIMEDOUT)
+				if (rc != FBUS_ETIMEDOUT) {
+					want_frames(s);
 					return rc;
+				}
 			}
 			s->grp_seen = claimed;
 		}
-		if (fbus_now_mono_ns() >= deadline)
+		if (fbus_now_mono_ns() >= deadline) {
+			want_frames(s);
 			return FBUS_ETIMEDOUT;
+		}
 	}
 }
 
@@ -758,12 +805,11 @@ next_frame(struct shm_sub *s, struct fbus_frame *f, int timeout_ms)
 		 * once more: with commit's seq_word store + waiting load this
 		 * is a Dekker pair, so a frame is never slept through. */
 		atomic_store(&s->c->a.page->waiting, 1);
-		v = atomic_load(&s->c->a.ring.hdr->seq_word);
+		v = atomic_load(word_of(s));
 		if (!available(s) &&
 		    atomic_load(&s->c->a.ring.hdr->state) == FBUSI_RING_LIVE) {
-			rc = fbusi_futex_wait(
-				(const uint32_t *)&s->c->a.ring.hdr->seq_word, v,
-				slice);
+			rc = fbusi_futex_wait((const uint32_t *)word_of(s), v,
+			                      slice);
 			if (rc == FBUS_ETIMEDOUT &&
 			    fbusi_poll1(s->c->a.sock, POLLIN, 0) != 0)
 				on_socket(s, 0); /* HUP, or a RING */
@@ -785,6 +831,7 @@ shm_release(struct fbus_sub *base, struct fbus_frame *f)
 		return 0;
 	release_one(s, (uint32_t)i);
 	f->_priv[1] = 0;
+	want_frames(s);
 	return 1;
 }
 
@@ -821,6 +868,7 @@ shm_fd(struct fbus_sub *base)
 	} else if (s->opts.flags & FBUS_SUB_RECONNECT) {
 		retry_timer(s, 1);
 	}
+	want_frames(s);
 	return s->epfd;
 }
 
