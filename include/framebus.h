@@ -483,7 +483,8 @@ FBUS_API int fbus_runtime_dir(char *buf, size_t n);
 /*
  * Remove what producers killed with -9 left in the runtime directory: the
  * socket and lock files of every shm: bus whose producer is gone (its lock
- * is free), and socket files nobody listens on.  Race-free against live
+ * is free), socket files nobody listens on, and worker-group files whose
+ * members all died (not counted, not reported).  Race-free against live
  * producers and producers starting at the same time (flock-guarded).  Every
  * producer start runs it; `framebus ls` runs it and says what went.  Calls
  * removed(user, name) per bus removed (may be NULL).  Returns the count or

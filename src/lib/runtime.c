@@ -216,6 +216,27 @@ sweep_orphan(const char *dir, int dfd, const char *name)
 	return 1;
 }
 
+/* A worker group's file whose members all died (kill -9: nobody left to
+ * remove it): no member holds its shared flock.  Removed under our
+ * exclusive one; a member joining meanwhile finds it unlinked after its
+ * own flock and makes a new one (shm/group.c). */
+static void
+sweep_group(int dfd, const char *name)
+{
+	struct stat a, b;
+	int fd = openat(dfd, name, O_RDONLY | O_NOFOLLOW | O_CLOEXEC |
+	                                  O_NONBLOCK);
+
+	if (fd < 0)
+		return;
+	if (fstat(fd, &a) == 0 && S_ISREG(a.st_mode) &&
+	    a.st_uid == geteuid() && flock(fd, LOCK_EX | LOCK_NB) == 0 &&
+	    fstatat(dfd, name, &b, AT_SYMLINK_NOFOLLOW) == 0 &&
+	    a.st_dev == b.st_dev && a.st_ino == b.st_ino)
+		(void)unlinkat(dfd, name, 0);
+	close(fd);
+}
+
 typedef char bus_name[FBUSI_NAME_MAX + 1];
 
 static int
@@ -227,8 +248,8 @@ cmp_name(const void *a, const void *b)
 static int
 sweep_dir(const char *dir, fbus_sweep_fn *removed, void *user)
 {
-	bus_name *names = NULL, *grown;
-	size_t n = 0, cap = 0;
+	bus_name *names = NULL, *groups = NULL, *grown;
+	size_t n = 0, cap = 0, n_groups = 0, cap_groups = 0;
 	struct dirent *e;
 	int dfd, count = 0;
 	DIR *d;
@@ -248,6 +269,20 @@ sweep_dir(const char *dir, fbus_sweep_fn *removed, void *user)
 	while ((e = readdir(d))) {
 		size_t len = strlen(e->d_name);
 
+		if (strstr(e->d_name, ".group-") && len <= FBUSI_NAME_MAX) {
+			if (n_groups == cap_groups) {
+				cap_groups = cap_groups ? cap_groups * 2 : 16;
+				grown = realloc(groups,
+				                cap_groups * sizeof *groups);
+				if (!grown) {
+					count = FBUS_ENOMEM;
+					goto out;
+				}
+				groups = grown;
+			}
+			memcpy(groups[n_groups++], e->d_name, len + 1);
+			continue;
+		}
 		if (len <= 5 || len - 5 > FBUSI_NAME_MAX ||
 		    (strcmp(e->d_name + len - 5, ".lock") &&
 		     strcmp(e->d_name + len - 5, ".sock")))
@@ -278,7 +313,10 @@ sweep_dir(const char *dir, fbus_sweep_fn *removed, void *user)
 		if (removed)
 			removed(user, names[i]);
 	}
+	for (size_t i = 0; i < n_groups; i++)
+		sweep_group(dfd, groups[i]);
 out:
+	free(groups);
 	free(names);
 	closedir(d);
 	return count;

@@ -682,6 +682,20 @@ test_one_and_refusals(void **state)
 			assert_int_equal(gi[0].mode, FBUS_MODE_EVERY);
 			fbus_sub_close(s2);
 		}
+		/* killed again: the runtime sweep removes the file, since
+		 * no member holds its lock */
+		pid = fork();
+		assert_true(pid >= 0);
+		if (pid == 0) {
+			if (fbus_sub_open(&s, base, &o))
+				_exit(2);
+			raise(SIGKILL);
+		}
+		assert_int_equal(waitpid(pid, &st, 0), pid);
+		assert_true(WIFSIGNALED(st));
+		assert_int_equal(fbus_bus_groups(base, NULL, 0), 1);
+		assert_true(fbus_runtime_sweep(NULL, NULL) >= 0);
+		assert_int_equal(fbus_bus_groups(base, NULL, 0), 0);
 	}
 	fbus_pub_close(p);
 	/* the last member took its group file with it */

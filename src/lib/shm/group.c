@@ -50,7 +50,8 @@ init_page(struct fbusi_group_page *pg, uint32_t mode)
 
 /* A new group file, set up whole before anyone can open it: written
  * under a temporary name, then linked into place (which fails if another
- * member was first: theirs stands). */
+ * member was first: theirs stands).  Flocked all along, so the runtime
+ * sweep (which removes unlocked group files) leaves it alone. */
 static int
 create_file(const char *path, uint32_t mode, struct fbusi_err *err)
 {
@@ -63,7 +64,7 @@ create_file(const char *path, uint32_t mode, struct fbusi_err *err)
 	if (fd < 0)
 		return fbusi_fail(err, -errno, "group file %s: %s", tmp,
 		                  strerror(errno));
-	rc = ftruncate(fd, PAGE) ? -errno : 0;
+	rc = flock(fd, LOCK_EX) || ftruncate(fd, PAGE) ? -errno : 0;
 	map = rc ? MAP_FAILED
 	         : mmap(NULL, PAGE, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
 	if (map == MAP_FAILED && !rc)
@@ -72,10 +73,10 @@ create_file(const char *path, uint32_t mode, struct fbusi_err *err)
 		rc = init_page(map, mode);
 		munmap(map, PAGE);
 	}
-	close(fd);
 	if (!rc && link(tmp, path) != 0 && errno != EEXIST)
 		rc = -errno;
 	unlink(tmp);
+	close(fd);
 	if (rc)
 		return fbusi_fail(err, rc, "group file %s: %s", path,
 		                  strerror(-rc));
