@@ -47,6 +47,7 @@ struct sub_report {
 	double delivered_fps; /* throughput phase, as the subscriber saw it */
 	double p50, p99, max; /* us */
 	double cpu_us;       /* over the paced phase */
+	double b2b_p50, b2b_p99; /* us, throughput phase: back to back */
 	int rc;
 };
 
@@ -69,7 +70,7 @@ cpu_now_us(void)
 static const char *bench_nats;
 static double bench_fps;
 static int bench_subs = 1;
-static int bench_every;
+static int bench_every; /* 2: with the block policy */
 /* --image FILE: the frames' pixels (a photo: JPEG costs what it costs on
  * real content), scaled to each --size */
 static const char *bench_image;
@@ -126,17 +127,23 @@ run_subscriber(const char *uri, int frames, int out_fd)
 		                   .group = bench_group,
 		                   .mode = bench_every ? FBUS_MODE_EVERY
 		                                       : FBUS_MODE_LATEST,
+		                   .full_policy = bench_every == 2
+		                                          ? FBUS_FULL_BLOCK
+		                                          : FBUS_FULL_DROP,
 		                   .depth = 4 };
 	struct sub_report rep = { 0 };
 	struct fbus_frame f;
 	struct fbus_sub *s;
 	double *lat = calloc((size_t)frames + 1, sizeof *lat);
+	/* back to back: the first B2B_MAX frames' latencies */
+	enum { B2B_MAX = 1 << 20 };
+	double *lat2 = calloc(B2B_MAX, sizeof *lat2);
 	double cpu0 = -1, cpu1 = 0;
 	int64_t t2_first = 0, t2_last = 0;
 	uint64_t n2 = 0;
 	int rc, seen_any = 0;
 
-	if (!lat || fbus_sub_open(&s, uri, &o) != 0)
+	if (!lat || !lat2 || fbus_sub_open(&s, uri, &o) != 0)
 		_exit(3);
 	for (;;) {
 		rc = fbus_sub_next(s, &f, 5000);
@@ -163,6 +170,8 @@ run_subscriber(const char *uri, int frames, int out_fd)
 		} else if (m.phase == 2) {
 			if (cpu0 >= 0 && cpu1 == 0)
 				cpu1 = cpu_now_us();
+			if (n2 < B2B_MAX)
+				lat2[n2] = (double)(now - f.t_mono_ns) / 1e3;
 			if (!n2++)
 				t2_first = now;
 			t2_last = now;
@@ -187,6 +196,13 @@ run_subscriber(const char *uri, int frames, int out_fd)
 		 * wake-up for the throughput frame lie between */
 		rep.cpu_us = rep.frames > 1 ? (cpu1 - cpu0) / (double)rep.frames
 		                            : 0;
+	}
+	if (n2) {
+		size_t m = n2 < B2B_MAX ? (size_t)n2 : B2B_MAX;
+
+		cli_sort_doubles(lat2, m);
+		rep.b2b_p50 = cli_percentile(lat2, m, 50);
+		rep.b2b_p99 = cli_percentile(lat2, m, 99);
 	}
 	if (write(out_fd, &rep, sizeof rep) != sizeof rep)
 		_exit(4);
@@ -287,7 +303,10 @@ run_case(const struct bench_case *c, int json)
 			snprintf(fd, sizeof fd, "%d", fds[1]);
 			execl("/proc/self/exe", "framebus", "bench", "--sub", uri,
 			      frames, fd, bench_group ? bench_group : "",
-			      bench_every ? "every" : "latest", (char *)NULL);
+			      bench_every == 2 ? "every-block"
+			      : bench_every  ? "every"
+			                     : "latest",
+			      (char *)NULL);
 			_exit(5);
 		}
 		close(fds[1]);
@@ -378,16 +397,21 @@ run_case(const struct bench_case *c, int json)
 		       "\"frames\":%d,\"received\":%llu,\"p50_us\":%.2f,"
 		       "\"p99_us\":%.2f,\"max_us\":%.2f,\"fps\":%.1f,"
 		       "\"delivered_fps\":%.1f,"
+		       "\"b2b_p50_us\":%.2f,\"b2b_p99_us\":%.2f,"
 		       "\"pub_cpu_us_per_frame\":%.2f,"
 		       "\"sub_cpu_us_per_frame\":%.2f",
 		       c->transport, c->codec, c->w, c->h,
 		       c->fill ? "fill" : "handoff", c->frames,
 		       (unsigned long long)rep.frames, rep.p50, rep.p99,
-		       rep.max, fps, rep.delivered_fps, pub_cpu, rep.cpu_us);
+		       rep.max, fps, rep.delivered_fps, rep.b2b_p50, rep.b2b_p99,
+		       pub_cpu, rep.cpu_us);
 		if (c->fill)
 			printf(",\"memcpy_fps\":%.1f", mfps);
 		printf(",\"mode\":\"%s\",\"subscribers\":%d",
-		       bench_every ? "every" : "latest", ns);
+		       bench_every == 2 ? "every-block"
+		       : bench_every    ? "every"
+		                        : "latest",
+		       ns);
 		if (ns > 1) {
 			printf(",\"each_p50_us\":[");
 			for (int k = 0; k < ns; k++)
@@ -415,6 +439,8 @@ run_case(const struct bench_case *c, int json)
 		if (c->fill)
 			printf("  (plain memcpy %.0f [frames/s], ratio %.2f)",
 			       mfps, fps > 0 ? mfps / fps : 0);
+		printf("\n  back to back: latency p50 %.1f [us]  p99 %.1f [us]",
+		       rep.b2b_p50, rep.b2b_p99);
 		printf("\n  cpu pub %.2f [us/frame]  sub %.2f [us/frame]\n",
 		       pub_cpu, rep.cpu_us);
 	}
@@ -443,13 +469,15 @@ usage(FILE *f)
 	        "  --subscribers N                N subscriber processes (1..64);\n"
 	        "                                 latency: the worst one's\n"
 	        "  --every                        every-mode subscribers (drop)\n"
+	        "  --block                        every-mode subscribers, block\n"
+	        "                                 policy (the producer waits)\n"
 	        "  --image FILE                   the frames' pixels: a picture\n"
 	        "                                 scaled to each size (default:\n"
 	        "                                 a synthetic pattern)\n"
 	        "  --fps N                        latency phase at N Hz (default:\n"
 	        "                                 1 ms of quiet between frames)\n"
-	        "  --group NAME                   shm: the subscriber is a\n"
-	        "                                 worker group member\n"
+	        "  --group NAME                   the subscribers are members\n"
+	        "                                 of one worker group\n"
 	        "  --json                         one JSON object per case\n");
 }
 
@@ -469,6 +497,7 @@ cmd_bench(int argc, char **argv)
 		{ "sub", no_argument, 0, 'S' },
 		{ "subscribers", required_argument, 0, 'k' },
 		{ "every", no_argument, 0, 'e' },
+		{ "block", no_argument, 0, 'b' },
 		{ "image", required_argument, 0, 'i' },
 		{ "help", no_argument, 0, 'h' },
 		{ 0, 0, 0, 0 },
@@ -548,7 +577,11 @@ cmd_bench(int argc, char **argv)
 			                                1, MAX_BENCH_SUBS);
 			break;
 		case 'e':
-			bench_every = 1;
+			if (!bench_every)
+				bench_every = 1;
+			break;
+		case 'b':
+			bench_every = 2;
 			break;
 		case 'i':
 			bench_image = optarg;
@@ -559,7 +592,10 @@ cmd_bench(int argc, char **argv)
 				return 2;
 			if (argv[optind + 3][0])
 				bench_group = argv[optind + 3];
-			bench_every = !strcmp(argv[optind + 4], "every");
+			bench_every = !strcmp(argv[optind + 4], "every-block")
+			                      ? 2
+			              : !strcmp(argv[optind + 4], "every") ? 1
+			                                                   : 0;
 			run_subscriber(argv[optind], atoi(argv[optind + 1]),
 			               atoi(argv[optind + 2]));
 			return 1; /* not reached */
@@ -572,8 +608,6 @@ cmd_bench(int argc, char **argv)
 		}
 	}
 	cli_no_more_args(argc, argv);
-	if (bench_group && (nt != 1 || strcmp(transports[0], "shm")))
-		cli_die(2, "--group: worker groups are on shm: only, so far");
 	if (nt == 3 && bench_nats)
 		nt = 4;
 	for (int t = 0; t < nt; t++)

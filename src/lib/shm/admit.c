@@ -303,6 +303,7 @@ admit(struct shm_pub *p, struct pending *pd, const struct fbusi_ctl_hello *hi)
 	e->dropped = 0;
 	e->strikes = 0;
 	e->demoted = false;
+	e->spin = false;
 	snprintf(e->group, sizeof e->group, "%s", hi->group);
 	e->given = 0;
 	e->served = 0;

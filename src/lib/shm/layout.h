@@ -66,7 +66,10 @@ struct fbusi_ring_hdr {
 	/* (seq << 16) | slot of the newest frame; 0 = none yet.  Release
 	 * store in commit pairs with the acquire load in sub next(). */
 	_Atomic uint64_t latest;
-	uint8_t _pad[64 - 56];
+	/* subscribers connected, as of the last commit: a hint for their
+	 * spinning (shm/spin.h), nothing more */
+	_Atomic uint32_t readers;
+	uint32_t _pad;
 };
 
 /* Per-slot header, at the start of each slot. */

@@ -10,6 +10,7 @@
 #include "os.h"
 #include "runtime.h"
 #include "shm/pub.h"
+#include "shm/spin.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -195,15 +196,29 @@ shm_abort(struct fbus_pub *base, struct fbus_slot *slot)
 		p->loaned = 0;
 }
 
-/* Every mode: wait for room in e's queue up to its block_ms. */
+static bool
+room_ready(void *arg)
+{
+	struct ent *e = arg;
+
+	return e->head - atomic_load(&e->page->tail) < e->depth ||
+	       atomic_load_explicit(&e->state, memory_order_acquire) !=
+	               ENT_ACTIVE;
+}
+
+/* Every mode: wait for room in e's queue up to its block_ms.  A reader
+ * that made room quickly last time is spun for first (shm/spin.h): then
+ * neither side makes a syscall. */
 static int
 wait_for_room(struct shm_pub *p, struct ent *e)
 {
-	int64_t deadline;
+	int64_t t0 = fbus_now_mono_ns(), deadline;
 	uint32_t ms = e->block_ms < p->opts.max_block_ms ? e->block_ms
 	                                                 : p->opts.max_block_ms;
 
-	deadline = fbus_now_mono_ns() + (int64_t)ms * 1000000;
+	if (e->spin && fbusi_spin(room_ready, e))
+		return e->head - atomic_load(&e->page->tail) < e->depth;
+	deadline = t0 + (int64_t)ms * 1000000;
 	for (;;) {
 		uint32_t tail;
 		int64_t left;
@@ -223,6 +238,9 @@ wait_for_room(struct shm_pub *p, struct ent *e)
 		                 left > 50 ? 50 : (int)left);
 	}
 	atomic_store(&e->page->prod_waiting, 0);
+	e->spin = fbusi_spin_useful(atomic_load_explicit(
+	                  &p->n_active, memory_order_relaxed)) &&
+	          fbus_now_mono_ns() - t0 < FBUSI_SPIN_ADAPT_NS;
 	return e->head - atomic_load(&e->page->tail) < e->depth;
 }
 
@@ -718,6 +736,10 @@ shm_commit(struct fbus_pub *base, struct fbus_slot *slot)
 	p->latest = (seq << 16) | s;
 	atomic_store_explicit(&p->hdr->latest, p->latest,
 	                      memory_order_release);
+	atomic_store_explicit(&p->hdr->readers,
+	                      atomic_load_explicit(&p->n_active,
+	                                           memory_order_relaxed),
+	                      memory_order_relaxed);
 	/* seq_cst: wake_readers' loads of `waiting` come after it */
 	atomic_store(&p->hdr->seq_word, (uint32_t)seq);
 	wake_readers(p);

@@ -40,6 +40,8 @@ struct ent {
 	uint64_t dropped;
 	uint32_t strikes; /* every+block: waits in a row that timed out */
 	bool demoted;     /* ... FBUS_BLOCK_STRIKES of them: drop until empty */
+	bool spin;        /* every+block: its last wait was short, so the
+	                     next is spun for before sleeping (shm/spin.h) */
 	char group[32];   /* its worker group ("": none), from HELLO */
 	uint64_t served;  /* data path: the group's frame of this seq was
 	                     queued at this entry */

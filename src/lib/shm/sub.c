@@ -25,6 +25,7 @@
 #include <unistd.h>
 
 #include "shm/group.h"
+#include "shm/spin.h"
 
 #define SLICE_MS 40
 /* a group member waiting for the take mutex looks this often whether the
@@ -81,6 +82,8 @@ struct shm_sub {
 	uint64_t ring_lost; /* every: entries of a ring no longer mapped */
 	uint32_t reconnects;
 	struct fbusi_group grp; /* fd -1: no worker group */
+	bool spin; /* the last wait for a frame was short: spin before the
+	              next sleep (shm/spin.h) */
 	uint64_t grp_seen;      /* the group's claim at the last slice end */
 };
 
@@ -707,12 +710,23 @@ shm_next(struct fbus_sub *base, struct fbus_frame *f, int timeout_ms)
 	}
 }
 
+static bool
+frame_ready(void *arg)
+{
+	struct shm_sub *s = arg;
+
+	return available(s) ||
+	       atomic_load(&s->c->a.ring.hdr->state) != FBUSI_RING_LIVE;
+}
+
 static int
 next_frame(struct shm_sub *s, struct fbus_frame *f, int timeout_ms)
 {
 	int64_t deadline = timeout_ms < 0 ? INT64_MAX
 	                                  : fbus_now_mono_ns() +
 	                                            (int64_t)timeout_ms * 1000000;
+	int64_t wait_start = 0; /* when we first found nothing */
+	bool spun = false;
 	uint32_t i = 0;
 	int rc;
 
@@ -777,6 +791,12 @@ next_frame(struct shm_sub *s, struct fbus_frame *f, int timeout_ms)
 		rc = take(s, i, f);
 		if (rc == 0) {
 			s->frames++;
+			/* frames come back to back: spin for the next one */
+			s->spin = fbusi_spin_useful(atomic_load_explicit(
+			                  &s->c->a.ring.hdr->readers,
+			                  memory_order_relaxed)) &&
+			          (!wait_start || fbus_now_mono_ns() - wait_start <
+			                                  FBUSI_SPIN_ADAPT_NS);
 			/* level-triggered fd: more queued means readable */
 			if (s->epfd >= 0 && available(s)) {
 				uint64_t one = 1;
@@ -801,6 +821,14 @@ next_frame(struct shm_sub *s, struct fbus_frame *f, int timeout_ms)
 			return FBUS_ETIMEDOUT;
 		}
 
+		if (!wait_start)
+			wait_start = now;
+		if (s->spin && !spun) {
+			spun = true;
+			if (fbus_now_mono_ns() < deadline &&
+			    fbusi_spin(frame_ready, s))
+				continue;
+		}
 		/* Sleep.  waiting=1 (seq_cst), then read the word, then look
 		 * once more: with commit's seq_word store + waiting load this
 		 * is a Dekker pair, so a frame is never slept through. */
