@@ -288,6 +288,13 @@ enum fbus_full_policy {
 enum fbus_sub_flags {
 	/* Keep trying when no producer exists or it goes away. */
 	FBUS_SUB_RECONNECT = 1u << 0,
+	/* shm: learn the producer's frame period and, while it is steady,
+	 * sleep until just before the next frame is due and spin for it
+	 * (at most 1% of the period), so a camera-paced frame is handed
+	 * over without a futex wake-up.  An early, late or missing frame
+	 * falls back to the futex.  ?wake=predict in the URI sets it.  No
+	 * effect on the stream transports (they wait in the socket). */
+	FBUS_SUB_PREDICT = 1u << 1,
 };
 
 struct fbus_sub_opts {

@@ -23,7 +23,9 @@
 #include "framebus.h"
 #include "input.h"
 
+#include <errno.h>
 #include <getopt.h>
+#include <sched.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -71,6 +73,23 @@ static const char *bench_nats;
 static double bench_fps;
 static int bench_subs = 1;
 static int bench_every; /* 2: with the block policy */
+static int bench_predict; /* --wake predict: shm subscribers' ?wake= */
+static int bench_pin;     /* --pin: producer on CPU 0, subscribers after */
+
+/* --pin: this process on CPU k of the online ones (mod their count) */
+static void
+pin_to(int k)
+{
+	long n = sysconf(_SC_NPROCESSORS_ONLN);
+	cpu_set_t set;
+
+	if (!bench_pin || n < 1)
+		return;
+	CPU_ZERO(&set);
+	CPU_SET((int)(k % n), &set);
+	if (sched_setaffinity(0, sizeof set, &set))
+		cli_die(1, "--pin: sched_setaffinity: %s", strerror(errno));
+}
 /* --image FILE: the frames' pixels (a photo: JPEG costs what it costs on
  * real content), scaled to each --size */
 static const char *bench_image;
@@ -296,12 +315,15 @@ run_case(const struct bench_case *c, int json)
 			cli_die(1, "pipe failed");
 		child[k] = fork();
 		if (child[k] == 0) {
-			char frames[16], fd[16];
+			char frames[16], fd[16], suburi[200];
 
 			close(fds[0]);
+			pin_to(1 + k);
 			snprintf(frames, sizeof frames, "%d", c->frames);
 			snprintf(fd, sizeof fd, "%d", fds[1]);
-			execl("/proc/self/exe", "framebus", "bench", "--sub", uri,
+			snprintf(suburi, sizeof suburi, "%s%s", uri,
+			         bench_predict ? "?wake=predict" : "");
+			execl("/proc/self/exe", "framebus", "bench", "--sub", suburi,
 			      frames, fd, bench_group ? bench_group : "",
 			      bench_every == 2 ? "every-block"
 			      : bench_every  ? "every"
@@ -312,6 +334,7 @@ run_case(const struct bench_case *c, int json)
 		close(fds[1]);
 		pfd[k] = fds[0];
 	}
+	pin_to(0);
 	/* shm: room for every subscriber's queue (every mode reserves its
 	 * depth) and a latest reader's frame each, over the default ring */
 	po.slots = ns > 4 ? (uint32_t)(8 + 5 * ns) : 0;
@@ -476,6 +499,10 @@ usage(FILE *f)
 	        "                                 a synthetic pattern)\n"
 	        "  --fps N                        latency phase at N Hz (default:\n"
 	        "                                 1 ms of quiet between frames)\n"
+	        "  --wake sleep|predict           shm subscribers: predictive\n"
+	        "                                 wake (?wake=predict)\n"
+	        "  --pin                          producer on CPU 0, subscriber\n"
+	        "                                 k on CPU k+1 (mod CPUs)\n"
 	        "  --group NAME                   the subscribers are members\n"
 	        "                                 of one worker group\n"
 	        "  --json                         one JSON object per case\n");
@@ -498,6 +525,8 @@ cmd_bench(int argc, char **argv)
 		{ "subscribers", required_argument, 0, 'k' },
 		{ "every", no_argument, 0, 'e' },
 		{ "block", no_argument, 0, 'b' },
+		{ "wake", required_argument, 0, 'w' },
+		{ "pin", no_argument, 0, 'P' },
 		{ "image", required_argument, 0, 'i' },
 		{ "help", no_argument, 0, 'h' },
 		{ 0, 0, 0, 0 },
@@ -583,6 +612,15 @@ cmd_bench(int argc, char **argv)
 		case 'b':
 			bench_every = 2;
 			break;
+		case 'P':
+			bench_pin = 1;
+			break;
+		case 'w':
+			if (strcmp(optarg, "sleep") && strcmp(optarg, "predict"))
+				cli_die(2, "--wake: sleep or predict, not '%s'",
+				        optarg);
+			bench_predict = optarg[0] == 'p';
+			break;
 		case 'i':
 			bench_image = optarg;
 			break;
@@ -610,6 +648,9 @@ cmd_bench(int argc, char **argv)
 	cli_no_more_args(argc, argv);
 	if (nt == 3 && bench_nats)
 		nt = 4;
+	if (bench_predict && (nt != 1 || strcmp(transports[0], "shm")))
+		cli_die(2, "--wake predict: shm: only (the stream transports "
+		           "wait in the socket)");
 	for (int t = 0; t < nt; t++)
 		if (!strcmp(transports[t], "nats") && !bench_nats)
 			cli_die(2, "--transport nats needs --nats HOST:PORT (a "

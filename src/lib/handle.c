@@ -51,9 +51,9 @@ fbus_pub_open(struct fbus_pub **pub, const char *text,
 	fbusi_pub_opts_defaults(&opts, in);
 	err.msg[0] = '\0';
 	rc = fbusi_uri_parse(text, &uri, &err);
-	if (rc == 0 && (uri.hold || uri.group[0]))
+	if (rc == 0 && (uri.hold || uri.group[0] || uri.wake))
 		rc = fbusi_fail(&err, FBUS_EINVAL, "%s= is a subscriber option",
-		                uri.hold ? "hold" : "group");
+		                uri.hold ? "hold" : uri.wake ? "wake" : "group");
 	if (rc == 0) {
 		s = find_scheme(uri.scheme);
 		rc = s->pub_open(pub, &uri, &opts, &err);
@@ -168,6 +168,9 @@ fbus_sub_open(struct fbus_sub **sub, const char *text,
 		opts.max_held = uri.hold;
 	if (rc == 0 && uri.group[0])
 		opts.group = uri.group;
+	if (rc == 0 && uri.wake)
+		opts.flags = uri.wake == 2 ? opts.flags | FBUS_SUB_PREDICT
+		                           : opts.flags & ~FBUS_SUB_PREDICT;
 	if (rc == 0 && opts.group && !opts.group[0])
 		opts.group = NULL;
 	if (rc == 0 && opts.group && !fbusi_group_name_valid(opts.group))

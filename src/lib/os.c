@@ -209,6 +209,18 @@ fbusi_futex_wait(const uint32_t *addr, uint32_t val, int timeout_ms)
 }
 
 int
+fbusi_futex_wait_ns(const uint32_t *addr, uint32_t val, int64_t timeout_ns)
+{
+	struct timespec ts = { .tv_sec = timeout_ns / 1000000000,
+		               .tv_nsec = timeout_ns % 1000000000 };
+	long r = syscall(SYS_futex, addr, FUTEX_WAIT, val, &ts, NULL, 0);
+
+	if (r < 0)
+		return errno == EWOULDBLOCK ? -EAGAIN : -errno;
+	return 0;
+}
+
+int
 fbusi_futex_wake(const uint32_t *addr, int n)
 {
 	long r = syscall(SYS_futex, addr, FUTEX_WAKE, n, NULL, NULL, 0);

@@ -55,6 +55,7 @@ struct fbusi_uri {
 	char dir[80];                /* shm: directory of the socket; "" =
 	                                the per-uid runtime directory */
 	char group[32];              /* subscriber: worker group; "" none */
+	int wake;                    /* shm subscriber: 1 sleep, 2 predict */
 	/* nats:// */
 	char servers[512];           /* "h1:p1,h2:p2" */
 	char userinfo[256];          /* "user:pass" or "token"; "" none */

@@ -40,7 +40,9 @@ option_allowed(int scheme, const char *key)
 	if (strcmp(key, "hold") == 0 || strcmp(key, "group") == 0)
 		return true;
 	if (scheme == FBUSI_SCHEME_SHM)
-		return strcmp(key, "dir") == 0;
+		return strcmp(key, "dir") == 0 || strcmp(key, "wake") == 0;
+	if (strcmp(key, "wake") == 0)
+		return false;
 	if (strcmp(key, "dir") == 0)
 		return false;
 	if (strcmp(key, "bind") == 0)
@@ -130,6 +132,13 @@ parse_query(char *q, struct fbusi_uri *u, struct fbusi_err *err)
 				return FBUS_ENAMETOOLONG;
 			}
 			strcpy(u->dir, val);
+		} else if (strcmp(kv, "wake") == 0) {
+			if (strcmp(val, "sleep") && strcmp(val, "predict")) {
+				fbusi_fail(err, 0, "wake must be sleep or "
+				           "predict, not '%s'", val);
+				return FBUS_EINVAL;
+			}
+			u->wake = val[0] == 's' ? 1 : 2;
 		} else if (strcmp(kv, "group") == 0) {
 			if (!fbusi_group_name_valid(val)) {
 				fbusi_fail(err, 0, "group must be 1..31 of "

@@ -63,9 +63,10 @@ shared_shm(char *buf, size_t n, const char *dir)
 /* `conformance TRANSPORT many`: every subscriber is a multi-bus one of a
  * single bus (fbus_sub_open_many); `conformance TRANSPORT group`: every
  * subscriber is a worker group of one (latest ones in one group, every
- * ones in another: a group is of one mode).  Both keep the same
- * contract. */
-static int many, group;
+ * ones in another: a group is of one mode); `conformance shm predict`:
+ * every subscriber learns the frame period and spins for the next frame
+ * (FBUS_SUB_PREDICT).  All keep the same contract. */
+static int many, group, predict;
 
 static int
 c_sub_open(struct fbus_sub **s, const char *uri, const struct fbus_sub_opts *o)
@@ -79,6 +80,15 @@ c_sub_open(struct fbus_sub **s, const char *uri, const struct fbus_sub_opts *o)
 		g.group = g.mode == FBUS_MODE_EVERY ? "conf-every" : "conf";
 		if (g.mode == FBUS_MODE_EVERY && !(T->caps & CAP_EVERY_GROUP))
 			g.group = NULL;
+		return fbus_sub_open(s, uri, &g);
+	}
+	if (predict) {
+		struct fbus_sub_opts g = { .size = sizeof g };
+
+		if (o)
+			g = *o;
+		g.size = sizeof g;
+		g.flags |= FBUS_SUB_PREDICT;
 		return fbus_sub_open(s, uri, &g);
 	}
 	return many ? fbus_sub_open_many(s, &uri, 1, o) : fbus_sub_open(s, uri, o);
@@ -1412,10 +1422,13 @@ main(int argc, char **argv)
 		many = 1;
 	else if (argc == 3 && !strcmp(argv[2], "group"))
 		group = 1;
+	else if (argc == 3 && !strcmp(argv[2], "predict"))
+		predict = 1;
 	else if (argc == 3)
 		T = NULL;
 	if (!T) {
-		fprintf(stderr, "usage: %s shm|unix|tcp|nats [many|group]\n",
+		fprintf(stderr, "usage: %s shm|unix|tcp|nats "
+		                "[many|group|predict]\n",
 		        argv[0]);
 		return 2;
 	}
@@ -1436,7 +1449,7 @@ main(int argc, char **argv)
 	snprintf(shared_dir, sizeof shared_dir, "/tmp/fbus-conf-XXXXXX");
 	assert_true(mkdtemp(shared_dir) && chmod(shared_dir, 0755) == 0);
 	snprintf(gname, sizeof gname, "conformance-%s%s", T->name,
-	         many ? "-many" : group ? "-group" : "");
+	         many ? "-many" : group ? "-group" : predict ? "-predict" : "");
 	rc = _cmocka_run_group_tests(gname, tests, sizeof tests / sizeof *tests,
 	                             NULL, NULL);
 	if (rmdir(shared_dir) < 0)

@@ -85,6 +85,16 @@ assert c["subscribers"] == 3 and c["mode"] == "every", c
 assert len(c["each_p50_us"]) == 3 and all(v > 0 for v in c["each_p50_us"]), c
 assert c["p50_us"] == max(c["each_p50_us"]), c
 PY
+# every mode with the block policy, predictive wake, pinned: each frame
+# arrives (block loses none), back-to-back latency reported
+out=$("$fb" bench --size 160x120 --frames 50 --variant handoff --block --wake predict \
+	--pin --fps 200 --json)
+python3 - "$out" <<'PY'
+import json, sys
+c = json.loads(sys.argv[1])
+assert c["mode"] == "every-block" and c["received"] == 50, c
+assert c["b2b_p50_us"] > 0 and c["b2b_p99_us"] >= c["b2b_p50_us"], c
+PY
 "$fb" bench --transport unix --codec jpeg --size 160x120 --frames 20 --variant handoff \
 	--fps 200 --image /usr/share/darknet/data/dog.jpg --json >/dev/null ||
 	fail "bench --image --fps"
@@ -93,7 +103,8 @@ err=$("$fb" bench --frames 10 --image /nonexistent.jpg 2>&1 >/dev/null); rc=$?
 set -e
 [ $rc -eq 1 ] && grep -q "nonexistent.jpg" <<<"$err" || fail "bench --image missing: $rc $err"
 for bad in "--size 0x5" "--transport carrier-pigeon" "--frames -3" "--variant x" "--bogus" \
-	"--subscribers 0" "--subscribers 65" "--fps -1" "--transport nats"; do
+	"--subscribers 0" "--subscribers 65" "--fps -1" "--transport nats" \
+	"--wake soon" "--transport tcp --wake predict"; do
 	set +e
 	# shellcheck disable=SC2086
 	err=$("$fb" bench $bad 2>&1 >/dev/null); rc=$?

@@ -14,6 +14,7 @@
 #include "shm/proto.h"
 #include "private.h"
 #include "shm/layout.h"
+#include "shm/predict.h"
 
 static void
 test_layout_packed(void **state)
@@ -101,6 +102,15 @@ test_uri(void **state)
 	assert_string_equal(u.host, "::1");
 	assert_string_equal(u.port, "7000");
 	assert_int_equal(u.pixfmt, FBUS_PIXFMT_GRAY8);
+	assert_int_equal(fbusi_uri_parse("shm:cam0?wake=predict", &u, &err), 0);
+	assert_int_equal(u.wake, 2);
+	assert_int_equal(fbusi_uri_parse("shm:cam0?wake=sleep", &u, &err), 0);
+	assert_int_equal(u.wake, 1);
+	assert_int_equal(fbusi_uri_parse("shm:cam0?wake=spin", &u, &err),
+	                 FBUS_EINVAL);
+	assert_non_null(strstr(err.msg, "sleep or predict"));
+	assert_int_equal(fbusi_uri_parse("tcp://h:1?wake=predict", &u, &err),
+	                 FBUS_EINVAL);
 
 	assert_int_equal(fbusi_uri_parse("shm:", &u, &err),
 	                 FBUS_EINVAL);
@@ -200,6 +210,51 @@ test_entry_pack(void **state)
 	assert_int_equal(e & 0xffff, 65535);
 }
 
+/* FBUS_SUB_PREDICT's learner: a steady 10 Hz source gives a window around
+ * the next commit of at most 1% of the period; a jittery one, a rate
+ * change or a restarted producer gives none until it is learned again. */
+static void
+test_predict(void **state)
+{
+	const int64_t P = 100000000, t0 = 5000000000;
+	struct fbusi_predict p = { 0 };
+	int64_t a, b, jit[] = { 40000, -30000, 10000, -50000, 20000, 0 };
+
+	(void)state;
+	assert_false(fbusi_predict_window(&p, t0, &a, &b));
+	for (int i = 0; i <= 8; i++) {
+		assert_false(fbusi_predict_window(&p, t0 + i * P, &a, &b));
+		fbusi_predict_learn(&p, 10 + i, t0 + i * P + jit[i % 6]);
+	}
+	/* due at t0 + 9P: the window holds it, within 1% of P */
+	assert_true(fbusi_predict_window(&p, t0 + 8 * P + P / 2, &a, &b));
+	assert_true(a < t0 + 9 * P && b > t0 + 9 * P);
+	assert_true(b - a <= P / 100);
+	/* past that window already: the one after it (latest mode skips) */
+	assert_true(fbusi_predict_window(&p, t0 + 9 * P + P / 10, &a, &b));
+	assert_true(a < t0 + 10 * P && b > t0 + 10 * P);
+	/* a frame skipped: the interval per frame is still P */
+	fbusi_predict_learn(&p, 20, t0 + 10 * P);
+	assert_true(fbusi_predict_window(&p, t0 + 10 * P + 1000, &a, &b));
+	assert_true(a < t0 + 11 * P && b > t0 + 11 * P);
+	/* the rate halves: no window until the new one is learned */
+	fbusi_predict_learn(&p, 21, t0 + 10 * P + P / 3);
+	assert_false(fbusi_predict_window(&p, t0 + 10 * P + P / 2, &a, &b));
+	/* a restarted producer (seq from 1): learned afresh */
+	fbusi_predict_learn(&p, 1, t0 + 20 * P);
+	assert_false(fbusi_predict_window(&p, t0 + 20 * P + 1000, &a, &b));
+	/* jitter of a third of the period: never steady enough */
+	p = (struct fbusi_predict){ 0 };
+	for (int i = 0; i < 40; i++)
+		fbusi_predict_learn(&p, 1 + i, t0 + i * P + (i % 2) * P / 3);
+	assert_false(fbusi_predict_window(&p, t0 + 40 * P, &a, &b));
+	/* too fast to predict (10 kHz): the adaptive spin's job */
+	p = (struct fbusi_predict){ 0 };
+	for (int i = 0; i < 40; i++)
+		fbusi_predict_learn(&p, 1 + i, t0 + i * 100000);
+	assert_false(fbusi_predict_window(&p, t0 + 40 * 100000, &a, &b));
+}
+
 int
 main(void)
 {
@@ -212,6 +267,7 @@ main(void)
 		cmocka_unit_test(test_ctl_parse),
 		cmocka_unit_test(test_strerror),
 		cmocka_unit_test(test_entry_pack),
+		cmocka_unit_test(test_predict),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -87,7 +87,10 @@ struct fbusi_slot_hdr {
 	uint32_t offset[FBUS_MAX_PLANES];
 	uint32_t payload_bytes;
 	uint32_t meta_bytes;
-	uint8_t _pad[128 - 72];
+	/* CLOCK_MONOTONIC at commit: subscribers learn the frame period
+	 * from it (FBUS_SUB_PREDICT); a hint, never trusted further */
+	int64_t t_commit_ns;
+	uint8_t _pad[128 - 80];
 };
 
 #define FBUSI_SLOT_META_OFF 128u

@@ -663,6 +663,7 @@ shm_commit(struct fbus_pub *base, struct fbus_slot *slot)
 	struct fbusi_slot_hdr *h;
 	uint32_t s = (uint32_t)slot->_priv[0];
 	uint64_t seq;
+	int64_t now;
 	int rc;
 
 	if (!p->loaned || s != p->loan_slot || slot->_priv[1] != p->gen)
@@ -690,6 +691,8 @@ shm_commit(struct fbus_pub *base, struct fbus_slot *slot)
 	}
 	h->payload_bytes = slot->payload_bytes;
 	h->meta_bytes = slot->meta_bytes;
+	now = fbus_now_mono_ns();
+	h->t_commit_ns = now;
 	seq = ++p->seq;
 	/* release: publishes header + pixels; pairs with the subscriber's
 	 * seq_cst re-check after taking its lease / its entry */
@@ -747,7 +750,7 @@ shm_commit(struct fbus_pub *base, struct fbus_slot *slot)
 	atomic_fetch_add_explicit(&p->frames, 1, memory_order_relaxed);
 	take_peer_err(p);
 	/* the commit time, not the capture stamp the caller may have set */
-	info_update(p, &slot->fmt, fbus_now_mono_ns());
+	info_update(p, &slot->fmt, now);
 	return (int64_t)seq;
 }
 

@@ -12,6 +12,7 @@
 
 #include <stdbool.h>
 #include <stdint.h>
+#include <sched.h>
 #include <unistd.h>
 
 #include "framebus.h"
@@ -45,12 +46,10 @@ fbusi_spin_useful(uint32_t readers)
 	return (long)readers + 1 <= cpus;
 }
 
-/* Spin until ready(arg) or FBUSI_SPIN_NS have passed.  True: ready. */
+/* Spin until ready(arg) or CLOCK_MONOTONIC reaches end.  True: ready. */
 static inline bool
-fbusi_spin(bool (*ready)(void *), void *arg)
+fbusi_spin_until(bool (*ready)(void *), void *arg, int64_t end)
 {
-	int64_t end = fbus_now_mono_ns() + FBUSI_SPIN_NS;
-
 	for (;;) {
 		for (int i = 0; i < 32; i++) {
 			if (ready(arg))
@@ -59,7 +58,18 @@ fbusi_spin(bool (*ready)(void *), void *arg)
 		}
 		if (fbus_now_mono_ns() >= end)
 			return false;
+		/* the one we wait for may be queued behind us on this CPU
+		 * (yielding every 4th or 16th time instead changed nothing
+		 * but the back-to-back p99: 9 µs against 5) */
+		sched_yield();
 	}
+}
+
+/* ... for at most FBUSI_SPIN_NS */
+static inline bool
+fbusi_spin(bool (*ready)(void *), void *arg)
+{
+	return fbusi_spin_until(ready, arg, fbus_now_mono_ns() + FBUSI_SPIN_NS);
 }
 
 #endif

@@ -25,6 +25,7 @@
 #include <unistd.h>
 
 #include "shm/group.h"
+#include "shm/predict.h"
 #include "shm/spin.h"
 
 #define SLICE_MS 40
@@ -85,6 +86,8 @@ struct shm_sub {
 	bool spin; /* the last wait for a frame was short: spin before the
 	              next sleep (shm/spin.h) */
 	uint64_t grp_seen;      /* the group's claim at the last slice end */
+	struct fbusi_predict pred; /* FBUS_SUB_PREDICT: the frame period */
+	int64_t seen_commit;    /* commit time of the frame just filled */
 };
 
 static void
@@ -389,6 +392,7 @@ fill_frame(struct shm_sub *s, const struct fbusi_ringmap *r, uint32_t slot,
 	f->seq = seq;
 	f->t_mono_ns = h->t_mono_ns;
 	f->t_real_ns = h->t_real_ns;
+	s->seen_commit = h->t_commit_ns;
 	f->fmt = fmt;
 	f->data = (const uint8_t *)h + FBUSI_SLOT_DATA_OFF;
 	f->payload_bytes = payload;
@@ -719,6 +723,43 @@ frame_ready(void *arg)
 	       atomic_load(&s->c->a.ring.hdr->state) != FBUSI_RING_LIVE;
 }
 
+/* FBUS_SUB_PREDICT, nothing to take yet.  Before the window in which
+ * the next frame is due: sleep on the futex (an early frame wakes us as
+ * always) until WAKE_EARLY_NS before it -- the timer's slack and a VM's
+ * wake-up lie in between -- and return 1 to look again.  In the window:
+ * spin to its end (1: a frame).  0: no window, or the frame missed it. */
+#define WAKE_EARLY_NS 100000
+static int
+predictive_wait(struct shm_sub *s, int64_t deadline, int slice_ms)
+{
+	int64_t now = fbus_now_mono_ns(), w0, w1, nap;
+
+	if (!fbusi_predict_window(&s->pred, now, &w0, &w1))
+		return 0;
+	nap = w0 - WAKE_EARLY_NS - now;
+	if (nap > 0) {
+		uint32_t v;
+
+		if (nap > (int64_t)slice_ms * 1000000)
+			nap = (int64_t)slice_ms * 1000000;
+		if (now + nap > deadline)
+			return 0;
+		atomic_store(&s->c->a.page->waiting, 1);
+		v = atomic_load(word_of(s));
+		if (!available(s) &&
+		    atomic_load(&s->c->a.ring.hdr->state) == FBUSI_RING_LIVE &&
+		    fbusi_futex_wait_ns((const uint32_t *)word_of(s), v, nap) ==
+		            FBUS_ETIMEDOUT &&
+		    fbusi_poll1(s->c->a.sock, POLLIN, 0) != 0)
+			on_socket(s, 0); /* HUP, or a RING */
+		if (s->c)
+			atomic_store_explicit(&s->c->a.page->waiting, 0,
+			                      memory_order_relaxed);
+		return 1;
+	}
+	return fbusi_spin_until(frame_ready, s, w1 < deadline ? w1 : deadline);
+}
+
 static int
 next_frame(struct shm_sub *s, struct fbus_frame *f, int timeout_ms)
 {
@@ -726,7 +767,7 @@ next_frame(struct shm_sub *s, struct fbus_frame *f, int timeout_ms)
 	                                  : fbus_now_mono_ns() +
 	                                            (int64_t)timeout_ms * 1000000;
 	int64_t wait_start = 0; /* when we first found nothing */
-	bool spun = false;
+	bool spun = false, predicted = false;
 	uint32_t i = 0;
 	int rc;
 
@@ -797,6 +838,9 @@ next_frame(struct shm_sub *s, struct fbus_frame *f, int timeout_ms)
 			                  memory_order_relaxed)) &&
 			          (!wait_start || fbus_now_mono_ns() - wait_start <
 			                                  FBUSI_SPIN_ADAPT_NS);
+			if (s->opts.flags & FBUS_SUB_PREDICT)
+				fbusi_predict_learn(&s->pred, f->seq,
+				                    s->seen_commit);
 			/* level-triggered fd: more queued means readable */
 			if (s->epfd >= 0 && available(s)) {
 				uint64_t one = 1;
@@ -828,6 +872,12 @@ next_frame(struct shm_sub *s, struct fbus_frame *f, int timeout_ms)
 			if (fbus_now_mono_ns() < deadline &&
 			    fbusi_spin(frame_ready, s))
 				continue;
+		}
+		if ((s->opts.flags & FBUS_SUB_PREDICT) && !predicted) {
+			rc = predictive_wait(s, deadline, slice);
+			if (rc == 1)
+				continue; /* a frame, or slept up to the window */
+			predicted = true; /* missed: the futex, as always */
 		}
 		/* Sleep.  waiting=1 (seq_cst), then read the word, then look
 		 * once more: with commit's seq_word store + waiting load this
