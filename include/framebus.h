@@ -320,6 +320,14 @@ struct fbus_sub_opts {
 	                         mode, a shared work queue: each frame to
 	                         exactly one member, in order per member.
 	                         A group is of one mode.  All transports. */
+	uint32_t fit_width;   /* stream transports, jpeg: decode at the
+	                         smallest of libjpeg's scales (1/8, 1/4,
+	                         1/2, 1) at which the picture still fills a
+	                         fit_width x fit_height box when fitted in
+	                         it (a letterbox without enlarging); 0 =
+	                         full size.  ?fit=WxH in the URI wins.
+	                         fbus_frame_scale() says by how much. */
+	uint32_t fit_height;
 };
 
 /*
@@ -460,6 +468,11 @@ FBUS_API int fbus_sub_open_many(struct fbus_sub **sub, const char *const *uris,
 /* The index in uris of the bus a frame came from (0 for a subscriber of
  * one bus). */
 FBUS_API uint32_t fbus_frame_bus(const struct fbus_frame *frame);
+
+/* A JPEG frame decoded at a reduced scale (fit_width/?fit=): N for 1/N,
+ * so a frame pixel (x, y) is camera pixel (x * N, y * N); 1 for every
+ * other frame. */
+FBUS_API uint32_t fbus_frame_scale(const struct fbus_frame *frame);
 
 /* How many buses a subscriber reads (1 unless fbus_sub_open_many); the
  * URI of bus i (NULL if not a fbus_sub_open_many subscriber or out of

@@ -75,6 +75,8 @@ static int bench_subs = 1;
 static int bench_every; /* 2: with the block policy */
 static int bench_predict; /* --wake predict: shm subscribers' ?wake= */
 static int bench_pin;     /* --pin: producer on CPU 0, subscribers after */
+static const char *bench_fit; /* --fit WxH: the subscribers' ?fit= */
+static int bench_threads;     /* --threads N: ?threads= on both ends */
 
 /* --pin: this process on CPU k of the online ones (mod their count) */
 static void
@@ -119,7 +121,21 @@ load_image(const struct fbus_format *fmt, uint8_t *src)
 #define MAX_BENCH_SUBS 64
 
 static void
+make_uri_base(char *buf, size_t n, const struct bench_case *c);
+
+static void
 make_uri(char *buf, size_t n, const struct bench_case *c)
+{
+	size_t len;
+
+	make_uri_base(buf, n, c);
+	len = strlen(buf);
+	if (bench_threads && len < n)
+		snprintf(buf + len, n - len, "&threads=%d", bench_threads);
+}
+
+static void
+make_uri_base(char *buf, size_t n, const struct bench_case *c)
 {
 	if (!strcmp(c->transport, "nats"))
 		snprintf(buf, n, "nats://%s/bench-%d?codec=%s", bench_nats,
@@ -346,8 +362,10 @@ run_case(const struct bench_case *c, int json)
 			pin_to(1 + k);
 			snprintf(frames, sizeof frames, "%d", c->frames);
 			snprintf(fd, sizeof fd, "%d", fds[1]);
-			snprintf(suburi, sizeof suburi, "%s%s", uri,
-			         bench_predict ? "?wake=predict" : "");
+			snprintf(suburi, sizeof suburi, "%s%s%s%s", uri,
+			         bench_predict ? "?wake=predict" : "",
+			         bench_fit ? "&fit=" : "",
+			         bench_fit ? bench_fit : "");
 			execl("/proc/self/exe", "framebus", "bench", "--sub", suburi,
 			      frames, fd, bench_group ? bench_group : "",
 			      bench_every == 2 ? "every-block"
@@ -529,6 +547,9 @@ usage(FILE *f)
 	        "                                 1 ms of quiet between frames)\n"
 	        "  --wake sleep|predict           shm subscribers: predictive\n"
 	        "                                 wake (?wake=predict)\n"
+	        "  --fit WxH                      jpeg: subscribers decode scaled\n"
+	        "                                 down to fill WxH (?fit=)\n"
+	        "  --threads N                    jpeg: code in N threads (1..4)\n"
 	        "  --pin                          producer on CPU 0, subscriber\n"
 	        "                                 k on CPU k+1 (mod CPUs)\n"
 	        "  --group NAME                   the subscribers are members\n"
@@ -555,6 +576,8 @@ cmd_bench(int argc, char **argv)
 		{ "block", no_argument, 0, 'b' },
 		{ "wake", required_argument, 0, 'w' },
 		{ "pin", no_argument, 0, 'P' },
+		{ "fit", required_argument, 0, 'F' },
+		{ "threads", required_argument, 0, 'T' },
 		{ "image", required_argument, 0, 'i' },
 		{ "help", no_argument, 0, 'h' },
 		{ 0, 0, 0, 0 },
@@ -643,6 +666,17 @@ cmd_bench(int argc, char **argv)
 		case 'P':
 			bench_pin = 1;
 			break;
+		case 'F': {
+			uint32_t fw, fh;
+
+			cli_parse_size(optarg, &fw, &fh);
+			bench_fit = optarg;
+			break;
+		}
+		case 'T':
+			bench_threads = (int)cli_parse_int("--threads", optarg,
+			                                   1, 4);
+			break;
 		case 'w':
 			if (strcmp(optarg, "sleep") && strcmp(optarg, "predict"))
 				cli_die(2, "--wake: sleep or predict, not '%s'",
@@ -676,6 +710,11 @@ cmd_bench(int argc, char **argv)
 	cli_no_more_args(argc, argv);
 	if (nt == 3 && bench_nats)
 		nt = 4;
+	if ((bench_fit || bench_threads) &&
+	    (nt != 1 || !strcmp(transports[0], "shm") || nc != 1 ||
+	     strcmp(codecs[0], "jpeg")))
+		cli_die(2, "--fit and --threads: one stream transport, --codec "
+		           "jpeg");
 	if (bench_predict && (nt != 1 || strcmp(transports[0], "shm")))
 		cli_die(2, "--wake predict: shm: only (the stream transports "
 		           "wait in the socket)");

@@ -51,9 +51,12 @@ fbus_pub_open(struct fbus_pub **pub, const char *text,
 	fbusi_pub_opts_defaults(&opts, in);
 	err.msg[0] = '\0';
 	rc = fbusi_uri_parse(text, &uri, &err);
-	if (rc == 0 && (uri.hold || uri.group[0] || uri.wake))
+	if (rc == 0 && (uri.hold || uri.group[0] || uri.wake || uri.fit_w))
 		rc = fbusi_fail(&err, FBUS_EINVAL, "%s= is a subscriber option",
-		                uri.hold ? "hold" : uri.wake ? "wake" : "group");
+		                uri.hold     ? "hold"
+		                : uri.wake   ? "wake"
+		                : uri.fit_w  ? "fit"
+		                             : "group");
 	if (rc == 0) {
 		s = find_scheme(uri.scheme);
 		rc = s->pub_open(pub, &uri, &opts, &err);
@@ -245,4 +248,11 @@ fbus_sub_close(struct fbus_sub *sub)
 {
 	if (sub)
 		sub->ops->close(sub);
+}
+
+uint32_t
+fbus_frame_scale(const struct fbus_frame *frame)
+{
+	return frame ? 1u << ((frame->_priv[0] >> FBUSI_PRIV_SCALE_SHIFT) & 3)
+	             : 1;
 }

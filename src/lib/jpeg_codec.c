@@ -7,11 +7,13 @@
  */
 #define _GNU_SOURCE
 #include "jpeg_codec.h"
+#include "jpeg_rst.h"
 
 #include <dlfcn.h>
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 typedef void *tjhandle;
 
@@ -41,8 +43,20 @@ static int load_rc;
 static struct fbusi_err load_err;
 static const char *soname = "libturbojpeg.so.0";
 
+/* A picture this big is coded in parts, one thread each: a 1080p frame
+ * takes 5-6 ms to encode or decode here, a thread's start some 50 µs. */
+#define PAR_MIN_PIXELS (1280u * 720u)
+#define PAR_MAX 4
+
 struct fbusi_jpeg {
 	tjhandle h;
+	int compress;
+	int threads; /* fbusi_jpeg_set_threads; 0/1 = one */
+	/* parts 1.. of a parallel encode/decode: a handle and a buffer each
+	 * (part 0 runs on h, in the caller's thread) */
+	tjhandle more[PAR_MAX - 1];
+	uint8_t *buf[FBUSI_JPEG_MAX_PARTS];
+	size_t cap[FBUSI_JPEG_MAX_PARTS];
 };
 
 void
@@ -121,6 +135,7 @@ fbusi_jpeg_open(struct fbusi_jpeg **out, int compress, struct fbusi_err *err)
 		                  "turbojpeg: cannot create a %s",
 		                  compress ? "compressor" : "decompressor");
 	}
+	j->compress = compress;
 	*out = j;
 	return 0;
 }
@@ -131,7 +146,147 @@ fbusi_jpeg_close(struct fbusi_jpeg *j)
 	if (!j)
 		return;
 	tj.destroy(j->h);
+	for (int i = 0; i < PAR_MAX - 1; i++)
+		if (j->more[i])
+			tj.destroy(j->more[i]);
+	for (int i = 0; i < FBUSI_JPEG_MAX_PARTS; i++)
+		free(j->buf[i]);
 	free(j);
+}
+
+void
+fbusi_jpeg_set_threads(struct fbusi_jpeg *j, uint32_t n)
+{
+	j->threads = n > PAR_MAX ? PAR_MAX : (int)n;
+}
+
+/* How many parts to code a picture of w x h pixels in: as many as asked
+ * and CPUs there are, and only for big pictures.  Not by default: on
+ * this project's 2-vCPU VM an idle vCPU took 0.03-4 ms to start its part
+ * of a 10 Hz frame, and a producer and a subscriber coding at once share
+ * the two (docs/PERFORMANCE.md). */
+static int
+par_parts(const struct fbusi_jpeg *j, uint32_t w, uint32_t h)
+{
+	static long cpus; /* racy but idempotent */
+
+	if (!cpus)
+		cpus = sysconf(_SC_NPROCESSORS_ONLN);
+	if ((uint64_t)w * h < PAR_MIN_PIXELS || cpus < 2 || j->threads < 2)
+		return 1;
+	return cpus < j->threads ? (int)cpus : j->threads;
+}
+
+/* Thread t's handle (0: the caller's, j->h). */
+static tjhandle
+par_handle(struct fbusi_jpeg *j, int t)
+{
+	if (t && !j->more[t - 1])
+		j->more[t - 1] = j->compress ? tj.init_compress()
+		                             : tj.init_decompress();
+	return t ? j->more[t - 1] : j->h;
+}
+
+/* Part k's buffer, at least `size` bytes. */
+static uint8_t *
+par_buf(struct fbusi_jpeg *j, int k, size_t size)
+{
+	if (j->cap[k] < size) {
+		uint8_t *b = realloc(j->buf[k], size);
+
+		if (!b)
+			return NULL;
+		j->buf[k] = b;
+		j->cap[k] = size;
+	}
+	return j->buf[k];
+}
+
+struct par_job {
+	tjhandle h; /* set by par_run: its thread's */
+	const uint8_t *in;
+	unsigned long in_len; /* decode: the part's JPEG */
+	uint8_t *out;
+	unsigned long out_len; /* encode: its capacity, then its length */
+	int width, stride, height, pf, subsamp, quality;
+	int rc;
+};
+
+static void *
+par_encode(void *arg)
+{
+	struct par_job *b = arg;
+	unsigned char *o = b->out;
+
+	b->rc = tj.compress2(b->h, b->in, b->width, b->stride, b->height,
+	                     b->pf, &o, &b->out_len, b->subsamp, b->quality,
+	                     TJFLAG_NOREALLOC | TJFLAG_FASTDCT);
+	if (o != b->out)
+		b->rc = -1;
+	return NULL;
+}
+
+static void *
+par_decode(void *arg)
+{
+	struct par_job *b = arg;
+
+	b->rc = tj.decompress2(b->h, b->in, b->in_len, b->out, b->width,
+	                       b->stride, b->height, b->pf, TJFLAG_FASTDCT);
+	return NULL;
+}
+
+struct par_lane {
+	struct par_job *job;
+	int first, n, step;
+	void *(*fn)(void *);
+};
+
+static void *
+par_lane(void *arg)
+{
+	struct par_lane *l = arg;
+
+	for (int k = l->first; k < l->n; k += l->step)
+		l->fn(&l->job[k]);
+	return NULL;
+}
+
+/* n jobs on `threads` lanes, lane t taking jobs t, t + threads, ...
+ * (interleaved: a picture's busy rows are spread over them); lane 0 in
+ * this thread.  0: all done well. */
+static int
+par_run(struct fbusi_jpeg *j, struct par_job *job, int n, int threads,
+        void *(*fn)(void *))
+{
+	struct par_lane lane[PAR_MAX];
+	pthread_t t[PAR_MAX];
+	bool started[PAR_MAX] = { false };
+	int rc = 0;
+
+	if (threads > n)
+		threads = n;
+	for (int i = 0; i < threads; i++) {
+		tjhandle h = par_handle(j, i);
+
+		if (!h)
+			return -1;
+		for (int k = i; k < n; k += threads)
+			job[k].h = h;
+		lane[i] = (struct par_lane){ job, i, n, threads, fn };
+	}
+	for (int i = 1; i < threads; i++)
+		started[i] = pthread_create(&t[i], NULL, par_lane, &lane[i]) == 0;
+	for (int i = 1; i < threads; i++)
+		if (!started[i])
+			par_lane(&lane[i]); /* no thread to be had: here */
+	par_lane(&lane[0]);
+	for (int i = 1; i < threads; i++)
+		if (started[i])
+			pthread_join(t[i], NULL);
+	for (int k = 0; k < n; k++)
+		rc |= job[k].rc;
+	return rc;
 }
 
 static int
@@ -178,6 +333,68 @@ fbusi_jpeg_bound(const struct fbus_format *fmt)
 	return n == (unsigned long)-1 ? 0 : (size_t)n;
 }
 
+/* A big picture in strips, one thread each, each strip a JPEG of whole
+ * MCU rows, stitched into one JPEG with a restart marker between strips
+ * (jpeg_rst.c): any decoder reads it, and ours decodes it in parts again.
+ * The coefficients are those of one encode, so the pixels are too.
+ * Nonzero: do it the plain way. */
+static int
+encode_parts(struct fbusi_jpeg *j, const struct fbus_format *fmt,
+             const uint8_t *pixels, int quality, uint8_t *out, size_t cap,
+             uint32_t *out_len)
+{
+	struct par_job job[FBUSI_JPEG_MAX_PARTS];
+	const uint8_t *strip[FBUSI_JPEG_MAX_PARTS];
+	size_t len[FBUSI_JPEG_MAX_PARTS], n_out;
+	int threads = par_parts(j, fmt->width, fmt->height);
+	int n = FBUSI_JPEG_MAX_PARTS;
+	uint32_t mcu = fmt->pixfmt == FBUS_PIXFMT_GRAY8 ? 8 : 16;
+	uint32_t rows, per_row = (fmt->width + mcu - 1) / mcu, ri;
+
+	if (threads < 2)
+		return -1;
+	/* FBUSI_JPEG_MAX_PARTS strips of whole MCU rows, the last one the
+	 * rest: restart intervals enough for a decoder to share the work
+	 * by the byte (jpeg_rst.c) */
+	rows = (fmt->height + (uint32_t)n - 1) / (uint32_t)n;
+	rows = (rows + mcu - 1) / mcu * mcu;
+	n = (int)((fmt->height + rows - 1) / rows);
+	ri = per_row * (rows / mcu);
+	if (n < 2 || ri > 0xFFFF)
+		return -1;
+	for (int k = 0; k < n; k++) {
+		uint32_t y = (uint32_t)k * rows;
+		uint32_t h = k == n - 1 ? fmt->height - y : rows;
+		unsigned long bound = tj.buf_size((int)fmt->width, (int)h,
+		                                  subsamp(fmt->pixfmt));
+
+		if (bound == (unsigned long)-1 || !par_buf(j, k, bound))
+			return -1;
+		job[k] = (struct par_job){
+			.in = pixels + (size_t)y * fmt->stride[0],
+			.out = j->buf[k],
+			.out_len = bound,
+			.width = (int)fmt->width,
+			.stride = (int)fmt->stride[0],
+			.height = (int)h,
+			.pf = tj_pixfmt(fmt->pixfmt),
+			.subsamp = subsamp(fmt->pixfmt),
+			.quality = quality,
+		};
+	}
+	if (par_run(j, job, n, threads, par_encode))
+		return -1;
+	for (int k = 0; k < n; k++) {
+		strip[k] = job[k].out;
+		len[k] = job[k].out_len;
+	}
+	n_out = fbusi_jpeg_stitch(strip, len, n, fmt->height, ri, out, cap);
+	if (!n_out || n_out > UINT32_MAX)
+		return -1;
+	*out_len = (uint32_t)n_out;
+	return 0;
+}
+
 int
 fbusi_jpeg_encode(struct fbusi_jpeg *j, const struct fbus_format *fmt,
                   const uint8_t *pixels, int quality, uint8_t *out, size_t cap,
@@ -191,6 +408,8 @@ fbusi_jpeg_encode(struct fbusi_jpeg *j, const struct fbus_format *fmt,
 		                  "codec=jpeg takes bgr24, rgb24 or gray8 frames, "
 		                  "not %s",
 		                  fbus_pixfmt_name(fmt->pixfmt));
+	if (encode_parts(j, fmt, pixels, quality, out, cap, out_len) == 0)
+		return 0;
 	/* NOREALLOC: out is sized by fbusi_jpeg_bound(), so turbojpeg never
 	 * needs to grow it (and must not free our buffer) */
 	if (tj.compress2(j->h, pixels, (int)fmt->width, (int)fmt->stride[0],
@@ -230,6 +449,51 @@ fbusi_jpeg_size(struct fbusi_jpeg *j, const uint8_t *jpg, size_t n,
 	return 0;
 }
 
+/* A big JPEG with restart intervals of whole MCU rows (ours, or a
+ * camera's) is decoded in parts, one thread each.  fmt may be the
+ * picture at 1/2, 1/4 or 1/8 (libjpeg's scaled decode): each part is
+ * scaled alike, its rows a multiple of 8 but for the last.  0: decoded;
+ * else decode it whole (a part that failed: the whole decode says why). */
+static int
+decode_parts(struct fbusi_jpeg *j, const uint8_t *jpg, size_t n,
+             const struct fbus_format *fmt, uint8_t *out, int pf)
+{
+	struct fbusi_jpeg_parts parts;
+	struct par_job job[FBUSI_JPEG_MAX_PARTS];
+	uint32_t scale = 0;
+	int want = par_parts(j, UINT32_MAX, 1);
+
+	if (want < 2)
+		return -1;
+	fbusi_jpeg_split(jpg, n, want, &parts);
+	if (parts.n < 2 ||
+	    (uint64_t)parts.width * parts.height < PAR_MIN_PIXELS)
+		return -1;
+	for (uint32_t s = 1; s <= 8; s *= 2)
+		if ((parts.width + s - 1) / s == fmt->width &&
+		    (parts.height + s - 1) / s == fmt->height)
+			scale = s;
+	if (!scale)
+		return -1;
+	for (int k = 0; k < parts.n; k++) {
+		size_t size = fbusi_jpeg_part_size(&parts, k);
+		uint32_t rows = parts.row[k + 1] - parts.row[k];
+
+		if (!par_buf(j, k, size) || parts.row[k] % scale)
+			return -1;
+		job[k] = (struct par_job){
+			.in = j->buf[k],
+			.in_len = fbusi_jpeg_part_build(jpg, &parts, k, j->buf[k]),
+			.out = out + (size_t)(parts.row[k] / scale) * fmt->stride[0],
+			.width = (int)fmt->width,
+			.stride = (int)fmt->stride[0],
+			.height = (int)((rows + scale - 1) / scale),
+			.pf = pf,
+		};
+	}
+	return par_run(j, job, parts.n, parts.n, par_decode) ? -1 : 0;
+}
+
 int
 fbusi_jpeg_decode(struct fbusi_jpeg *j, const uint8_t *jpg, size_t n,
                   const struct fbus_format *fmt, uint8_t *out, struct fbusi_err *err)
@@ -241,6 +505,8 @@ fbusi_jpeg_decode(struct fbusi_jpeg *j, const uint8_t *jpg, size_t n,
 		                  "cannot decode jpeg into %s (bgr24, rgb24, "
 		                  "bgra, gray8)",
 		                  fbus_pixfmt_name(fmt->pixfmt));
+	if (decode_parts(j, jpg, n, fmt, out, pf) == 0)
+		return 0;
 	if (tj.decompress2(j->h, jpg, n, out, (int)fmt->width,
 	                   (int)fmt->stride[0], (int)fmt->height, pf,
 	                   TJFLAG_FASTDCT) != 0)

@@ -19,6 +19,12 @@ int fbusi_jpeg_load(struct fbusi_err *err);
 int fbusi_jpeg_open(struct fbusi_jpeg **j, int compress, struct fbusi_err *err);
 void fbusi_jpeg_close(struct fbusi_jpeg *j);
 
+/* Code big frames (1280x720 and up) in up to n parts, one thread each
+ * (1..4; 1, the default, = one thread).  Encoding in parts makes a JPEG
+ * with restart markers between the parts, which any decoder reads;
+ * decoding in parts needs restart intervals of whole MCU rows. */
+void fbusi_jpeg_set_threads(struct fbusi_jpeg *j, uint32_t n);
+
 /* True for the formats the encoder takes: BGR24, RGB24, GRAY8. */
 bool fbusi_jpeg_can_encode(uint32_t pixfmt);
 /* True for the formats the decoder produces: BGR24, RGB24, BGRA, GRAY8. */

@@ -39,6 +39,12 @@ enum fbusi_codec { FBUSI_CODEC_RAW = 0, FBUSI_CODEC_JPEG = 1 };
 
 #define FBUSI_NAME_MAX 63
 
+/* fbus_frame._priv[0]: the transport's index of a held frame in bits
+ * 0-27, log2 of a JPEG's decode scale (?fit=) in bits 28-29, and for a
+ * multi-bus subscriber the bus from bit 32 on (many.c) */
+#define FBUSI_PRIV_INDEX(v) ((v) & 0x0fffffffu)
+#define FBUSI_PRIV_SCALE_SHIFT 28
+
 struct fbusi_uri {
 	int scheme;                  /* enum fbusi_scheme */
 	char name[FBUSI_NAME_MAX + 1]; /* shm: bus name ([A-Za-z0-9._-]) */
@@ -56,6 +62,10 @@ struct fbusi_uri {
 	                                the per-uid runtime directory */
 	char group[32];              /* subscriber: worker group; "" none */
 	int wake;                    /* shm subscriber: 1 sleep, 2 predict */
+	uint32_t threads;            /* jpeg: threads a frame is coded by
+	                                (1..4); 0 = 1 */
+	uint32_t fit_w, fit_h;       /* subscriber, jpeg: decode no bigger
+	                                than needed to fill fit_w x fit_h */
 	/* nats:// */
 	char servers[512];           /* "h1:p1,h2:p2" */
 	char userinfo[256];          /* "user:pass" or "token"; "" none */

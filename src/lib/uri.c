@@ -43,6 +43,8 @@ option_allowed(int scheme, const char *key)
 		return strcmp(key, "dir") == 0 || strcmp(key, "wake") == 0;
 	if (strcmp(key, "wake") == 0)
 		return false;
+	if (strcmp(key, "threads") == 0 || strcmp(key, "fit") == 0)
+		return true; /* the stream transports' JPEG */
 	if (strcmp(key, "dir") == 0)
 		return false;
 	if (strcmp(key, "bind") == 0)
@@ -132,6 +134,28 @@ parse_query(char *q, struct fbusi_uri *u, struct fbusi_err *err)
 				return FBUS_ENAMETOOLONG;
 			}
 			strcpy(u->dir, val);
+		} else if (strcmp(kv, "threads") == 0) {
+			if (parse_u64(val, &n) || n < 1 || n > 4) {
+				fbusi_fail(err, 0, "threads must be 1..4, not "
+				           "'%s'", val);
+				return FBUS_EINVAL;
+			}
+			u->threads = (uint32_t)n;
+		} else if (strcmp(kv, "fit") == 0) {
+			char *x = strchr(val, 'x');
+			uint64_t fw, fh;
+
+			if (!x || (*x = '\0', parse_u64(val, &fw)) ||
+			    parse_u64(x + 1, &fh) || fw < 1 || fh < 1 ||
+			    fw > 65535 || fh > 65535) {
+				if (x)
+					*x = 'x';
+				fbusi_fail(err, 0, "fit must be WxH (1..65535 "
+				           "each), not '%s'", val);
+				return FBUS_EINVAL;
+			}
+			u->fit_w = (uint32_t)fw;
+			u->fit_h = (uint32_t)fh;
 		} else if (strcmp(kv, "wake") == 0) {
 			if (strcmp(val, "sleep") && strcmp(val, "predict")) {
 				fbusi_fail(err, 0, "wake must be sleep or "

@@ -328,6 +328,134 @@ roundtrip_jpeg(int scheme)
 	}
 }
 
+/* ?threads=2: a 1080p frame is encoded in strips stitched with restart
+ * markers -- the same coefficients as one encode, so any decoder gives
+ * the same pixels -- and a subscriber with threads=2 decodes it in parts
+ * (only the chroma filter's rows at a part's edge may differ).  ?fit=WxH:
+ * decoded at 1/N, N from fbus_frame_scale(), close to the full picture
+ * scaled down. */
+static void
+test_jpeg_threads_and_fit(void **state)
+{
+	struct fbus_format f = { .pixfmt = FBUS_PIXFMT_BGR24, .width = 1920,
+		                 .height = 1080 };
+	static const char *subq[] = { "&threads=1", "&threads=2", "&fit=416x416",
+		                      "&fit=100x100", "&format=encoded",
+		                      "&fit=1920x1080" };
+	enum { N_SUB = sizeof subq / sizeof subq[0] };
+	struct fbus_pub *pub[2];
+	struct fbus_sub *sub[2][N_SUB];
+	struct fbus_frame fr[2][N_SUB];
+	char base[2][300], uri[700];
+	uint8_t *img;
+
+	(void)state;
+	if (fbusi_jpeg_load(NULL))
+		skip();
+	assert_int_equal(fbus_format_layout(&f), 0);
+	img = malloc(f.size);
+	fill_smooth(&f, img);
+	/* pub 0 encodes in one piece, pub 1 in strips */
+	for (int p = 0; p < 2; p++) {
+		make_uri(base[p], sizeof base[p], UNIX,
+		         p ? "codec=jpeg&threads=2" : "codec=jpeg");
+		CHECK(fbus_pub_open(&pub[p], base[p], NULL));
+		for (int k = 0; k < N_SUB; k++) {
+			struct fbus_sub_opts so = sub_opts(FBUS_MODE_EVERY);
+
+			snprintf(uri, sizeof uri, "%s%s", base[p], subq[k]);
+			CHECK(fbus_sub_open(&sub[p][k], uri, &so));
+		}
+		wait_subscribers(pub[p], N_SUB);
+		assert_int_equal(fbus_pub_send(pub[p], &f, img, f.size, NULL, 0),
+		                 1);
+		for (int k = 0; k < N_SUB; k++)
+			CHECK(fbus_sub_next(sub[p][k], &fr[p][k], 5000));
+	}
+	/* the strips' JPEG: restart markers; the plain one: none */
+	assert_int_equal(fr[0][4].fmt.pixfmt, FBUS_PIXFMT_ENCODED);
+	assert_null(memmem(fr[0][4].data, fr[0][4].payload_bytes, "\xff\xdd", 2));
+	assert_non_null(memmem(fr[1][4].data, fr[1][4].payload_bytes, "\xff\xdd", 2));
+	assert_non_null(memmem(fr[1][4].data, fr[1][4].payload_bytes, "\xff\xd0", 2));
+	/* decoded whole, both JPEGs are the same picture, pixel for pixel */
+	assert_memory_equal(fr[0][0].data, fr[1][0].data, f.size);
+	assert_true(psnr(&f, img, &fr[0][0].fmt, fr[0][0].data) > 30);
+	/* decoded in parts: the same but for rows at a part's edge */
+	for (int p = 0; p < 2; p++) {
+		const uint8_t *a = fr[p][0].data, *b = fr[p][1].data;
+		uint32_t rows_off = 0;
+
+		for (uint32_t y = 0; y < f.height; y++) {
+			const uint8_t *ra = a + (size_t)y * f.stride[0];
+			const uint8_t *rb = b + (size_t)y * f.stride[0];
+
+			if (memcmp(ra, rb, (size_t)f.width * 3) == 0)
+				continue;
+			rows_off++;
+			for (uint32_t x = 0; x < f.width * 3; x++)
+				if (abs((int)ra[x] - (int)rb[x]) > 8)
+					fail_msg("pub %d: parts decode differs by "
+					         "%d at row %u", p,
+					         abs((int)ra[x] - (int)rb[x]), y);
+		}
+		/* a part's edge touches a row or two each side */
+		assert_true(rows_off <= (p ? 4u * 3 : 0u));
+	}
+	/* fit: 1/4 for a 416x416 box (480x270 still fills it), 1/8 at
+	 * most, 1 when the box is the picture */
+	for (int p = 0; p < 2; p++) {
+		static const uint32_t want_scale[] = { 1, 1, 4, 8, 1, 1 };
+
+		for (int k = 0; k < N_SUB; k++) {
+			if (k == 4)
+				continue;
+			assert_int_equal(fbus_frame_scale(&fr[p][k]), want_scale[k]);
+			assert_int_equal(fr[p][k].fmt.width,
+			                 (1920 + want_scale[k] - 1) / want_scale[k]);
+			assert_int_equal(fr[p][k].fmt.height,
+			                 (1080 + want_scale[k] - 1) / want_scale[k]);
+		}
+		/* the 480x270 picture is the full one, averaged 4x4 */
+		{
+			const struct fbus_frame *q = &fr[p][2];
+			double err = 0;
+
+			for (uint32_t y = 0; y < q->fmt.height; y++)
+				for (uint32_t x = 0; x < q->fmt.width; x++)
+					for (int c = 0; c < 3; c++) {
+						int sum = 0;
+
+						for (int dy = 0; dy < 4; dy++)
+							for (int dx = 0; dx < 4; dx++)
+								sum += img[(size_t)(4 * y + (uint32_t)dy) * f.stride[0] +
+								           (4 * x + (uint32_t)dx) * 3 + (uint32_t)c];
+						err += abs(sum / 16 -
+						           (int)q->data[(size_t)y * q->fmt.stride[0] + x * 3 + (uint32_t)c]);
+					}
+			err /= (double)q->fmt.width * q->fmt.height * 3;
+			if (err > 6)
+				fail_msg("fit 1/4: mean error %.1f levels", err);
+		}
+		for (int k = 0; k < N_SUB; k++) {
+			fbus_sub_release(sub[p][k], &fr[p][k]);
+			fbus_sub_close(sub[p][k]);
+		}
+		fbus_pub_close(pub[p]);
+	}
+	/* bad values are refused, and fit is a subscriber's */
+	make_uri(uri, sizeof uri, UNIX, "codec=jpeg&threads=5");
+	assert_int_equal(fbus_pub_open(&pub[0], uri, NULL), FBUS_EINVAL);
+	make_uri(uri, sizeof uri, UNIX, "fit=416");
+	assert_int_equal(fbus_sub_open(&sub[0][0], uri, NULL), FBUS_EINVAL);
+	assert_non_null(strstr(fbus_open_error(), "WxH"));
+	make_uri(uri, sizeof uri, UNIX, "fit=416x416");
+	assert_int_equal(fbus_pub_open(&pub[0], uri, NULL), FBUS_EINVAL);
+	assert_non_null(strstr(fbus_open_error(), "subscriber option"));
+	assert_int_equal(fbus_sub_open(&sub[0][0], "shm:x?fit=4x4", NULL),
+	                 FBUS_EINVAL);
+	free(img);
+}
+
 static void
 test_jpeg_roundtrip_unix(void **state)
 {
@@ -1053,6 +1181,7 @@ main(int argc, char **argv)
 		T(test_raw_roundtrip_tcp),
 		T(test_jpeg_roundtrip_unix),
 		T(test_jpeg_roundtrip_tcp),
+		T(test_jpeg_threads_and_fit),
 		T(test_jpeg_format_option),
 		T(test_jpeg_missing_library),
 		T(test_many_subscribers),

@@ -444,6 +444,7 @@ fbusi_nats_pub_open(struct fbus_pub **out, const struct fbusi_uri *uri,
 		rc = fbusi_jpeg_open(&p->jpeg, 1, err);
 		if (rc)
 			goto fail;
+		fbusi_jpeg_set_threads(p->jpeg, uri->threads);
 	}
 	rc = fbusi_nats_connect(uri, true, NULL, &p->nc, err);
 	if (rc)

@@ -547,7 +547,7 @@ sub_next(struct fbus_sub *base, struct fbus_frame *fr, int timeout_ms)
 			}
 			hd->m = m;
 			hd->cookie = ++s->cookies;
-			fr->_priv[0] = (uint64_t)(hd - s->held);
+			fr->_priv[0] |= (uint64_t)(hd - s->held);
 			fr->_priv[1] = hd->cookie;
 			return 0;
 		}
@@ -576,7 +576,7 @@ static int
 sub_release(struct fbus_sub *base, struct fbus_frame *fr)
 {
 	struct nats_sub *s = to_sub(base);
-	uint64_t i = fr->_priv[0];
+	uint64_t i = FBUSI_PRIV_INDEX(fr->_priv[0]);
 
 	if (!fr->_priv[1] || i >= s->nheld ||
 	    s->held[i].cookie != fr->_priv[1])

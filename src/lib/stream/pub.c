@@ -446,6 +446,7 @@ fbusi_stream_pub_open(struct fbus_pub **out, const struct fbusi_uri *uri,
 		rc = fbusi_jpeg_open(&p->jpeg, 1, err);
 		if (rc)
 			goto err;
+		fbusi_jpeg_set_threads(p->jpeg, uri->threads);
 	}
 	p->efd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
 	if (p->efd < 0) {

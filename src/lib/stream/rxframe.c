@@ -22,6 +22,12 @@ fbusi_rx_limits(const struct fbus_sub_opts *opts, const struct fbusi_uri *uri,
 	                           ? lim->max_bytes
 	                           : FBUS_MAX_DECODED_BYTES;
 	lim->want_pixfmt = opts->pixfmt ? opts->pixfmt : uri->pixfmt;
+	lim->threads = uri->threads;
+	lim->fit_w = uri->fit_w ? uri->fit_w : opts->fit_width;
+	lim->fit_h = uri->fit_w ? uri->fit_h : opts->fit_height;
+	if (!lim->fit_w != !lim->fit_h)
+		return fbusi_fail(err, FBUS_EINVAL, "fit_width and fit_height "
+		                  "go together");
 	if (lim->want_pixfmt && lim->want_pixfmt != FBUS_PIXFMT_ENCODED &&
 	    !fbusi_jpeg_can_decode(lim->want_pixfmt))
 		return fbusi_fail(err, FBUS_EINVAL,
@@ -43,7 +49,7 @@ fbusi_rx_frame(const struct fbusi_rx_limits *lim, struct fbusi_jpeg **jpeg,
 	uint32_t want = lim->want_pixfmt ? lim->want_pixfmt : h->pixfmt;
 	struct fbus_format f = { .pixfmt = want, .width = h->width,
 		                 .height = h->height };
-	uint32_t w, hh;
+	uint32_t w, hh, shift = 0;
 	int rc;
 
 	memset(fr, 0, sizeof *fr);
@@ -74,7 +80,17 @@ fbusi_rx_frame(const struct fbusi_rx_limits *lim, struct fbusi_jpeg **jpeg,
 			fbusi_err_prefix(err, where);
 			return rc;
 		}
+		fbusi_jpeg_set_threads(*jpeg, lim->threads);
 	}
+	/* ?fit=WxH: the smallest 1/N that still fills the box when fitted
+	 * in it -- N * fit <= the size in one of the two directions --
+	 * decoded inside the IDCT, which skips most of the work */
+	while (lim->fit_w && shift < 3 &&
+	       ((uint64_t)lim->fit_w << (shift + 1) <= h->width ||
+	        (uint64_t)lim->fit_h << (shift + 1) <= h->height))
+		shift++;
+	f.width = (h->width + (1u << shift) - 1) >> shift;
+	f.height = (h->height + (1u << shift) - 1) >> shift;
 	if (fbus_format_layout(&f))
 		return fbusi_fail(err, FBUS_EPROTO,
 		                  "%s: cannot decode a %" PRIu32 "x%" PRIu32
@@ -106,5 +122,6 @@ fbusi_rx_frame(const struct fbusi_rx_limits *lim, struct fbusi_jpeg **jpeg,
 	fr->fmt = f;
 	fr->data = *dec;
 	fr->payload_bytes = f.size;
+	fr->_priv[0] = (uint64_t)shift << FBUSI_PRIV_SCALE_SHIFT;
 	return 0;
 }

@@ -16,6 +16,8 @@ struct fbusi_rx_limits {
 	uint64_t max_bytes;   /* a frame as received */
 	uint64_t max_decoded; /* a JPEG decoded: refused before allocating */
 	uint32_t want_pixfmt; /* jpeg: decode into this; 0 = as sent */
+	uint32_t threads;     /* jpeg: decode in up to this many parts */
+	uint32_t fit_w, fit_h; /* jpeg: decode scaled down to fill this */
 };
 
 /* From the options and the URI; FBUS_EINVAL for a format JPEG cannot be
@@ -26,8 +28,9 @@ int fbusi_rx_limits(const struct fbus_sub_opts *opts,
 
 /* Fill fr (zeroed first) from a parsed header h, the raw layout fmt, the
  * metadata and the payload.  A JPEG is decoded into *dec (grown as
- * needed) unless encoded is asked; *jpeg is opened on first use.  Errors
- * name `where`. */
+ * needed) unless encoded is asked, scaled down when fit asks (the scale
+ * in fr->_priv[0]: the caller ORs its index in); *jpeg is opened on
+ * first use.  Errors name `where`. */
 int fbusi_rx_frame(const struct fbusi_rx_limits *lim, struct fbusi_jpeg **jpeg,
                    const struct fbusi_wire_hdr *h, const struct fbus_format *fmt,
                    const uint8_t *meta, const uint8_t *payload, uint8_t **dec,

@@ -449,7 +449,7 @@ deliver(struct stream_sub *s, struct fbus_frame *fr)
 	s->have_ready = false;
 	s->st.frames++;
 	b->cookie = ++s->cookies;
-	fr->_priv[0] = (uint64_t)(b - s->bufs);
+	fr->_priv[0] |= (uint64_t)(b - s->bufs);
 	fr->_priv[1] = b->cookie;
 	return 0;
 }
@@ -460,7 +460,7 @@ static int
 sub_release(struct fbus_sub *base, struct fbus_frame *fr)
 {
 	struct stream_sub *s = to_sub(base);
-	uint64_t i = fr->_priv[0];
+	uint64_t i = FBUSI_PRIV_INDEX(fr->_priv[0]);
 
 	if (!fr->_priv[1] || i >= s->nbufs ||
 	    s->bufs[i].cookie != fr->_priv[1])
