@@ -47,7 +47,7 @@ usage(FILE *f)
 	        "                      first, frames and stats per bus\n"
 	        "  --group NAME        one worker of group NAME: each frame\n"
 	        "                      goes to one worker of the group, the\n"
-	        "                      newest to the first free one (shm:)\n"
+	        "                      newest to the first free one\n"
 	        "  --every             every frame in order (default: always\n"
 	        "                      the newest, skipped frames counted)\n"
 	        "  --frames N          stop after N processed frames\n"
@@ -138,6 +138,9 @@ print_json(const char *bus, const struct fbus_frame *fr, const double *lat,
 {
 	static const char *const keys[ST_N] = { "wait", "age", "pre", "infer",
 		                                "post", "display", "e2e" };
+	/* a JPEG decoded at 1/N (?fit=): boxes and sizes in the camera's
+	 * pixels all the same */
+	double k = fbus_frame_scale(fr);
 
 	printf("{\"bus\":");
 	cli_json_string(stdout, bus);
@@ -145,7 +148,8 @@ print_json(const char *bus, const struct fbus_frame *fr, const double *lat,
 	       "\"t_capture_real_ns\":%lld,\"width\":%u,\"height\":%u,"
 	       "\"format\":\"%s\",\"skipped\":%llu,\"latency_ms\":{",
 	       (unsigned long long)fr->seq, (long long)fr->t_mono_ns,
-	       (long long)fr->t_real_ns, fr->fmt.width, fr->fmt.height,
+	       (long long)fr->t_real_ns, fr->fmt.width * (uint32_t)k,
+	       fr->fmt.height * (uint32_t)k,
 	       fbus_pixfmt_name(fr->fmt.pixfmt) ? fbus_pixfmt_name(fr->fmt.pixfmt)
 	                                        : "unknown",
 	       (unsigned long long)fr->skipped);
@@ -163,10 +167,12 @@ print_json(const char *bus, const struct fbus_frame *fr, const double *lat,
 		 * binning of the accuracy summary bit for bit. */
 		printf(",\"class_id\":%d,\"score\":%.9g,\"x\":%.1f,\"y\":%.1f,"
 		       "\"w\":%.1f,\"h\":%.1f}",
-		       b[i].cls, (double)b[i].score, (double)b[i].x,
-		       (double)b[i].y, (double)b[i].w, (double)b[i].h);
+		       b[i].cls, (double)b[i].score, k * b[i].x, k * b[i].y,
+		       k * b[i].w, k * b[i].h);
 	}
 	printf("]");
+	if (k > 1)
+		printf(",\"decode_scale\":%d", (int)k);
 	if (truth) {
 		/* Ground truth in the same frame pixels, classes by name. */
 		printf(",\"truth\":[");
@@ -175,9 +181,8 @@ print_json(const char *bus, const struct fbus_frame *fr, const double *lat,
 			       "\"y\":%.1f,\"w\":%.1f,\"h\":%.1f}",
 			       i ? "," : "",
 			       gt_class_name((unsigned)truth[i].cls),
-			       truth[i].cls, (double)truth[i].x,
-			       (double)truth[i].y, (double)truth[i].w,
-			       (double)truth[i].h);
+			       truth[i].cls, k * truth[i].x, k * truth[i].y,
+			       k * truth[i].w, k * truth[i].h);
 		printf("]");
 	}
 	printf("}\n");
