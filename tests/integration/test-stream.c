@@ -328,6 +328,22 @@ roundtrip_jpeg(int scheme)
 	}
 }
 
+/* A smooth picture of layout f for the JPEG tests (skipped without
+ * libturbojpeg). */
+static uint8_t *
+jpeg_test_frame(struct fbus_format *f)
+{
+	uint8_t *img;
+
+	if (fbusi_jpeg_load(NULL))
+		skip();
+	assert_int_equal(fbus_format_layout(f), 0);
+	img = malloc(f->size);
+	assert_non_null(img);
+	fill_smooth(f, img);
+	return img;
+}
+
 /* ?threads=2: a 1080p frame is encoded in strips stitched with restart
  * markers -- the same coefficients as one encode, so any decoder gives
  * the same pixels -- and a subscriber with threads=2 decodes it in parts
@@ -350,11 +366,7 @@ test_jpeg_threads_and_fit(void **state)
 	uint8_t *img;
 
 	(void)state;
-	if (fbusi_jpeg_load(NULL))
-		skip();
-	assert_int_equal(fbus_format_layout(&f), 0);
-	img = malloc(f.size);
-	fill_smooth(&f, img);
+	img = jpeg_test_frame(&f);
 	/* pub 0 encodes in one piece, pub 1 in strips */
 	for (int p = 0; p < 2; p++) {
 		make_uri(base[p], sizeof base[p], UNIX,
@@ -483,11 +495,7 @@ test_jpeg_format_option(void **state)
 	uint8_t *img;
 
 	(void)state;
-	if (fbusi_jpeg_load(NULL))
-		skip();
-	assert_int_equal(fbus_format_layout(&f), 0);
-	img = malloc(f.size);
-	fill_smooth(&f, img);
+	img = jpeg_test_frame(&f);
 	make_uri(uri, sizeof uri, UNIX, "codec=jpeg");
 	snprintf(suri, sizeof suri, "%s&format=gray8", uri);
 	CHECK(fbus_pub_open(&pub, uri, NULL));
