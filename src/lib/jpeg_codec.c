@@ -11,6 +11,7 @@
 
 #include <dlfcn.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -168,13 +169,16 @@ fbusi_jpeg_set_threads(struct fbusi_jpeg *j, uint32_t n)
 static int
 par_parts(const struct fbusi_jpeg *j, uint32_t w, uint32_t h)
 {
-	static long cpus; /* racy but idempotent */
+	static _Atomic long cpus; /* set once, the same by every thread */
+	long n = atomic_load_explicit(&cpus, memory_order_relaxed);
 
-	if (!cpus)
-		cpus = sysconf(_SC_NPROCESSORS_ONLN);
-	if ((uint64_t)w * h < PAR_MIN_PIXELS || cpus < 2 || j->threads < 2)
+	if (!n) {
+		n = sysconf(_SC_NPROCESSORS_ONLN);
+		atomic_store_explicit(&cpus, n, memory_order_relaxed);
+	}
+	if ((uint64_t)w * h < PAR_MIN_PIXELS || n < 2 || j->threads < 2)
 		return 1;
-	return cpus < j->threads ? (int)cpus : j->threads;
+	return n < j->threads ? (int)n : j->threads;
 }
 
 /* Thread t's handle (0: the caller's, j->h). */

@@ -13,6 +13,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 #include <sched.h>
+#include <stdatomic.h>
 #include <unistd.h>
 
 #include "framebus.h"
@@ -39,11 +40,14 @@ fbusi_cpu_relax(void)
 static inline bool
 fbusi_spin_useful(uint32_t readers)
 {
-	static long cpus; /* racy but idempotent */
+	static _Atomic long cpus; /* set once, the same by every thread */
+	long n = atomic_load_explicit(&cpus, memory_order_relaxed);
 
-	if (!cpus)
-		cpus = sysconf(_SC_NPROCESSORS_ONLN);
-	return (long)readers + 1 <= cpus;
+	if (!n) {
+		n = sysconf(_SC_NPROCESSORS_ONLN);
+		atomic_store_explicit(&cpus, n, memory_order_relaxed);
+	}
+	return (long)readers + 1 <= n;
 }
 
 /* Spin until ready(arg) or CLOCK_MONOTONIC reaches end.  True: ready. */
