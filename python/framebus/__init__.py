@@ -126,6 +126,8 @@ class Frame:
     skipped = property(lambda self: self._f.skipped)
     bus = property(lambda self: self._f.bus,
                    doc="index of its bus in the Subscriber's URI list")
+    scale = property(lambda self: self._f.scale,
+                     doc="N for a JPEG decoded at 1/N (?fit=WxH), else 1")
     width = property(lambda self: self._layout["width"])
     height = property(lambda self: self._layout["height"])
     meta = property(lambda self: self._f.meta)

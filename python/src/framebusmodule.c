@@ -566,9 +566,13 @@ FGET(payload_bytes, (unsigned long)f->fr.payload_bytes, PyLong_FromUnsignedLong)
 FGET(released, f->released || f->want_release, PyBool_FromLong)
 FGET(exports, f->exports, PyLong_FromSsize_t)
 FGET(bus, (unsigned long)fbus_frame_bus(&f->fr), PyLong_FromUnsignedLong)
+FGET(scale, (unsigned long)fbus_frame_scale(&f->fr), PyLong_FromUnsignedLong)
 
 static PyGetSetDef Frame_getset[] = {
 	{ "seq", (getter)Frame_get_seq, NULL, "sequence number", NULL },
+	{ "scale", (getter)Frame_get_scale, NULL,
+	  "N for a JPEG decoded at 1/N (?fit=WxH): camera pixel = frame "
+	  "pixel * N; 1 otherwise", NULL },
 	{ "bus", (getter)Frame_get_bus, NULL,
 	  "index of the bus (in the Subscriber's list of URIs) the frame "
 	  "came from; 0 for one bus", NULL },

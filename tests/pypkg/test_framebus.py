@@ -455,6 +455,14 @@ def test_jpeg_stream_options():
         f = wait_frame(pub, sub, img)
         assert f.format == "encoded" and bytes(f.array[:2]) == b"\xff\xd8"
         f.release()
+    # fit: decoded at 1/2, as small as still fills 48x48 (64x48 does)
+    with framebus.Publisher(uri) as pub, \
+            framebus.Subscriber(uri + "&fit=48x48", mode="every") as sub:
+        f = wait_frame(pub, sub, img)
+        assert f.scale == 2 and f.array.shape == (48, 64, 3)
+        small = img.reshape(48, 2, 64, 2, 3).mean(axis=(1, 3))
+        assert np.abs(f.array.astype(int) - small).mean() < 6
+        f.release()
 
 
 # ---- several buses, one subscriber ---------------------------------------
