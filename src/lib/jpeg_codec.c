@@ -8,13 +8,12 @@
 #define _GNU_SOURCE
 #include "jpeg_codec.h"
 #include "jpeg_rst.h"
+#include "os.h"
 
 #include <dlfcn.h>
 #include <pthread.h>
-#include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
-#include <unistd.h>
 
 typedef void *tjhandle;
 
@@ -161,22 +160,16 @@ fbusi_jpeg_set_threads(struct fbusi_jpeg *j, uint32_t n)
 	j->threads = n > PAR_MAX ? PAR_MAX : (int)n;
 }
 
-/* How many parts to code a picture of w x h pixels in: as many as asked
- * and CPUs there are, and only for big pictures.  Not by default: on
- * this project's 2-vCPU VM an idle vCPU took 0.03-4 ms to start its part
- * of a 10 Hz frame, and a producer and a subscriber coding at once share
- * the two (docs/PERFORMANCE.md). */
+/* Threads to code a big picture on: as many as asked and CPUs there
+ * are.  One by default: on this project's 2-vCPU VM an idle vCPU took
+ * 0.03-4 ms to start its part of a 10 Hz frame, and a producer and a
+ * subscriber coding at once share the two (docs/PERFORMANCE.md). */
 static int
-par_parts(const struct fbusi_jpeg *j, uint32_t w, uint32_t h)
+par_threads(const struct fbusi_jpeg *j)
 {
-	static _Atomic long cpus; /* set once, the same by every thread */
-	long n = atomic_load_explicit(&cpus, memory_order_relaxed);
+	long n = fbusi_online_cpus();
 
-	if (!n) {
-		n = sysconf(_SC_NPROCESSORS_ONLN);
-		atomic_store_explicit(&cpus, n, memory_order_relaxed);
-	}
-	if ((uint64_t)w * h < PAR_MIN_PIXELS || n < 2 || j->threads < 2)
+	if (j->threads < 2)
 		return 1;
 	return n < j->threads ? (int)n : j->threads;
 }
@@ -350,7 +343,9 @@ encode_parts(struct fbusi_jpeg *j, const struct fbus_format *fmt,
 	struct par_job job[FBUSI_JPEG_MAX_PARTS];
 	const uint8_t *strip[FBUSI_JPEG_MAX_PARTS];
 	size_t len[FBUSI_JPEG_MAX_PARTS], n_out;
-	int threads = par_parts(j, fmt->width, fmt->height);
+	int threads = (uint64_t)fmt->width * fmt->height < PAR_MIN_PIXELS
+	                      ? 1
+	                      : par_threads(j);
 	int n = FBUSI_JPEG_MAX_PARTS;
 	uint32_t mcu = fmt->pixfmt == FBUS_PIXFMT_GRAY8 ? 8 : 16;
 	uint32_t rows, per_row = (fmt->width + mcu - 1) / mcu, ri;
@@ -465,7 +460,7 @@ decode_parts(struct fbusi_jpeg *j, const uint8_t *jpg, size_t n,
 	struct fbusi_jpeg_parts parts;
 	struct par_job job[FBUSI_JPEG_MAX_PARTS];
 	uint32_t scale = 0;
-	int want = par_parts(j, UINT32_MAX, 1);
+	int want = par_threads(j);
 
 	if (want < 2)
 		return -1;

@@ -13,6 +13,7 @@
 #include <limits.h>
 #include <linux/futex.h>
 #include <poll.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/mman.h>
@@ -190,14 +191,14 @@ fbusi_memfd_check(int fd, uint64_t min_size)
 }
 
 int
-fbusi_futex_wait(const uint32_t *addr, uint32_t val, int timeout_ms)
+fbusi_futex_wait_ns(const uint32_t *addr, uint32_t val, int64_t timeout_ns)
 {
 	struct timespec ts, *tp = NULL;
 	long r;
 
-	if (timeout_ms >= 0) {
-		ts.tv_sec = timeout_ms / 1000;
-		ts.tv_nsec = (long)(timeout_ms % 1000) * 1000000L;
+	if (timeout_ns >= 0) {
+		ts.tv_sec = timeout_ns / 1000000000;
+		ts.tv_nsec = timeout_ns % 1000000000;
 		tp = &ts;
 	}
 	/* man 2 futex: FUTEX_WAIT (not _PRIVATE) works across processes
@@ -209,15 +210,26 @@ fbusi_futex_wait(const uint32_t *addr, uint32_t val, int timeout_ms)
 }
 
 int
-fbusi_futex_wait_ns(const uint32_t *addr, uint32_t val, int64_t timeout_ns)
+fbusi_futex_wait(const uint32_t *addr, uint32_t val, int timeout_ms)
 {
-	struct timespec ts = { .tv_sec = timeout_ns / 1000000000,
-		               .tv_nsec = timeout_ns % 1000000000 };
-	long r = syscall(SYS_futex, addr, FUTEX_WAIT, val, &ts, NULL, 0);
+	return fbusi_futex_wait_ns(addr, val,
+	                           timeout_ms < 0 ? -1
+	                                          : timeout_ms * 1000000LL);
+}
 
-	if (r < 0)
-		return errno == EWOULDBLOCK ? -EAGAIN : -errno;
-	return 0;
+long
+fbusi_online_cpus(void)
+{
+	static _Atomic long cpus; /* set once, the same for every thread */
+	long n = atomic_load_explicit(&cpus, memory_order_relaxed);
+
+	if (!n) {
+		n = sysconf(_SC_NPROCESSORS_ONLN);
+		if (n < 1)
+			n = 1;
+		atomic_store_explicit(&cpus, n, memory_order_relaxed);
+	}
+	return n;
 }
 
 int

@@ -47,9 +47,12 @@ int64_t fbusi_memfd_check(int fd, uint64_t min_size);
 /* Shared (not PRIVATE) futex ops — the words live in memory shared between
  * processes.  wait returns 0, -EAGAIN (value changed), -ETIMEDOUT, -EINTR. */
 int fbusi_futex_wait(const uint32_t *addr, uint32_t val, int timeout_ms);
-/* ... with a timeout in nanoseconds (>= 0) */
+/* ... with a timeout in nanoseconds (negative: none) */
 int fbusi_futex_wait_ns(const uint32_t *addr, uint32_t val, int64_t timeout_ns);
 int fbusi_futex_wake(const uint32_t *addr, int n);
+
+/* CPUs online, read once per process (at least 1). */
+long fbusi_online_cpus(void);
 
 /* Non-blocking, close-on-exec socket connected to sa within timeout_ms.
  * Returns 0 or -errno (-ETIMEDOUT). */

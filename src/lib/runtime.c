@@ -245,10 +245,31 @@ cmp_name(const void *a, const void *b)
 	return strcmp(*(const bus_name *)a, *(const bus_name *)b);
 }
 
+/* Append the first len bytes of name to *list (n entries, room for
+ * *cap); FBUS_ENOMEM when it cannot grow. */
+static int
+push_name(bus_name **list, size_t *n, size_t *cap, const char *name,
+          size_t len)
+{
+	if (*n == *cap) {
+		size_t c = *cap ? *cap * 2 : 64;
+		bus_name *grown = realloc(*list, c * sizeof **list);
+
+		if (!grown)
+			return FBUS_ENOMEM;
+		*list = grown;
+		*cap = c;
+	}
+	memcpy((*list)[*n], name, len);
+	(*list)[*n][len] = '\0';
+	(*n)++;
+	return 0;
+}
+
 static int
 sweep_dir(const char *dir, fbus_sweep_fn *removed, void *user)
 {
-	bus_name *names = NULL, *groups = NULL, *grown;
+	bus_name *names = NULL, *groups = NULL;
 	size_t n = 0, cap = 0, n_groups = 0, cap_groups = 0;
 	struct dirent *e;
 	int dfd, count = 0;
@@ -270,35 +291,19 @@ sweep_dir(const char *dir, fbus_sweep_fn *removed, void *user)
 		size_t len = strlen(e->d_name);
 
 		if (strstr(e->d_name, ".group-") && len <= FBUSI_NAME_MAX) {
-			if (n_groups == cap_groups) {
-				cap_groups = cap_groups ? cap_groups * 2 : 16;
-				grown = realloc(groups,
-				                cap_groups * sizeof *groups);
-				if (!grown) {
-					count = FBUS_ENOMEM;
-					goto out;
-				}
-				groups = grown;
-			}
-			memcpy(groups[n_groups++], e->d_name, len + 1);
+			count = push_name(&groups, &n_groups, &cap_groups,
+			                  e->d_name, len);
+			if (count)
+				goto out;
 			continue;
 		}
 		if (len <= 5 || len - 5 > FBUSI_NAME_MAX ||
 		    (strcmp(e->d_name + len - 5, ".lock") &&
 		     strcmp(e->d_name + len - 5, ".sock")))
 			continue;
-		if (n == cap) {
-			cap = cap ? cap * 2 : 64;
-			grown = realloc(names, cap * sizeof *names);
-			if (!grown) {
-				count = FBUS_ENOMEM;
-				goto out;
-			}
-			names = grown;
-		}
-		memcpy(names[n], e->d_name, len - 5);
-		names[n][len - 5] = '\0';
-		n++;
+		count = push_name(&names, &n, &cap, e->d_name, len - 5);
+		if (count)
+			goto out;
 	}
 	/* NAME.lock and NAME.sock give the name twice: once is enough */
 	if (n) /* qsort wants a non-NULL array even for none */

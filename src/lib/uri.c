@@ -41,11 +41,7 @@ option_allowed(int scheme, const char *key)
 		return true;
 	if (scheme == FBUSI_SCHEME_SHM)
 		return strcmp(key, "dir") == 0 || strcmp(key, "wake") == 0;
-	if (strcmp(key, "wake") == 0)
-		return false;
-	if (strcmp(key, "threads") == 0 || strcmp(key, "fit") == 0)
-		return true; /* the stream transports' JPEG */
-	if (strcmp(key, "dir") == 0)
+	if (strcmp(key, "dir") == 0 || strcmp(key, "wake") == 0)
 		return false;
 	if (strcmp(key, "bind") == 0)
 		return scheme == FBUSI_SCHEME_TCP;

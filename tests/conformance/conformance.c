@@ -71,27 +71,23 @@ static int many, group, predict;
 static int
 c_sub_open(struct fbus_sub **s, const char *uri, const struct fbus_sub_opts *o)
 {
-	if (group) {
-		struct fbus_sub_opts g = { .size = sizeof g };
+	struct fbus_sub_opts g = { .size = sizeof g };
 
-		if (o)
-			g = *o;
-		g.size = sizeof g;
+	if (many)
+		return fbus_sub_open_many(s, &uri, 1, o);
+	if (!group && !predict)
+		return fbus_sub_open(s, uri, o);
+	if (o)
+		g = *o;
+	g.size = sizeof g;
+	if (group) {
 		g.group = g.mode == FBUS_MODE_EVERY ? "conf-every" : "conf";
 		if (g.mode == FBUS_MODE_EVERY && !(T->caps & CAP_EVERY_GROUP))
 			g.group = NULL;
-		return fbus_sub_open(s, uri, &g);
 	}
-	if (predict) {
-		struct fbus_sub_opts g = { .size = sizeof g };
-
-		if (o)
-			g = *o;
-		g.size = sizeof g;
+	if (predict)
 		g.flags |= FBUS_SUB_PREDICT;
-		return fbus_sub_open(s, uri, &g);
-	}
-	return many ? fbus_sub_open_many(s, &uri, 1, o) : fbus_sub_open(s, uri, o);
+	return fbus_sub_open(s, uri, &g);
 }
 
 static void

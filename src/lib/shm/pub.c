@@ -336,9 +336,24 @@ push_entry(struct ent *e, uint64_t en)
 	atomic_store_explicit(&e->page->entries[e->head % e->depth], en,
 	                      memory_order_relaxed);
 	e->head++;
+	e->given = en >> 24; /* a group's equal members take turns */
 	/* seq_cst: publishes the entry (pairs with the acquire load of head
 	 * in sub next()) and comes before wake_member's load of `waiting` */
 	atomic_store(&e->page->head, e->head);
+}
+
+/* e's eventfd, unless written and not yet drained.  The seq_cst exchange
+ * pairs with the subscriber clearing efd_pending before it looks for
+ * frames. */
+static void
+ring_efd(struct ent *e)
+{
+	uint64_t one = 1;
+
+	if (atomic_exchange(&e->page->efd_pending, 1) == 0 &&
+	    write(e->efd, &one, sizeof one) < 0) {
+		/* counter saturated: already readable */
+	}
 }
 
 static bool
@@ -357,13 +372,8 @@ wake_member(struct ent *e)
 {
 	if (atomic_load(&e->page->waiting))
 		fbusi_futex_wake((const uint32_t *)&e->page->head, 1);
-	if (atomic_load_explicit(&e->page->armed, memory_order_relaxed) &&
-	    atomic_exchange(&e->page->efd_pending, 1) == 0) {
-		uint64_t one = 1;
-		if (write(e->efd, &one, sizeof one) < 0) {
-			/* counter saturated: already readable */
-		}
-	}
+	if (atomic_load_explicit(&e->page->armed, memory_order_relaxed))
+		ring_efd(e);
 }
 
 static void
@@ -552,7 +562,6 @@ redeliver(struct shm_pub *p, struct ent *dead)
 			break;
 		}
 		push_entry(m, en);
-		m->given = en >> 24;
 		wake_member(m);
 	}
 	return done;
@@ -588,7 +597,6 @@ ring_latest_groups(struct shm_pub *p, uint64_t seq)
 			continue; /* its group was rung at its first member */
 		for (uint32_t tries = 0; tries < p->n_ents; tries++) {
 			struct ent *best = NULL;
-			uint64_t one = 1;
 
 			for (uint32_t j = i; j < p->n_ents; j++) {
 				struct ent *m = &p->ents[j];
@@ -607,10 +615,7 @@ ring_latest_groups(struct shm_pub *p, uint64_t seq)
 			if (atomic_exchange(&best->page->want, 0) != 1)
 				continue;
 			best->given = seq;
-			if (atomic_exchange(&best->page->efd_pending, 1) == 0 &&
-			    write(best->efd, &one, sizeof one) < 0) {
-				/* counter saturated: already readable */
-			}
+			ring_efd(best);
 			break;
 		}
 	}
@@ -638,16 +643,9 @@ wake_readers(struct shm_pub *p)
 			any_group = 1;
 			continue; /* its fd is rung by ring_latest_groups */
 		}
-		/* seq_cst exchange pairs with the subscriber clearing
-		 * efd_pending before it looks for frames */
 		if (atomic_load_explicit(&e->page->armed,
-		                         memory_order_relaxed) &&
-		    atomic_exchange(&e->page->efd_pending, 1) == 0) {
-			uint64_t one = 1;
-			if (write(e->efd, &one, sizeof one) < 0) {
-				/* counter saturated: already readable */
-			}
-		}
+		                         memory_order_relaxed))
+			ring_efd(e);
 	}
 	if (any_waiting)
 		fbusi_futex_wake((const uint32_t *)&p->hdr->seq_word,
@@ -726,10 +724,8 @@ shm_commit(struct fbus_pub *base, struct fbus_slot *slot)
 		}
 		if (to) {
 			push_entry(to, fbusi_entry_pack(seq, p->gen, s));
-			if (own_wake(to)) {
-				to->given = seq;
+			if (own_wake(to))
 				wake_member(to);
-			}
 		} else if (charge)
 			count_drop(p, charge);
 	}

@@ -13,10 +13,9 @@
 #include <stdbool.h>
 #include <stdint.h>
 #include <sched.h>
-#include <stdatomic.h>
-#include <unistd.h>
 
 #include "framebus.h"
+#include "os.h"
 
 /* spin at most this long ... */
 #define FBUSI_SPIN_NS 20000
@@ -40,14 +39,7 @@ fbusi_cpu_relax(void)
 static inline bool
 fbusi_spin_useful(uint32_t readers)
 {
-	static _Atomic long cpus; /* set once, the same by every thread */
-	long n = atomic_load_explicit(&cpus, memory_order_relaxed);
-
-	if (!n) {
-		n = sysconf(_SC_NPROCESSORS_ONLN);
-		atomic_store_explicit(&cpus, n, memory_order_relaxed);
-	}
-	return (long)readers + 1 <= n;
+	return (long)readers + 1 <= fbusi_online_cpus();
 }
 
 /* Spin until ready(arg) or CLOCK_MONOTONIC reaches end.  True: ready. */

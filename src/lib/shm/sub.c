@@ -609,6 +609,20 @@ drain_fd(int fd)
 	}
 }
 
+/* Make our own fd readable: a frame is there for the taking.  The
+ * exchange skips the write when the producer (or we) wrote it already
+ * and nobody drained it since. */
+static void
+ring_self(struct shm_sub *s)
+{
+	uint64_t one = 1;
+
+	if (atomic_exchange(&s->c->a.page->efd_pending, 1) == 0 &&
+	    write(s->c->a.efd, &one, sizeof one) < 0) {
+		/* counter full: readable anyway */
+	}
+}
+
 /* A latest-mode group member polling its fd says whether it is free to
  * take a frame (`want`: it holds fewer than it may), and each commit
  * rings one free member of the group.  Having said so, it looks: a frame
@@ -629,13 +643,8 @@ want_frames(struct shm_sub *s)
 	/* seq_cst, then the seq_cst loads in available(): pairs with
 	 * commit's seq_word store and exchange of `want` */
 	atomic_store(&s->c->a.page->want, free_);
-	if (free_ && available(s) &&
-	    atomic_exchange(&s->c->a.page->efd_pending, 1) == 0) {
-		uint64_t one = 1;
-		if (write(s->c->a.efd, &one, sizeof one) < 0) {
-			/* counter full: readable anyway */
-		}
-	}
+	if (free_ && available(s))
+		ring_self(s);
 }
 
 /* The futex word to sleep on: the ring's, which every commit wakes; an
@@ -723,6 +732,29 @@ frame_ready(void *arg)
 	       atomic_load(&s->c->a.ring.hdr->state) != FBUSI_RING_LIVE;
 }
 
+/* Sleep on our futex word (word_of) up to timeout_ns.  waiting=1
+ * (seq_cst), then read the word, then look once more: with commit's
+ * seq_word store + waiting load this is a Dekker pair, so a frame is
+ * never slept through.  Timed out: a look at the control socket (HUP, or
+ * a RING). */
+static void
+sleep_for_frame(struct shm_sub *s, int64_t timeout_ns)
+{
+	uint32_t v;
+
+	atomic_store(&s->c->a.page->waiting, 1);
+	v = atomic_load(word_of(s));
+	if (!available(s) &&
+	    atomic_load(&s->c->a.ring.hdr->state) == FBUSI_RING_LIVE &&
+	    fbusi_futex_wait_ns((const uint32_t *)word_of(s), v, timeout_ns) ==
+	            FBUS_ETIMEDOUT &&
+	    fbusi_poll1(s->c->a.sock, POLLIN, 0) != 0)
+		on_socket(s, 0);
+	if (s->c)
+		atomic_store_explicit(&s->c->a.page->waiting, 0,
+		                      memory_order_relaxed);
+}
+
 /* FBUS_SUB_PREDICT, nothing to take yet.  Before the window in which
  * the next frame is due: sleep on the futex (an early frame wakes us as
  * always) until WAKE_EARLY_NS before it -- the timer's slack and a VM's
@@ -738,23 +770,11 @@ predictive_wait(struct shm_sub *s, int64_t deadline, int slice_ms)
 		return 0;
 	nap = w0 - WAKE_EARLY_NS - now;
 	if (nap > 0) {
-		uint32_t v;
-
 		if (nap > (int64_t)slice_ms * 1000000)
 			nap = (int64_t)slice_ms * 1000000;
 		if (now + nap > deadline)
 			return 0;
-		atomic_store(&s->c->a.page->waiting, 1);
-		v = atomic_load(word_of(s));
-		if (!available(s) &&
-		    atomic_load(&s->c->a.ring.hdr->state) == FBUSI_RING_LIVE &&
-		    fbusi_futex_wait_ns((const uint32_t *)word_of(s), v, nap) ==
-		            FBUS_ETIMEDOUT &&
-		    fbusi_poll1(s->c->a.sock, POLLIN, 0) != 0)
-			on_socket(s, 0); /* HUP, or a RING */
-		if (s->c)
-			atomic_store_explicit(&s->c->a.page->waiting, 0,
-			                      memory_order_relaxed);
+		sleep_for_frame(s, nap);
 		return 1;
 	}
 	return fbusi_spin_until(frame_ready, s, w1 < deadline ? w1 : deadline);
@@ -783,7 +803,6 @@ next_frame(struct shm_sub *s, struct fbus_frame *f, int timeout_ms)
 		int left_ms = deadline == INT64_MAX
 		                      ? SLICE_MS
 		                      : (int)((deadline - now + 999999) / 1000000);
-		uint32_t v;
 		int slice;
 
 		if (left_ms < 0)
@@ -842,13 +861,8 @@ next_frame(struct shm_sub *s, struct fbus_frame *f, int timeout_ms)
 				fbusi_predict_learn(&s->pred, f->seq,
 				                    s->seen_commit);
 			/* level-triggered fd: more queued means readable */
-			if (s->epfd >= 0 && available(s)) {
-				uint64_t one = 1;
-				atomic_store(&s->c->a.page->efd_pending, 1);
-				if (write(s->c->a.efd, &one, sizeof one) < 0) {
-					/* counter full: readable anyway */
-				}
-			}
+			if (s->epfd >= 0 && available(s))
+				ring_self(s);
 			return 0;
 		}
 		if (rc != FBUS_EAGAIN) {
@@ -879,22 +893,7 @@ next_frame(struct shm_sub *s, struct fbus_frame *f, int timeout_ms)
 				continue; /* a frame, or slept up to the window */
 			predicted = true; /* missed: the futex, as always */
 		}
-		/* Sleep.  waiting=1 (seq_cst), then read the word, then look
-		 * once more: with commit's seq_word store + waiting load this
-		 * is a Dekker pair, so a frame is never slept through. */
-		atomic_store(&s->c->a.page->waiting, 1);
-		v = atomic_load(word_of(s));
-		if (!available(s) &&
-		    atomic_load(&s->c->a.ring.hdr->state) == FBUSI_RING_LIVE) {
-			rc = fbusi_futex_wait((const uint32_t *)word_of(s), v,
-			                      slice);
-			if (rc == FBUS_ETIMEDOUT &&
-			    fbusi_poll1(s->c->a.sock, POLLIN, 0) != 0)
-				on_socket(s, 0); /* HUP, or a RING */
-		}
-		if (s->c)
-			atomic_store_explicit(&s->c->a.page->waiting, 0,
-			                      memory_order_relaxed);
+		sleep_for_frame(s, (int64_t)slice * 1000000);
 	}
 }
 
@@ -936,13 +935,8 @@ shm_fd(struct fbus_sub *base)
 		fd_watch(s, s->c->a.sock, 1);
 		fd_watch(s, s->c->a.efd, 1);
 		/* a frame may be waiting already */
-		if (available(s)) {
-			uint64_t one = 1;
-			atomic_store(&s->c->a.page->efd_pending, 1);
-			if (write(s->c->a.efd, &one, sizeof one) < 0) {
-				/* full: readable anyway */
-			}
-		}
+		if (available(s))
+			ring_self(s);
 	} else if (s->opts.flags & FBUS_SUB_RECONNECT) {
 		retry_timer(s, 1);
 	}
