@@ -324,6 +324,25 @@ test_pub_data_after_hello(void **state)
 	expect_error(r, "sent data after its hello");
 }
 
+/* A fit box of 0x0 (or over 65535) would mean "code at 1/8" to a naive
+ * producer: refused, and the honest subscriber is not disturbed. */
+static void
+test_pub_bad_fit(void **state)
+{
+	struct rig *r = *state;
+	struct fbusi_wire_hello hh = { FBUS_MODE_LATEST, FBUS_FULL_DROP, 4, 0,
+		                       FBUSI_WIRE_HELLO_FIT };
+	uint8_t h[FBUSI_WIRE_HELLO_LEN + FBUSI_WIRE_FIT_LEN];
+
+	fbusi_wire_hello_encode(h, &hh);
+	fbusi_wire_fit_encode(h + FBUSI_WIRE_HELLO_LEN, 0, 0);
+	assert_int_equal(attack(r, h, sizeof h, 0, false), FBUS_EPROTO);
+	expect_error(r, "fit box of 0x0");
+	fbusi_wire_fit_encode(h + FBUSI_WIRE_HELLO_LEN, 416, 70000);
+	assert_int_equal(attack(r, h, sizeof h, 0, false), FBUS_EPROTO);
+	expect_error(r, "fit box of 416x70000");
+}
+
 /* ---- a subscriber fed by a fake producer -------------------------------- */
 
 struct fake {
@@ -651,6 +670,57 @@ test_sub_jpeg_bomb(void **state)
 	assert_true(max_rss_mb() - rss0 < 64);
 }
 
+/* A producer may code a JPEG at 1/2^n only as far as the subscriber's
+ * box allows, and the JPEG must be that size: a 16x16 JPEG stands for a
+ * 32x32 frame coded at 1/2. */
+static void
+test_sub_scaled_jpeg(void **state)
+{
+	static uint8_t b[FBUSI_WIRE_HDR_LEN + 4096];
+	struct fbusi_wire_hdr h;
+	struct fake f = { .welcome = true, .hold = true };
+	struct fbus_sub *sub;
+	struct fbus_frame fr;
+	char uri[360];
+	size_t n;
+
+	(void)state;
+	if (fbusi_jpeg_load(NULL))
+		skip();
+	n = jpeg_script(b, sizeof b, 16, 16, FBUS_PIXFMT_GRAY8);
+	CHECK(fbusi_wire_hdr_parse(b, sizeof b, &h, NULL, NULL));
+	h.width = h.height = 32;
+	h.stride[0] = 1;
+	fbusi_wire_hdr_encode(b, &h);
+	/* asked for no box: a smaller frame is not what it subscribed to */
+	sub_case(b, n, 0, true, FBUS_EPROTO, "smaller than our ?fit= box", NULL);
+	/* a 32x32 box needs the whole frame */
+	sub_case(b, n, 0, true, FBUS_EPROTO, "smaller than our ?fit= box",
+	         "?fit=32x32");
+	/* a 16x16 box takes it, and is told the scale */
+	f.script = b;
+	f.len = n;
+	fake_start(&f);
+	snprintf(uri, sizeof uri, "unix:%s?fit=16x16", f.path);
+	CHECK(fbus_sub_open(&sub, uri, NULL));
+	CHECK(fbus_sub_next(sub, &fr, 5000));
+	assert_int_equal(fr.fmt.width, 16);
+	assert_int_equal(fbus_frame_scale(&fr), 2);
+	fbus_sub_release(sub, &fr);
+	fbus_sub_close(sub);
+	fake_stop(&f);
+	/* the header's size at that scale must be the JPEG's */
+	h.width = 40;
+	fbusi_wire_hdr_encode(b, &h);
+	sub_case(b, n, 0, true, FBUS_EPROTO, "header says 40x32 at 1/2",
+	         "?fit=16x16");
+	/* no scale past 1/8 */
+	h.width = 32;
+	h.stride[0] = 4;
+	fbusi_wire_hdr_encode(b, &h);
+	sub_case(b, n, 0, true, FBUS_EPROTO, "coded at scale 1/2^4", "?fit=1x1");
+}
+
 #define R(f) cmocka_unit_test_setup_teardown(f, rig_setup, rig_teardown)
 
 int
@@ -663,6 +733,7 @@ main(void)
 		R(test_pub_truncated),
 		R(test_pub_crc_mismatch),
 		R(test_pub_slowloris),
+		R(test_pub_bad_fit),
 		R(test_pub_data_after_hello),
 		cmocka_unit_test(test_sub_wrong_magic),
 		cmocka_unit_test(test_sub_wrong_version),
@@ -673,6 +744,7 @@ main(void)
 		cmocka_unit_test(test_sub_bad_welcome),
 		cmocka_unit_test(test_sub_bad_jpeg),
 		cmocka_unit_test(test_sub_jpeg_bomb),
+		cmocka_unit_test(test_sub_scaled_jpeg),
 	};
 	if (getenv("T_FILTER"))
 		cmocka_set_test_filter(getenv("T_FILTER"));

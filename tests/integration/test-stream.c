@@ -344,6 +344,30 @@ jpeg_test_frame(struct fbus_format *f)
 	return img;
 }
 
+/* Mean error, in levels, of a frame decoded at 1/n against the BGR
+ * picture img (layout f) averaged over n x n blocks. */
+static double
+box_error(const struct fbus_format *f, const uint8_t *img,
+          const struct fbus_frame *q, uint32_t n)
+{
+	double err = 0;
+
+	for (uint32_t y = 0; y < q->fmt.height; y++)
+		for (uint32_t x = 0; x < q->fmt.width; x++)
+			for (uint32_t c = 0; c < 3; c++) {
+				uint32_t sum = 0;
+
+				for (uint32_t dy = 0; dy < n; dy++)
+					for (uint32_t dx = 0; dx < n; dx++)
+						sum += img[(size_t)(n * y + dy) * f->stride[0] +
+						           (n * x + dx) * 3 + c];
+				err += abs((int)(sum / (n * n)) -
+				           (int)q->data[(size_t)y * q->fmt.stride[0] +
+				                        x * 3 + c]);
+			}
+	return err / ((double)q->fmt.width * q->fmt.height * 3);
+}
+
 /* ?threads=2: a 1080p frame is encoded in strips stitched with restart
  * markers -- the same coefficients as one encode, so any decoder gives
  * the same pixels -- and a subscriber with threads=2 decodes it in parts
@@ -428,26 +452,7 @@ test_jpeg_threads_and_fit(void **state)
 			                 (1080 + want_scale[k] - 1) / want_scale[k]);
 		}
 		/* the 480x270 picture is the full one, averaged 4x4 */
-		{
-			const struct fbus_frame *q = &fr[p][2];
-			double err = 0;
-
-			for (uint32_t y = 0; y < q->fmt.height; y++)
-				for (uint32_t x = 0; x < q->fmt.width; x++)
-					for (int c = 0; c < 3; c++) {
-						int sum = 0;
-
-						for (int dy = 0; dy < 4; dy++)
-							for (int dx = 0; dx < 4; dx++)
-								sum += img[(size_t)(4 * y + (uint32_t)dy) * f.stride[0] +
-								           (4 * x + (uint32_t)dx) * 3 + (uint32_t)c];
-						err += abs(sum / 16 -
-						           (int)q->data[(size_t)y * q->fmt.stride[0] + x * 3 + (uint32_t)c]);
-					}
-			err /= (double)q->fmt.width * q->fmt.height * 3;
-			if (err > 6)
-				fail_msg("fit 1/4: mean error %.1f levels", err);
-		}
+		assert_true(box_error(&f, img, &fr[p][2], 4) <= 6);
 		for (int k = 0; k < N_SUB; k++) {
 			fbus_sub_release(sub[p][k], &fr[p][k]);
 			fbus_sub_close(sub[p][k]);
@@ -465,6 +470,71 @@ test_jpeg_threads_and_fit(void **state)
 	assert_non_null(strstr(fbus_open_error(), "subscriber option"));
 	assert_int_equal(fbus_sub_open(&sub[0][0], "shm:x?fit=4x4", NULL),
 	                 FBUS_EINVAL);
+	free(img);
+}
+
+/* When every subscriber has a ?fit= box, the producer codes the JPEG at
+ * the largest scale they all allow, shrinking the frame first: 1/16 of
+ * the pixels through the codec for a 416x416 box on 1080p.  A subscriber
+ * with a smaller box scales the rest itself; one without a box brings the
+ * next frames back to full size, and every subscriber still gets what it
+ * asked for. */
+static void
+test_jpeg_coded_at_fit(void **state)
+{
+	struct fbus_format f = { .pixfmt = FBUS_PIXFMT_BGR24, .width = 1920,
+		                 .height = 1080 };
+	static const char *subq[] = { "&format=encoded&fit=416x416",
+		                      "&fit=100x100", "&fit=416x416", "" };
+	static const uint32_t scale[2][4] = { { 4, 8, 4, 1 }, { 1, 8, 4, 1 } };
+	struct fbus_sub *sub[4];
+	struct fbus_frame fr[4];
+	struct fbus_pub *pub;
+	char base[300], uri[700];
+	uint32_t small_bytes = 0;
+	uint8_t *img;
+
+	(void)state;
+	img = jpeg_test_frame(&f);
+	make_uri(base, sizeof base, UNIX, "codec=jpeg");
+	CHECK(fbus_pub_open(&pub, base, NULL));
+	/* round 0: three subscribers with boxes; round 1: one without */
+	for (int round = 0; round < 2; round++) {
+		int nsub = round ? 4 : 3;
+
+		for (int k = round ? 3 : 0; k < nsub; k++) {
+			struct fbus_sub_opts so = sub_opts(FBUS_MODE_EVERY);
+
+			snprintf(uri, sizeof uri, "%s%s", base, subq[k]);
+			CHECK(fbus_sub_open(&sub[k], uri, &so));
+		}
+		wait_subscribers(pub, (uint32_t)nsub);
+		assert_int_equal(fbus_pub_send(pub, &f, img, f.size, NULL, 0),
+		                 round + 1);
+		for (int k = 0; k < nsub; k++) {
+			uint32_t n = scale[round][k];
+
+			CHECK(fbus_sub_next(sub[k], &fr[k], 5000));
+			assert_int_equal(fbus_frame_scale(&fr[k]), n);
+			assert_int_equal(fr[k].fmt.width, (1920 + n - 1) / n);
+			assert_int_equal(fr[k].fmt.height, (1080 + n - 1) / n);
+			if (k > 0)
+				assert_true(box_error(&f, img, &fr[k], n) <= 6);
+		}
+		/* the JPEG as sent: 480x270 coded, then 1920x1080 */
+		print_message("  round %d: the jpeg as sent is %u bytes\n", round,
+		              fr[0].payload_bytes);
+		assert_int_equal(fr[0].fmt.pixfmt, FBUS_PIXFMT_ENCODED);
+		if (round == 0)
+			small_bytes = fr[0].payload_bytes;
+		else
+			assert_true(fr[0].payload_bytes > 4 * small_bytes);
+		for (int k = 0; k < nsub; k++)
+			fbus_sub_release(sub[k], &fr[k]);
+	}
+	for (int k = 0; k < 4; k++)
+		fbus_sub_close(sub[k]);
+	fbus_pub_close(pub);
 	free(img);
 }
 
@@ -1190,6 +1260,7 @@ main(int argc, char **argv)
 		T(test_jpeg_roundtrip_unix),
 		T(test_jpeg_roundtrip_tcp),
 		T(test_jpeg_threads_and_fit),
+		T(test_jpeg_coded_at_fit),
 		T(test_jpeg_format_option),
 		T(test_jpeg_missing_library),
 		T(test_many_subscribers),

@@ -15,6 +15,7 @@
 #include "private.h"
 #include "shm/layout.h"
 #include "shm/predict.h"
+#include "shrink.h"
 
 static void
 test_layout_packed(void **state)
@@ -255,6 +256,50 @@ test_predict(void **state)
 	assert_false(fbusi_predict_window(&p, t0 + 40 * 100000, &a, &b));
 }
 
+/* The fit scale is the largest 1/N whose picture still fills the box;
+ * the shrink averages N x N blocks, edge blocks over what they have, and
+ * agrees with the plain sum for every shift and pixel size. */
+static void
+test_shrink(void **state)
+{
+	enum { W = 21, H = 13, S = W * 4 + 5 };
+	uint8_t src[H * S], dst[H * S];
+	uint16_t acc[W * 4];
+
+	(void)state;
+	assert_int_equal(fbusi_fit_shift(0, 0, 1920, 1080), 0);
+	assert_int_equal(fbusi_fit_shift(416, 416, 1920, 1080), 2);
+	assert_int_equal(fbusi_fit_shift(100, 100, 1920, 1080), 3);
+	assert_int_equal(fbusi_fit_shift(1920, 1080, 1920, 1080), 0);
+	assert_int_equal(fbusi_fit_shift(960, 2000, 1920, 1080), 1);
+	assert_int_equal(fbusi_fit_shift(16, 16, 32, 32), 1);
+	for (size_t i = 0; i < sizeof src; i++)
+		src[i] = (uint8_t)(i * 37 + (i >> 3));
+	for (uint32_t bpp = 1; bpp <= 4; bpp++)
+		for (uint32_t shift = 1; shift <= 3; shift++) {
+			uint32_t n = 1u << shift, ow = (W + n - 1) / n,
+			         oh = (H + n - 1) / n;
+
+			memset(dst, 0, sizeof dst);
+			fbusi_shrink(src, S, W, H, bpp, shift, dst, S, acc);
+			for (uint32_t y = 0; y < oh; y++)
+				for (uint32_t x = 0; x < ow; x++)
+					for (uint32_t c = 0; c < bpp; c++) {
+						uint32_t sum = 0, cnt = 0;
+
+						for (uint32_t yy = y * n; yy < H && yy < y * n + n; yy++)
+							for (uint32_t xx = x * n; xx < W && xx < x * n + n; xx++, cnt++)
+								sum += src[yy * S + xx * bpp + c];
+						assert_int_equal(dst[y * S + x * bpp + c],
+						                 (sum + cnt / 2) / cnt);
+					}
+			/* nothing written past each row */
+			for (uint32_t y = 0; y < oh; y++)
+				for (uint32_t i = ow * bpp; i < S; i++)
+					assert_int_equal(dst[y * S + i], 0);
+		}
+}
+
 int
 main(void)
 {
@@ -268,6 +313,7 @@ main(void)
 		cmocka_unit_test(test_strerror),
 		cmocka_unit_test(test_entry_pack),
 		cmocka_unit_test(test_predict),
+		cmocka_unit_test(test_shrink),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

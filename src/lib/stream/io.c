@@ -8,6 +8,7 @@
  */
 #define _GNU_SOURCE
 #include "os.h"
+#include "shrink.h"
 #include "stream/pub.h"
 
 #include <errno.h>
@@ -264,11 +265,12 @@ static void
 read_hello(struct stream_pub *p, struct peer *peer)
 {
 	struct fbusi_err why;
-	/* the hello, then a group name if it says one follows */
-	size_t want = peer->hello_got >= FBUSI_WIRE_HELLO_LEN &&
-	                              (peer->h.flags & FBUSI_WIRE_HELLO_GROUP)
-	                      ? FBUSI_WIRE_HELLO_LEN + FBUSI_WIRE_GROUP_LEN
+	/* the hello, then what its flags say follows (group name, fit) */
+	size_t want = peer->hello_got >= FBUSI_WIRE_HELLO_LEN
+	                      ? FBUSI_WIRE_HELLO_LEN +
+	                                fbusi_wire_hello_extra(peer->h.flags)
 	                      : FBUSI_WIRE_HELLO_LEN;
+	const uint8_t *extra = peer->hello + FBUSI_WIRE_HELLO_LEN;
 	ssize_t n;
 	int rc = 0;
 
@@ -301,18 +303,28 @@ read_hello(struct stream_pub *p, struct peer *peer)
 			rc = fbusi_wire_hello_parse(peer->hello, &peer->h,
 			                            &why);
 		if (rc == 0 && peer->hello_got == FBUSI_WIRE_HELLO_LEN &&
-		    (peer->h.flags & FBUSI_WIRE_HELLO_GROUP)) {
-			read_hello(p, peer); /* the name, if here already */
+		    fbusi_wire_hello_extra(peer->h.flags)) {
+			read_hello(p, peer); /* the rest, if here already */
 			return;
 		}
 	} else if (peer->hello_got == want) {
-		const char *name = (const char *)peer->hello +
-		                   FBUSI_WIRE_HELLO_LEN;
+		if (peer->h.flags & FBUSI_WIRE_HELLO_GROUP) {
+			const char *name = (const char *)extra;
 
-		if (!memchr(name, '\0', FBUSI_WIRE_GROUP_LEN) ||
-		    !fbusi_group_name_valid(name))
-			rc = fbusi_fail(&why, FBUS_EPROTO,
-			                "hello with an invalid group name");
+			if (!memchr(name, '\0', FBUSI_WIRE_GROUP_LEN) ||
+			    !fbusi_group_name_valid(name))
+				rc = fbusi_fail(&why, FBUS_EPROTO,
+				                "hello with an invalid group "
+				                "name");
+			extra += FBUSI_WIRE_GROUP_LEN;
+		}
+		if (rc == 0 && (peer->h.flags & FBUSI_WIRE_HELLO_FIT))
+			rc = fbusi_wire_fit_parse(extra, &peer->fit_w,
+			                          &peer->fit_h, &why);
+		/* a group's frames go to whichever member is free: coded
+		 * at full size, each member scales its own */
+		if (peer->h.flags & FBUSI_WIRE_HELLO_GROUP)
+			peer->fit_w = peer->fit_h = 0;
 	}
 	if (rc) {
 		peer_fail(p, peer, rc, "%s", why.msg);
@@ -332,7 +344,7 @@ read_hello(struct stream_pub *p, struct peer *peer)
 		peer_fail(p, peer, FBUS_ENOMEM, "out of memory");
 		return;
 	}
-	if (want > FBUSI_WIRE_HELLO_LEN) {
+	if (peer->h.flags & FBUSI_WIRE_HELLO_GROUP) {
 		rc = fbusi_sgroup_join(p, peer,
 		                       (const char *)peer->hello +
 		                               FBUSI_WIRE_HELLO_LEN,
@@ -342,9 +354,15 @@ read_hello(struct stream_pub *p, struct peer *peer)
 			return;
 		}
 	}
-	/* frames up to p->seq were published before it joined */
+	/* frames up to p->seq were published before it joined, and so is
+	 * one being coded smaller than its box allows: it is not sent it */
 	{
 		struct fbusi_wire_welcome w = { .next_seq = p->seq + 1 };
+
+		if (p->coding_shift &&
+		    fbusi_fit_shift(peer->fit_w, peer->fit_h, p->coding_w,
+		                    p->coding_h) < p->coding_shift)
+			w.next_seq++;
 		fbusi_wire_welcome_encode(peer->pre, &w);
 		peer->pre_len = sizeof peer->pre;
 	}

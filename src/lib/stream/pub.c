@@ -18,6 +18,7 @@
  */
 #define _GNU_SOURCE
 #include "os.h"
+#include "shrink.h"
 #include "stream/pub.h"
 
 #include <errno.h>
@@ -242,16 +243,69 @@ enqueue(struct stream_pub *p, uint64_t id, struct blob *b, bool *woke)
 	b->refs++;
 }
 
-static bool
-ready_peers(struct stream_pub *p)
+/* The scale a JPEG of a w x h frame is coded at: the largest every ready
+ * subscriber's ?fit= box allows (0, full size, if any has none), or -1 if
+ * nobody is ready.  Remembered for the I/O thread until the commit's
+ * seq is out, so that a subscriber joining meanwhile with a bigger box is
+ * told the frame is not its to miss. */
+static int
+plan_coding(struct stream_pub *p, uint32_t w, uint32_t h)
 {
-	bool any = false;
+	int shift = -1;
 
 	pthread_mutex_lock(&p->lock);
-	for (uint32_t i = 0; i < p->npeers && !any; i++)
-		any = p->peers[i]->state == PEER_READY && !p->peers[i]->dead;
+	for (uint32_t i = 0; i < p->npeers && shift != 0; i++) {
+		const struct peer *peer = p->peers[i];
+		int s;
+
+		if (peer->state != PEER_READY || peer->dead)
+			continue;
+		s = (int)fbusi_fit_shift(peer->fit_w, peer->fit_h, w, h);
+		if (shift < 0 || s < shift)
+			shift = s;
+	}
+	p->coding_shift = shift > 0 ? (uint32_t)shift : 0;
+	p->coding_w = w;
+	p->coding_h = h;
 	pthread_mutex_unlock(&p->lock);
-	return any;
+	return shift;
+}
+
+/* Encode the loaned frame at 1/2^shift: shrunk first, so that the codec
+ * works on 1/4, 1/16 or 1/64 of the pixels. */
+static int
+encode_blob(struct stream_pub *p, struct blob *b, const struct fbus_format *f,
+            uint32_t shift, struct fbusi_err *err)
+{
+	struct fbus_format sf = { .pixfmt = f->pixfmt };
+	uint32_t bpp = f->pixfmt == FBUS_PIXFMT_GRAY8 ? 1 : 3;
+
+	b->shift = shift;
+	if (!shift)
+		return fbusi_jpeg_encode(p->jpeg, f, b->payload, p->quality,
+		                         b->enc, b->enc_cap, &b->body_len, err);
+	sf.width = (f->width + (1u << shift) - 1) >> shift;
+	sf.height = (f->height + (1u << shift) - 1) >> shift;
+	if (fbus_format_layout(&sf))
+		return fbusi_fail(err, FBUS_EINVAL, "cannot shrink a %ux%u frame",
+		                  f->width, f->height);
+	if (fbusi_stream_grow(&p->small, &p->small_cap, sf.size) ||
+	    fbusi_stream_grow(&p->acc, &p->acc_cap,
+	                      (size_t)f->width * bpp * sizeof(uint16_t)))
+		return fbusi_fail(err, FBUS_ENOMEM, "out of memory");
+	fbusi_shrink(b->payload, f->stride[0], f->width, f->height, bpp, shift,
+	             p->small, sf.stride[0], (uint16_t *)(void *)p->acc);
+	return fbusi_jpeg_encode(p->jpeg, &sf, p->small, p->quality, b->enc,
+	                         b->enc_cap, &b->body_len, err);
+}
+
+/* Is b (a JPEG coded at 1/2^shift) no smaller than peer's box allows? */
+static bool
+fits(const struct peer *peer, const struct blob *b, const struct fbus_format *f)
+{
+	return !b->shift ||
+	       fbusi_fit_shift(peer->fit_w, peer->fit_h, f->width, f->height) >=
+	               b->shift;
 }
 
 static int64_t
@@ -263,7 +317,7 @@ pub_commit(struct fbus_pub *base, struct fbus_slot *slot)
 	struct fbus_format f;
 	uint32_t nids = 0;
 	bool woke = false, skip = false;
-	int rc;
+	int rc, shift;
 
 	if (!b)
 		return fbusi_fail(&base->err, FBUS_EINVAL,
@@ -275,20 +329,21 @@ pub_commit(struct fbus_pub *base, struct fbus_slot *slot)
 	memset(&h, 0, sizeof h);
 	if (f.pixfmt == FBUS_PIXFMT_ENCODED)
 		f.size = slot->payload_bytes;
+	b->shift = 0;
 	if (p->uri.codec == FBUSI_CODEC_JPEG &&
-	    f.pixfmt != FBUS_PIXFMT_ENCODED && !ready_peers(p)) {
+	    f.pixfmt != FBUS_PIXFMT_ENCODED &&
+	    (shift = plan_coding(p, f.width, f.height)) < 0) {
 		/* nobody to send it to: don't spend ~ms encoding it (a
 		 * subscriber joining meanwhile counts it as skipped) */
 		skip = true;
 	} else if (p->uri.codec == FBUSI_CODEC_JPEG &&
 	           f.pixfmt != FBUS_PIXFMT_ENCODED) {
-		rc = fbusi_jpeg_encode(p->jpeg, &f, b->payload, p->quality,
-		                       b->enc, b->enc_cap, &b->body_len,
-		                       &base->err);
+		rc = encode_blob(p, b, &f, (uint32_t)shift, &base->err);
 		if (rc)
 			goto err_abort;
 		b->body = b->enc;
 		h.codec = FBUSI_CODEC_JPEG;
+		h.stride[0] = b->shift;
 	} else {
 		b->body = b->payload;
 		b->body_len = f.size;
@@ -312,6 +367,7 @@ pub_commit(struct fbus_pub *base, struct fbus_slot *slot)
 	/* seq under the lock: a welcome's next_seq (read by the I/O thread)
 	 * must not race the frame that follows it */
 	h.seq = ++p->seq;
+	p->coding_shift = 0;
 	fbusi_wire_hdr_encode(b->hdr, &h);
 	if (p->peer_err_new) {
 		base->err = p->peer_err;
@@ -321,11 +377,13 @@ pub_commit(struct fbus_pub *base, struct fbus_slot *slot)
 	/* group members take frames from their group's queue */
 	for (uint32_t i = 0; i < p->npeers && !skip; i++)
 		if (p->peers[i]->state == PEER_READY && !p->peers[i]->dead &&
-		    !p->peers[i]->grp)
+		    !p->peers[i]->grp && fits(p->peers[i], b, &f))
 			p->ids[nids++] = p->peers[i]->id;
 	for (uint32_t i = 0; i < nids; i++)
 		enqueue(p, p->ids[i], b, &woke);
-	if (!skip && p->ngroups) {
+	/* a group's members take full-size frames: one coded smaller was
+	 * planned while the group had none */
+	if (!skip && p->ngroups && !b->shift) {
 		fbusi_sgroup_commit(p, b, &woke);
 		nids++; /* wake the I/O thread */
 	}
@@ -394,6 +452,8 @@ pub_close(struct fbus_pub *base)
 	if (p->efd >= 0)
 		close(p->efd);
 	fbusi_jpeg_close(p->jpeg);
+	free(p->small);
+	free(p->acc);
 	pthread_cond_destroy(&p->room);
 	pthread_mutex_destroy(&p->lock);
 	free(p->peers);

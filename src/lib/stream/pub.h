@@ -32,6 +32,7 @@ struct blob {
 	size_t cap;
 	uint8_t *enc; /* jpeg output */
 	size_t enc_cap;
+	uint32_t shift; /* jpeg: coded at 1/2^shift */
 	int64_t t_loan_mono, t_loan_real;
 	uint8_t meta[FBUS_META_MAX];
 };
@@ -59,8 +60,9 @@ struct peer {
 	int state;
 	int64_t born; /* ms, accepted at */
 	int64_t hello_deadline;
-	uint8_t hello[FBUSI_WIRE_HELLO_LEN + FBUSI_WIRE_GROUP_LEN];
+	uint8_t hello[FBUSI_WIRE_HELLO_MAX];
 	size_t hello_got;
+	uint32_t fit_w, fit_h; /* its ?fit= box; 0 none or a group member */
 	struct sgroup *grp; /* its worker group, or NULL */
 	uint32_t credit;    /* frames it asked for (group members) */
 	uint8_t cbuf[4];    /* a credit being received */
@@ -109,6 +111,10 @@ struct stream_pub {
 	uint32_t nfree;
 	uint64_t frames, dropped, peer_errors, demoted;
 	uint64_t seq; /* last committed; a welcome says seq + 1 comes next */
+	/* a JPEG being coded for seq + 1 at 1/2^coding_shift of
+	 * coding_w x coding_h (0: none): a subscriber joining meanwhile
+	 * whose box wants it bigger is not sent it */
+	uint32_t coding_shift, coding_w, coding_h;
 	struct sgroup **groups; /* worker groups, kept until close */
 	uint32_t ngroups;
 	struct fbusi_err peer_err; /* last dropped-peer reason */
@@ -119,6 +125,10 @@ struct stream_pub {
 	uint64_t *ids;
 	struct fbusi_jpeg *jpeg;
 	int quality;
+	uint8_t *small; /* a frame shrunk for coding at a scale */
+	size_t small_cap;
+	uint8_t *acc; /* the shrink's column sums (uint16_t) */
+	size_t acc_cap;
 
 	/* I/O thread only */
 	int64_t accept_paused; /* out of fds, or a full waiting room:

@@ -4,6 +4,7 @@
  * fbus_frame, for stream/sub.c and nats/sub.c (rxframe.h).
  */
 #define _GNU_SOURCE
+#include "shrink.h"
 #include "stream/rxframe.h"
 #include "stream/stream.h"
 
@@ -49,7 +50,13 @@ fbusi_rx_frame(const struct fbusi_rx_limits *lim, struct fbusi_jpeg **jpeg,
 	uint32_t want = lim->want_pixfmt ? lim->want_pixfmt : h->pixfmt;
 	struct fbus_format f = { .pixfmt = want, .width = h->width,
 		                 .height = h->height };
-	uint32_t w, hh, shift = 0;
+	/* the producer codes at 1/2^coded when every receiver's box allows
+	 * it; we decode at 1/2^shift, what our box asks for */
+	uint32_t w, hh, coded = h->codec == FBUSI_CODEC_JPEG ? h->stride[0] : 0;
+	uint32_t shift = fbusi_fit_shift(lim->fit_w, lim->fit_h, h->width,
+	                                 h->height);
+	uint32_t jw = (h->width + (1u << coded) - 1) >> coded;
+	uint32_t jh = (h->height + (1u << coded) - 1) >> coded;
 	int rc;
 
 	memset(fr, 0, sizeof *fr);
@@ -64,14 +71,20 @@ fbusi_rx_frame(const struct fbusi_rx_limits *lim, struct fbusi_jpeg **jpeg,
 		fr->payload_bytes = h->payload_len;
 		return 0;
 	}
+	if (coded > shift)
+		return fbusi_fail(err, FBUS_EPROTO,
+		                  "%s: jpeg coded at 1/%u, smaller than our "
+		                  "?fit= box allows (1/%u)",
+		                  where, 1u << coded, 1u << shift);
 	if (want == FBUS_PIXFMT_ENCODED) {
 		fr->fmt.pixfmt = FBUS_PIXFMT_ENCODED;
-		fr->fmt.width = h->width;
-		fr->fmt.height = h->height;
+		fr->fmt.width = jw;
+		fr->fmt.height = jh;
 		fr->fmt.size = h->payload_len;
 		(void)fbus_format_layout(&fr->fmt);
 		fr->data = payload;
 		fr->payload_bytes = h->payload_len;
+		fr->_priv[0] = (uint64_t)coded << FBUSI_PRIV_SCALE_SHIFT;
 		return 0;
 	}
 	if (!*jpeg) {
@@ -82,13 +95,8 @@ fbusi_rx_frame(const struct fbusi_rx_limits *lim, struct fbusi_jpeg **jpeg,
 		}
 		fbusi_jpeg_set_threads(*jpeg, lim->threads);
 	}
-	/* ?fit=WxH: the smallest 1/N that still fills the box when fitted
-	 * in it -- N * fit <= the size in one of the two directions --
-	 * decoded inside the IDCT, which skips most of the work */
-	while (lim->fit_w && shift < 3 &&
-	       ((uint64_t)lim->fit_w << (shift + 1) <= h->width ||
-	        (uint64_t)lim->fit_h << (shift + 1) <= h->height))
-		shift++;
+	/* ?fit=WxH: what the producer did not scale is scaled inside the
+	 * IDCT, which skips most of the work */
 	f.width = (h->width + (1u << shift) - 1) >> shift;
 	f.height = (h->height + (1u << shift) - 1) >> shift;
 	if (fbus_format_layout(&f))
@@ -105,11 +113,11 @@ fbusi_rx_frame(const struct fbusi_rx_limits *lim, struct fbusi_jpeg **jpeg,
 		                  where, h->width, h->height, f.size,
 		                  lim->max_decoded);
 	rc = fbusi_jpeg_size(*jpeg, payload, h->payload_len, &w, &hh, err);
-	if (rc == 0 && (w != h->width || hh != h->height))
+	if (rc == 0 && (w != jw || hh != jh))
 		rc = fbusi_fail(err, FBUS_EPROTO,
 		                "jpeg is %" PRIu32 "x%" PRIu32 ", header says "
-		                "%" PRIu32 "x%" PRIu32,
-		                w, hh, h->width, h->height);
+		                "%" PRIu32 "x%" PRIu32 " at 1/%u",
+		                w, hh, h->width, h->height, 1u << coded);
 	if (rc == 0 && fbusi_stream_grow(dec, dec_cap, f.size))
 		rc = fbusi_fail(err, FBUS_ENOMEM, "out of memory");
 	if (rc == 0)

@@ -142,16 +142,24 @@ send_hello(struct stream_sub *s)
 		.block_ms = s->opts.block_ms,
 		.flags = s->group[0] ? FBUSI_WIRE_HELLO_GROUP : 0,
 	};
-	uint8_t buf[FBUSI_WIRE_HELLO_LEN + FBUSI_WIRE_GROUP_LEN];
+	uint8_t buf[FBUSI_WIRE_HELLO_MAX];
 	size_t len = FBUSI_WIRE_HELLO_LEN;
 	ssize_t n;
 
+	/* our box lets a JPEG producer code at a scale (a group member's is
+	 * not sent: the group's frames go to any member) */
+	if (s->lim.fit_w && !s->group[0])
+		h.flags |= FBUSI_WIRE_HELLO_FIT;
 	fbusi_wire_hello_encode(buf, &h);
 	if (s->group[0]) {
 		memcpy(buf + len, s->group, FBUSI_WIRE_GROUP_LEN);
 		len += FBUSI_WIRE_GROUP_LEN;
 	}
-	/* a fresh socket's buffer is empty: 56 bytes always fit */
+	if (h.flags & FBUSI_WIRE_HELLO_FIT) {
+		fbusi_wire_fit_encode(buf + len, s->lim.fit_w, s->lim.fit_h);
+		len += FBUSI_WIRE_FIT_LEN;
+	}
+	/* a fresh socket's buffer is empty: 64 bytes always fit */
 	do
 		n = send(s->fd, buf, len, MSG_NOSIGNAL | MSG_DONTWAIT);
 	while (n < 0 && errno == EINTR);

@@ -216,6 +216,11 @@ fbusi_wire_hdr_parse(const uint8_t in[FBUSI_WIRE_HDR_LEN], uint64_t max_bytes,
 			                  "jpeg frame of invalid size %" PRIu32
 			                  "x%" PRIu32,
 			                  h->width, h->height);
+		if (h->stride[0] > 3 || h->stride[1] || h->stride[2])
+			return fbusi_fail(err, FBUS_EPROTO,
+			                  "jpeg frame coded at scale 1/2^%" PRIu32
+			                  " (strides %" PRIu32 ", %" PRIu32 ")",
+			                  h->stride[0], h->stride[1], h->stride[2]);
 		/* the layout of the frame it was made from: bounds the
 		 * decoder's output before anyone allocates it */
 		if (fbus_format_layout(&f))
@@ -268,7 +273,7 @@ fbusi_wire_hello_parse(const uint8_t in[FBUSI_WIRE_HELLO_LEN],
 	h->block_ms = get32(in + 16);
 	h->flags = get16(in + 10);
 	if (h->mode > FBUS_MODE_EVERY || h->full_policy > FBUS_FULL_BLOCK ||
-	    (h->flags & ~FBUSI_WIRE_HELLO_GROUP))
+	    (h->flags & ~(FBUSI_WIRE_HELLO_GROUP | FBUSI_WIRE_HELLO_FIT)))
 		return fbusi_fail(err, FBUS_EPROTO,
 		                  "hello with unknown mode %u / policy %u / "
 		                  "flags 0x%x",
@@ -280,6 +285,34 @@ fbusi_wire_hello_parse(const uint8_t in[FBUSI_WIRE_HELLO_LEN],
 		                  " / block %" PRIu32 " ms (limits %u / %u)",
 		                  h->depth, h->block_ms, FBUSI_WIRE_MAX_DEPTH,
 		                  FBUSI_WIRE_MAX_BLOCK_MS);
+	return 0;
+}
+
+size_t
+fbusi_wire_hello_extra(uint32_t flags)
+{
+	return (flags & FBUSI_WIRE_HELLO_GROUP ? FBUSI_WIRE_GROUP_LEN : 0) +
+	       (flags & FBUSI_WIRE_HELLO_FIT ? FBUSI_WIRE_FIT_LEN : 0);
+}
+
+void
+fbusi_wire_fit_encode(uint8_t out[FBUSI_WIRE_FIT_LEN], uint32_t w, uint32_t h)
+{
+	put32(out, w);
+	put32(out + 4, h);
+}
+
+int
+fbusi_wire_fit_parse(const uint8_t in[FBUSI_WIRE_FIT_LEN], uint32_t *w,
+                     uint32_t *h, struct fbusi_err *err)
+{
+	*w = get32(in);
+	*h = get32(in + 4);
+	if (*w == 0 || *h == 0 || *w > FBUSI_WIRE_FIT_MAX ||
+	    *h > FBUSI_WIRE_FIT_MAX)
+		return fbusi_fail(err, FBUS_EPROTO,
+		                  "hello with a fit box of %" PRIu32 "x%" PRIu32,
+		                  *w, *h);
 	return 0;
 }
 

@@ -22,7 +22,11 @@
  *              before this member's previous frame, at most 0x7fff
  *    40    4 width
  *    44    4 height
- *    48   12 stride[3] (raw; 0 for jpeg/encoded)
+ *    48   12 stride[3] (raw; 0 for encoded; jpeg: stride[0] is the
+ *              log2 N (0-3) of the 1/N scale the producer coded the
+ *              frame at -- the JPEG is ceil(width/N) x ceil(height/N) --
+ *              never more than every receiver's ?fit= box allows, the
+ *              others 0)
  *    60    4 metadata length (<= FBUS_META_MAX)
  *    64    4 payload length
  *    68    4 CRC-32C of bytes 0..67
@@ -30,8 +34,11 @@
  *
  * Hello (subscriber -> producer, once): magic "FBSH", version, length (24),
  * mode u8, full policy u8, flags u16 (bit 0: a worker group's name
- * follows), depth u32, block_ms u32, CRC-32C.  With flag 0 set, 32 bytes
- * follow: the group name, NUL-padded.
+ * follows; bit 1: a fit box follows), depth u32, block_ms u32, CRC-32C.
+ * With flag 0 set, 32 bytes follow: the group name, NUL-padded.  Then with
+ * flag 1 set, 8 bytes: the subscriber's ?fit= box, width u32 and height
+ * u32 (1..65535): a JPEG producer may code its frames at 1/2, 1/4 or 1/8
+ * when every receiver's box allows it.
  *
  * Credit (worker group member -> producer, any time after its hello):
  * magic "FBSC", 4 bytes: "send me one frame".  A member sends one when it
@@ -57,7 +64,12 @@
 #define FBUSI_WIRE_MAGIC_WELCOME 0x57534246u /* "FBSW" */
 #define FBUSI_WIRE_MAGIC_CREDIT 0x43534246u  /* "FBSC" */
 #define FBUSI_WIRE_HELLO_GROUP 1u            /* hello flag */
+#define FBUSI_WIRE_HELLO_FIT 2u              /* hello flag */
 #define FBUSI_WIRE_GROUP_LEN 32
+#define FBUSI_WIRE_FIT_LEN 8
+#define FBUSI_WIRE_FIT_MAX 65535u
+#define FBUSI_WIRE_HELLO_MAX \
+	(FBUSI_WIRE_HELLO_LEN + FBUSI_WIRE_GROUP_LEN + FBUSI_WIRE_FIT_LEN)
 #define FBUSI_WIRE_FLAG_GROUP 0x8000u
 #define FBUSI_WIRE_GROUP_SKIPS_MAX 0x7fffu
 #define FBUSI_WIRE_WELCOME_LEN 32
@@ -83,7 +95,7 @@ struct fbusi_wire_hello {
 	uint32_t full_policy; /* enum fbus_full_policy */
 	uint32_t depth;
 	uint32_t block_ms;
-	uint32_t flags; /* FBUSI_WIRE_HELLO_GROUP */
+	uint32_t flags; /* FBUSI_WIRE_HELLO_GROUP, _FIT */
 };
 
 void fbusi_wire_hdr_encode(uint8_t out[FBUSI_WIRE_HDR_LEN],
@@ -119,6 +131,13 @@ void fbusi_wire_hello_encode(uint8_t out[FBUSI_WIRE_HELLO_LEN],
                              const struct fbusi_wire_hello *h);
 int fbusi_wire_hello_parse(const uint8_t in[FBUSI_WIRE_HELLO_LEN],
                            struct fbusi_wire_hello *h, struct fbusi_err *err);
+/* Bytes that follow a hello with these flags (group name, fit box). */
+size_t fbusi_wire_hello_extra(uint32_t flags);
+void fbusi_wire_fit_encode(uint8_t out[FBUSI_WIRE_FIT_LEN], uint32_t w,
+                           uint32_t h);
+/* FBUS_EPROTO unless both sides are 1..FBUSI_WIRE_FIT_MAX. */
+int fbusi_wire_fit_parse(const uint8_t in[FBUSI_WIRE_FIT_LEN], uint32_t *w,
+                         uint32_t *h, struct fbusi_err *err);
 
 struct fbusi_wire_welcome {
 	int32_t status;
