@@ -326,7 +326,13 @@ struct fbus_sub_opts {
 	                         fit_width x fit_height box when fitted in
 	                         it (a letterbox without enlarging); 0 =
 	                         full size.  ?fit=WxH in the URI wins.
-	                         fbus_frame_scale() says by how much. */
+	                         fbus_frame_scale() says by how much.  The
+	                         box goes to the producer, which codes its
+	                         JPEGs at the scale every subscriber's box
+	                         allows (none if one has no box): so with
+	                         FBUS_PIXFMT_ENCODED the JPEG may already be
+	                         smaller, its size in the frame's format.
+	                         Worker group members scale their own. */
 	uint32_t fit_height;
 };
 

@@ -69,6 +69,21 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			               FBUSI_WIRE_MAGIC_HELLO);
 		}
 	}
+	/* ... and the next bytes as a hello's fit box */
+	if (size >= 1 + FBUSI_WIRE_HELLO_LEN + FBUSI_WIRE_FIT_LEN) {
+		uint32_t w, h;
+		uint8_t again[FBUSI_WIRE_FIT_LEN];
+		const uint8_t *m = data + 1 + FBUSI_WIRE_HELLO_LEN;
+
+		if (fbusi_wire_fit_parse(m, &w, &h, &err) == 0) {
+			if (!w || !h || w > FBUSI_WIRE_FIT_MAX ||
+			    h > FBUSI_WIRE_FIT_MAX)
+				abort();
+			fbusi_wire_fit_encode(again, w, h);
+			if (memcmp(again, m, sizeof again))
+				abort();
+		}
+	}
 
 	if (size - off < FBUSI_WIRE_WELCOME_LEN)
 		return 0;
