@@ -484,6 +484,41 @@ open_sink(struct producer *p)
 		cli_die(1, "%s", fbus_open_error());
 }
 
+/*
+ * A paced input's frame is prepared (decoded, rendered, converted) just
+ * before its deadline rather than right after the previous commit: that
+ * is when a subscriber starts its own work on the frame just published
+ * (infer's forward pass), and on a machine of few cores the two would
+ * share them (measured: forward 68.9 ms against 62.2 alone, next to a
+ * 1080p synthetic source's 9.7 ms a frame).  The lead is 1.5x the
+ * slowest of the last JIT_WINDOW preparations plus 1 ms, so a frame still
+ * comes out on time when its cost varies (a video's key frames).
+ */
+#define JIT_WINDOW 32
+
+struct jit {
+	int64_t cost[JIT_WINDOW]; /* ns, the last preparations */
+	uint32_t n;
+};
+
+static int64_t
+jit_lead(const struct jit *j, int64_t period)
+{
+	int64_t worst = 0, lead;
+
+	for (uint32_t i = 0; i < j->n && i < JIT_WINDOW; i++)
+		if (j->cost[i] > worst)
+			worst = j->cost[i];
+	lead = worst + worst / 2 + 1000000;
+	return lead < period ? lead : period;
+}
+
+static void
+jit_record(struct jit *j, int64_t cost)
+{
+	j->cost[j->n++ % JIT_WINDOW] = cost;
+}
+
 static void
 wait_subscribers(struct producer *p)
 {
@@ -502,8 +537,9 @@ cmd_source(int argc, char **argv)
 	struct producer p = { .o = &o };
 	struct meter m = { 0 };
 	struct input_stats ist;
+	struct jit jit = { 0 };
 	char err[512];
-	int64_t period = 0, deadline, t_end = 0;
+	int64_t period = 0, deadline, t_end = 0, t_prep = 0;
 	int status = 0, live;
 
 	parse_args(argc, argv, &o);
@@ -538,6 +574,12 @@ cmd_source(int argc, char **argv)
 			break;
 		if (t_end && fbus_now_mono_ns() >= t_end)
 			break;
+		if (!live && period && m.frames) {
+			cli_sleep_until(deadline - jit_lead(&jit, period));
+			if (cli_stop)
+				break;
+		}
+		t_prep = fbus_now_mono_ns();
 		if (p.in) {
 			rc = input_next(p.in, err, sizeof err);
 			if (rc == 0)
@@ -587,6 +629,7 @@ cmd_source(int argc, char **argv)
 
 		/* paced inputs: the frame is ready, publish it on its deadline */
 		if (!live && period) {
+			jit_record(&jit, fbus_now_mono_ns() - t_prep);
 			/* the grid starts when the first frame is ready, so the
 			 * first render does not count as lateness */
 			if (m.frames == 0)

@@ -6,6 +6,8 @@
 #include "yolo_post.h"
 
 #include <math.h>
+#include <stdbool.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -318,6 +320,39 @@ struct ranked {
 	size_t index;
 };
 
+/* A kept box's edges and area as det_box_iou computes them, once: the
+ * same doubles, so the same overlaps to the last bit. */
+struct edges {
+	double x0, y0, x1, y1, area;
+	bool valid; /* finite and not empty: NaN boxes overlap nothing */
+};
+
+static struct edges
+edges_of(const struct det_box *b)
+{
+	struct edges e = {
+		.x0 = b->x, .y0 = b->y,
+		.x1 = (double)b->x + b->w, .y1 = (double)b->y + b->h,
+		.area = (double)b->w * b->h,
+		.valid = b->w > 0 && b->h > 0 && isfinite(b->x + b->y + b->w + b->h),
+	};
+	return e;
+}
+
+static bool
+overlaps(const struct edges *a, const struct edges *b, double iou)
+{
+	double ix0 = fmax(a->x0, b->x0), iy0 = fmax(a->y0, b->y0);
+	double ix1 = fmin(a->x1, b->x1), iy1 = fmin(a->y1, b->y1);
+	double inter, uni;
+
+	if (ix1 <= ix0 || iy1 <= iy0 || !a->valid || !b->valid)
+		return false;
+	inter = (ix1 - ix0) * (iy1 - iy0);
+	uni = a->area + b->area - inter;
+	return uni > 0 && inter / uni > iou;
+}
+
 static int
 by_score(const void *pa, const void *pb)
 {
@@ -334,32 +369,57 @@ size_t
 yolo_nms(struct det_box *boxes, size_t n, float iou)
 {
 	struct ranked *r;
-	size_t kept = 0;
+	size_t kept = 0, *head, *next;
+	struct edges *ke;
+	int maxcls = 0;
 
 	if (n == 0)
 		return 0;
+	for (size_t i = 0; i < n; i++)
+		if (boxes[i].cls > maxcls)
+			maxcls = boxes[i].cls;
 	r = malloc(n * sizeof *r);
-	if (!r) {
+	/* the kept boxes of each class, chained: a box is compared only
+	 * with its own class's (an untrained net's thousands of candidates
+	 * over 80 classes: 1/80 of the pairs) */
+	head = malloc(((size_t)maxcls + 1) * sizeof *head);
+	next = malloc(n * sizeof *next);
+	ke = malloc(n * sizeof *ke);
+	if (!r || !head || !next || !ke) {
 		/* Without memory for sorting, keep the input unfiltered
 		 * rather than dropping detections. */
+		free(r);
+		free(head);
+		free(next);
+		free(ke);
 		return n;
 	}
+	for (int c = 0; c <= maxcls; c++)
+		head[c] = SIZE_MAX;
 	for (size_t i = 0; i < n; i++)
 		r[i] = (struct ranked){ .box = boxes[i], .index = i };
 	qsort(r, n, sizeof *r, by_score);
 	for (size_t i = 0; i < n; i++) {
-		int drop = 0;
+		int cls = r[i].box.cls < 0 ? 0 : r[i].box.cls, drop = 0;
+		struct edges e = edges_of(&r[i].box);
 
-		for (size_t k = 0; k < kept; k++) {
+		for (size_t k = head[cls]; k != SIZE_MAX; k = next[k]) {
 			if (boxes[k].cls == r[i].box.cls &&
-			    det_box_iou(&boxes[k], &r[i].box) > iou) {
+			    overlaps(&ke[k], &e, iou)) {
 				drop = 1;
 				break;
 			}
 		}
-		if (!drop)
-			boxes[kept++] = r[i].box;
+		if (drop)
+			continue;
+		boxes[kept] = r[i].box;
+		ke[kept] = e;
+		next[kept] = head[cls];
+		head[cls] = kept++;
 	}
 	free(r);
+	free(head);
+	free(next);
+	free(ke);
 	return kept;
 }

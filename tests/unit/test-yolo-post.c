@@ -8,6 +8,7 @@
 #include <math.h>
 #include <setjmp.h>
 #include <stdarg.h>
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -322,6 +323,62 @@ test_nms(void **state)
 	assert_int_equal(b3[1].cls, 4);
 }
 
+/* The per-class chains keep exactly what comparing every kept box would:
+ * random boxes of 3 classes, ties in score, some NaN or empty, against a
+ * plain greedy NMS over det_box_iou. */
+static void
+test_nms_matches_plain(void **state)
+{
+	enum { N = 600 };
+	static struct det_box in[N], got[N], want[N];
+	uint32_t x = 12345;
+
+	(void)state;
+	for (int round = 0; round < 20; round++) {
+		size_t kept = 0, n;
+
+		for (int i = 0; i < N; i++) {
+			x = x * 1664525u + 1013904223u;
+			in[i] = (struct det_box){
+				.x = (float)(x % 400), .y = (float)((x >> 9) % 300),
+				.w = (float)(1 + (x >> 3) % 90),
+				.h = (float)(1 + (x >> 13) % 90),
+				.score = (float)((x >> 20) % 50) / 50.0f,
+				.cls = (int)((x >> 27) % 3),
+			};
+			if (i % 97 == 0)
+				in[i].w = NAN;
+			if (i % 89 == 0)
+				in[i].h = 0;
+		}
+		/* the plain greedy NMS: best score first, input order on ties */
+		{
+			static bool used[N];
+
+			memset(used, 0, sizeof used);
+			for (;;) {
+				int best = -1, drop = 0;
+
+				for (int i = 0; i < N; i++)
+					if (!used[i] && (best < 0 || in[i].score > in[best].score))
+						best = i;
+				if (best < 0)
+					break;
+				used[best] = true;
+				for (size_t k = 0; k < kept && !drop; k++)
+					drop = want[k].cls == in[best].cls &&
+					       det_box_iou(&want[k], &in[best]) > 0.45;
+				if (!drop)
+					want[kept++] = in[best];
+			}
+		}
+		memcpy(got, in, sizeof in);
+		n = yolo_nms(got, N, 0.45f);
+		assert_int_equal(n, kept);
+		assert_memory_equal(got, want, n * sizeof *got);
+	}
+}
+
 static void
 test_letterbox_geometry(void **state)
 {
@@ -501,6 +558,7 @@ main(void)
 		cmocka_unit_test(test_decode_v8_dfl),
 		cmocka_unit_test(test_iou),
 		cmocka_unit_test(test_nms),
+		cmocka_unit_test(test_nms_matches_plain),
 		cmocka_unit_test(test_letterbox_geometry),
 		cmocka_unit_test(test_letterbox_unmap),
 		cmocka_unit_test(test_names),
