@@ -14,6 +14,7 @@
 #include "testutil.h"
 
 #include <pthread.h>
+#include <sched.h>
 #include <stdlib.h>
 
 #define FRAMES 20000
@@ -188,6 +189,77 @@ test_readers_in_threads(void **state)
 	}
 }
 
+struct paced {
+	struct fbus_pub *p;
+	int frames;
+};
+
+/* Publish frames 20 ms apart from CPU 0. */
+static void *
+paced_producer(void *arg)
+{
+	struct paced *pc = arg;
+	struct fbus_format fmt = { .pixfmt = FBUS_PIXFMT_GRAY8, .width = 64,
+		                   .height = 48 };
+	cpu_set_t zero;
+
+	CPU_ZERO(&zero);
+	CPU_SET(0, &zero);
+	assert_int_equal(sched_setaffinity(0, sizeof zero, &zero), 0);
+	for (int i = 1; i <= pc->frames; i++) {
+		t_sleep_ms(20);
+		assert_true(test_publish(pc->p, &fmt, (uint64_t)i) == i);
+	}
+	return NULL;
+}
+
+/* A predicting reader that finds itself on the producer's CPU naps
+ * elsewhere, and always gets its own CPU mask back: the producer thread
+ * on CPU 0 at 50 Hz, the reader started on CPU 0 with every CPU allowed. */
+static void
+test_predict_keeps_off_producer_cpu(void **state)
+{
+	struct fbus_sub_opts o = { .size = sizeof o, .flags = FBUS_SUB_PREDICT };
+	struct paced pc = { .frames = 60 };
+	cpu_set_t all, zero, mask;
+	struct fbus_sub *s;
+	struct fbus_frame f;
+	pthread_t th;
+	int got = 0, off = 0;
+
+	(void)state;
+	if (sched_getaffinity(0, sizeof all, &all) || CPU_COUNT(&all) < 2 ||
+	    !CPU_ISSET(0, &all))
+		skip();
+	CPU_ZERO(&zero);
+	CPU_SET(0, &zero);
+	snprintf(uri, sizeof uri, "shm:%s", t_unique_name("dodge"));
+	CHECK(fbus_pub_open(&pc.p, uri, NULL));
+	CHECK(fbus_sub_open(&s, uri, &o));
+	/* this thread reads: onto CPU 0, then every CPU allowed again (it
+	 * stays on 0 until something moves it) */
+	assert_int_equal(sched_setaffinity(0, sizeof zero, &zero), 0);
+	assert_int_equal(sched_setaffinity(0, sizeof all, &all), 0);
+	pthread_create(&th, NULL, paced_producer, &pc);
+	while (got < pc.frames && fbus_sub_next(s, &f, 2000) == 0) {
+		assert_int_equal(test_verify(&f), 0);
+		got++;
+		off += sched_getcpu() != 0;
+		fbus_sub_release(s, &f);
+		/* the mask is ours again after every frame */
+		assert_int_equal(sched_getaffinity(0, sizeof mask, &mask), 0);
+		assert_true(CPU_EQUAL(&mask, &all));
+	}
+	pthread_join(th, NULL);
+	print_message("predict: %d frames, %d of them taken off the producer's "
+	              "CPU\n", got, off);
+	assert_int_equal(got, pc.frames);
+	/* it learns the period over the first frames, then naps elsewhere */
+	assert_true(off >= pc.frames * 2 / 3);
+	fbus_sub_close(s);
+	fbus_pub_close(pc.p);
+}
+
 int
 main(void)
 {
@@ -195,6 +267,7 @@ main(void)
 		cmocka_unit_test(test_readers_in_threads),
 		cmocka_unit_test(test_churn_during_format_changes),
 		cmocka_unit_test(test_data_path_never_waits),
+		cmocka_unit_test(test_predict_keeps_off_producer_cpu),
 	};
 
 	t_watchdog(170);

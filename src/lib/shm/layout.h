@@ -90,7 +90,10 @@ struct fbusi_slot_hdr {
 	/* CLOCK_MONOTONIC at commit: subscribers learn the frame period
 	 * from it (FBUS_SUB_PREDICT); a hint, never trusted further */
 	int64_t t_commit_ns;
-	uint8_t _pad[128 - 80];
+	/* the CPU the producer committed on, + 1 (0: unknown): a
+	 * predicting subscriber keeps off it (a hint, like t_commit_ns) */
+	uint32_t commit_cpu;
+	uint8_t _pad[128 - 84];
 };
 
 #define FBUSI_SLOT_META_OFF 128u

@@ -13,6 +13,7 @@
 #include "shm/spin.h"
 
 #include <errno.h>
+#include <sched.h>
 #include <fcntl.h>
 #include <limits.h>
 #include <poll.h>
@@ -691,6 +692,11 @@ shm_commit(struct fbus_pub *base, struct fbus_slot *slot)
 	h->meta_bytes = slot->meta_bytes;
 	now = fbus_now_mono_ns();
 	h->t_commit_ns = now;
+	{
+		int cpu = sched_getcpu(); /* vDSO, no syscall */
+
+		h->commit_cpu = cpu >= 0 ? (uint32_t)cpu + 1 : 0;
+	}
 	seq = ++p->seq;
 	/* release: publishes header + pixels; pairs with the subscriber's
 	 * seq_cst re-check after taking its lease / its entry */

@@ -14,6 +14,7 @@
 #include "shm/attach.h"
 
 #include <errno.h>
+#include <sched.h>
 #include <limits.h>
 #include <poll.h>
 #include <stdlib.h>
@@ -88,6 +89,7 @@ struct shm_sub {
 	uint64_t grp_seen;      /* the group's claim at the last slice end */
 	struct fbusi_predict pred; /* FBUS_SUB_PREDICT: the frame period */
 	int64_t seen_commit;    /* commit time of the frame just filled */
+	uint32_t seen_cpu;      /* ... and the producer's CPU + 1, 0 unknown */
 };
 
 static void
@@ -393,6 +395,7 @@ fill_frame(struct shm_sub *s, const struct fbusi_ringmap *r, uint32_t slot,
 	f->t_mono_ns = h->t_mono_ns;
 	f->t_real_ns = h->t_real_ns;
 	s->seen_commit = h->t_commit_ns;
+	s->seen_cpu = h->commit_cpu;
 	f->fmt = fmt;
 	f->data = (const uint8_t *)h + FBUSI_SLOT_DATA_OFF;
 	f->payload_bytes = payload;
@@ -761,6 +764,26 @@ sleep_for_frame(struct shm_sub *s, int64_t timeout_ns)
  * wake-up lie in between -- and return 1 to look again.  In the window:
  * spin to its end (1: a frame).  0: no window, or the frame missed it. */
 #define WAKE_EARLY_NS 100000
+/* A predicting reader that naps on the CPU the producer commits on
+ * would spin there, so the producer's timer wakes it behind us and the
+ * frame waits until it sleeps again (13-15 µs instead of 4-5 on two
+ * cores).  Move off that CPU for the nap, then give the thread its own
+ * CPU mask back (which does not move it again).  True if moved; *orig is
+ * the mask to restore. */
+static bool
+dodge_producer(const struct shm_sub *s, cpu_set_t *orig)
+{
+	cpu_set_t set;
+	int prod = (int)s->seen_cpu - 1;
+
+	if (prod < 0 || prod >= CPU_SETSIZE || sched_getcpu() != prod ||
+	    fbusi_online_cpus() < 2 || sched_getaffinity(0, sizeof *orig, orig))
+		return false;
+	set = *orig;
+	CPU_CLR(prod, &set);
+	return CPU_COUNT(&set) > 0 && sched_setaffinity(0, sizeof set, &set) == 0;
+}
+
 static int
 predictive_wait(struct shm_sub *s, int64_t deadline, int slice_ms)
 {
@@ -774,7 +797,14 @@ predictive_wait(struct shm_sub *s, int64_t deadline, int slice_ms)
 			nap = (int64_t)slice_ms * 1000000;
 		if (now + nap > deadline)
 			return 0;
-		sleep_for_frame(s, nap);
+		{
+			cpu_set_t orig;
+			bool moved = dodge_producer(s, &orig);
+
+			sleep_for_frame(s, nap);
+			if (moved)
+				(void)sched_setaffinity(0, sizeof orig, &orig);
+		}
 		return 1;
 	}
 	return fbusi_spin_until(frame_ready, s, w1 < deadline ? w1 : deadline);
