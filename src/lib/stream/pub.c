@@ -339,8 +339,13 @@ pub_commit(struct fbus_pub *base, struct fbus_slot *slot)
 	} else if (p->uri.codec == FBUSI_CODEC_JPEG &&
 	           f.pixfmt != FBUS_PIXFMT_ENCODED) {
 		rc = encode_blob(p, b, &f, (uint32_t)shift, &base->err);
-		if (rc)
+		if (rc) {
+			/* no frame comes: newcomers expect the next seq */
+			pthread_mutex_lock(&p->lock);
+			p->coding_shift = 0;
+			pthread_mutex_unlock(&p->lock);
 			goto err_abort;
+		}
 		b->body = b->enc;
 		h.codec = FBUSI_CODEC_JPEG;
 		h.stride[0] = b->shift;
