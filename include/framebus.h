@@ -475,9 +475,9 @@ FBUS_API int fbus_sub_open_many(struct fbus_sub **sub, const char *const *uris,
  * one bus). */
 FBUS_API uint32_t fbus_frame_bus(const struct fbus_frame *frame);
 
-/* A JPEG frame decoded at a reduced scale (fit_width/?fit=): N for 1/N,
- * so a frame pixel (x, y) is camera pixel (x * N, y * N); 1 for every
- * other frame. */
+/* A JPEG frame at a reduced scale (fit_width/?fit=: decoded so, or coded
+ * so by the producer): N for 1/N, so a frame pixel (x, y) is camera pixel
+ * (x * N, y * N); 1 for every other frame. */
 FBUS_API uint32_t fbus_frame_scale(const struct fbus_frame *frame);
 
 /* How many buses a subscriber reads (1 unless fbus_sub_open_many); the

@@ -127,7 +127,7 @@ class Frame:
     bus = property(lambda self: self._f.bus,
                    doc="index of its bus in the Subscriber's URI list")
     scale = property(lambda self: self._f.scale,
-                     doc="N for a JPEG decoded at 1/N (?fit=WxH), else 1")
+                     doc="N for a JPEG at 1/N of the camera size (?fit=WxH), else 1")
     width = property(lambda self: self._layout["width"])
     height = property(lambda self: self._layout["height"])
     meta = property(lambda self: self._f.meta)
