@@ -18,7 +18,7 @@
 typedef void *tjhandle;
 
 /* values from turbojpeg.h */
-enum { TJSAMP_420 = 2, TJSAMP_GRAY = 3 };
+enum { TJSAMP_444 = 0, TJSAMP_420 = 2, TJSAMP_GRAY = 3 };
 enum { TJPF_RGB = 0, TJPF_BGR = 1, TJPF_GRAY = 6, TJPF_BGRA = 8 };
 #define TJFLAG_NOREALLOC 1024
 #define TJFLAG_FASTDCT 2048
@@ -52,6 +52,7 @@ struct fbusi_jpeg {
 	tjhandle h;
 	int compress;
 	int threads; /* fbusi_jpeg_set_threads; 0/1 = one */
+	bool full_chroma; /* fbusi_jpeg_set_full_chroma */
 	/* parts 1.. of a parallel encode/decode: a handle and a buffer each
 	 * (part 0 runs on h, in the caller's thread) */
 	tjhandle more[PAR_MAX - 1];
@@ -158,6 +159,12 @@ void
 fbusi_jpeg_set_threads(struct fbusi_jpeg *j, uint32_t n)
 {
 	j->threads = n > PAR_MAX ? PAR_MAX : (int)n;
+}
+
+void
+fbusi_jpeg_set_full_chroma(struct fbusi_jpeg *j, bool on)
+{
+	j->full_chroma = on;
 }
 
 /* Threads to code a big picture on: as many as asked and CPUs there
@@ -401,20 +408,25 @@ fbusi_jpeg_encode(struct fbusi_jpeg *j, const struct fbus_format *fmt,
 {
 	unsigned char *buf = out;
 	unsigned long size = cap;
+	bool full = j->full_chroma && fmt->pixfmt != FBUS_PIXFMT_GRAY8;
+	int ss = full ? TJSAMP_444 : subsamp(fmt->pixfmt);
 
 	if (!fbusi_jpeg_can_encode(fmt->pixfmt))
 		return fbusi_fail(err, FBUS_ENOTSUP,
 		                  "codec=jpeg takes bgr24, rgb24 or gray8 frames, "
 		                  "not %s",
 		                  fbus_pixfmt_name(fmt->pixfmt));
-	if (encode_parts(j, fmt, pixels, quality, out, cap, out_len) == 0)
+	if (full && tj.buf_size((int)fmt->width, (int)fmt->height, ss) > cap)
+		return fbusi_fail(err, FBUS_EIO, "no room for a 4:4:4 jpeg");
+	/* parts are cut at 4:2:0's 16-row MCUs */
+	if (!full &&
+	    encode_parts(j, fmt, pixels, quality, out, cap, out_len) == 0)
 		return 0;
 	/* NOREALLOC: out is sized by fbusi_jpeg_bound(), so turbojpeg never
 	 * needs to grow it (and must not free our buffer) */
 	if (tj.compress2(j->h, pixels, (int)fmt->width, (int)fmt->stride[0],
 	                 (int)fmt->height, tj_pixfmt(fmt->pixfmt), &buf, &size,
-	                 subsamp(fmt->pixfmt), quality,
-	                 TJFLAG_NOREALLOC | TJFLAG_FASTDCT) != 0)
+	                 ss, quality, TJFLAG_NOREALLOC | TJFLAG_FASTDCT) != 0)
 		return fbusi_fail(err, FBUS_EIO, "jpeg encode: %s",
 		                  tj_error(j));
 	if (buf != out || size > cap || size > UINT32_MAX)

@@ -521,14 +521,24 @@ test_jpeg_coded_at_fit(void **state)
 			if (k > 0)
 				assert_true(box_error(&f, img, &fr[k], n) <= 6);
 		}
-		/* the JPEG as sent: 480x270 coded, then 1920x1080 */
+		/* the JPEG as sent: 480x270 coded with colour at full
+		 * resolution (luma sampling 1x1, 4:4:4), then 1920x1080 at
+		 * 4:2:0 (2x2) */
+		{
+			const uint8_t *sof = memmem(fr[0].data, fr[0].payload_bytes,
+			                            "\xff\xc0", 2);
+
+			assert_non_null(sof);
+			assert_int_equal(sof[9], 3);  /* components */
+			assert_int_equal(sof[11], round ? 0x22 : 0x11);
+		}
 		print_message("  round %d: the jpeg as sent is %u bytes\n", round,
 		              fr[0].payload_bytes);
 		assert_int_equal(fr[0].fmt.pixfmt, FBUS_PIXFMT_ENCODED);
 		if (round == 0)
 			small_bytes = fr[0].payload_bytes;
 		else
-			assert_true(fr[0].payload_bytes > 4 * small_bytes);
+			assert_true(fr[0].payload_bytes > 3 * small_bytes);
 		for (int k = 0; k < nsub; k++)
 			fbus_sub_release(sub[k], &fr[k]);
 	}

@@ -279,6 +279,7 @@ encode_blob(struct stream_pub *p, struct blob *b, const struct fbus_format *f,
 {
 	struct fbus_format sf = { .pixfmt = f->pixfmt };
 	uint32_t bpp = f->pixfmt == FBUS_PIXFMT_GRAY8 ? 1 : 3;
+	int rc;
 
 	b->shift = shift;
 	if (!shift)
@@ -295,8 +296,12 @@ encode_blob(struct stream_pub *p, struct blob *b, const struct fbus_format *f,
 		return fbusi_fail(err, FBUS_ENOMEM, "out of memory");
 	fbusi_shrink(b->payload, f->stride[0], f->width, f->height, bpp, shift,
 	             p->small, sf.stride[0], (uint16_t *)(void *)p->acc);
-	return fbusi_jpeg_encode(p->jpeg, &sf, p->small, p->quality, b->enc,
-	                         b->enc_cap, &b->body_len, err);
+	/* the shrunk picture's colour at full resolution (jpeg_codec.h) */
+	fbusi_jpeg_set_full_chroma(p->jpeg, true);
+	rc = fbusi_jpeg_encode(p->jpeg, &sf, p->small, p->quality, b->enc,
+	                       b->enc_cap, &b->body_len, err);
+	fbusi_jpeg_set_full_chroma(p->jpeg, false);
+	return rc;
 }
 
 /* Is b (a JPEG coded at 1/2^shift) no smaller than peer's box allows? */
