@@ -294,37 +294,11 @@ yolo_decode(int layout, const struct det_tensor *t, int nclasses,
 	return n;
 }
 
-double
-det_box_iou(const struct det_box *a, const struct det_box *b)
-{
-	double ix0, iy0, ix1, iy1, inter, uni;
-
-	/* NaN, infinite or empty boxes overlap nothing */
-	if (!(a->w > 0 && a->h > 0 && b->w > 0 && b->h > 0) ||
-	    !isfinite(a->x + a->y + a->w + a->h) ||
-	    !isfinite(b->x + b->y + b->w + b->h))
-		return 0;
-	ix0 = fmax(a->x, b->x);
-	iy0 = fmax(a->y, b->y);
-	ix1 = fmin((double)a->x + a->w, (double)b->x + b->w);
-	iy1 = fmin((double)a->y + a->h, (double)b->y + b->h);
-	if (ix1 <= ix0 || iy1 <= iy0)
-		return 0;
-	inter = (ix1 - ix0) * (iy1 - iy0);
-	uni = (double)a->w * a->h + (double)b->w * b->h - inter;
-	return uni > 0 ? inter / uni : 0;
-}
-
-struct ranked {
-	struct det_box box;
-	size_t index;
-};
-
-/* A kept box's edges and area as det_box_iou computes them, once: the
- * same doubles, so the same overlaps to the last bit. */
+/* A box's edges and area as doubles, and whether it can overlap anything
+ * (finite, not empty): computed once a kept box in NMS. */
 struct edges {
 	double x0, y0, x1, y1, area;
-	bool valid; /* finite and not empty: NaN boxes overlap nothing */
+	bool valid;
 };
 
 static struct edges
@@ -339,19 +313,33 @@ edges_of(const struct det_box *b)
 	return e;
 }
 
-static bool
-overlaps(const struct edges *a, const struct edges *b, double iou)
+static double
+edges_iou(const struct edges *a, const struct edges *b)
 {
 	double ix0 = fmax(a->x0, b->x0), iy0 = fmax(a->y0, b->y0);
 	double ix1 = fmin(a->x1, b->x1), iy1 = fmin(a->y1, b->y1);
 	double inter, uni;
 
-	if (ix1 <= ix0 || iy1 <= iy0 || !a->valid || !b->valid)
-		return false;
+	/* NaN, infinite or empty boxes overlap nothing */
+	if (!a->valid || !b->valid || ix1 <= ix0 || iy1 <= iy0)
+		return 0;
 	inter = (ix1 - ix0) * (iy1 - iy0);
 	uni = a->area + b->area - inter;
-	return uni > 0 && inter / uni > iou;
+	return uni > 0 ? inter / uni : 0;
 }
+
+double
+det_box_iou(const struct det_box *a, const struct det_box *b)
+{
+	struct edges ea = edges_of(a), eb = edges_of(b);
+
+	return edges_iou(&ea, &eb);
+}
+
+struct ranked {
+	struct det_box box;
+	size_t index;
+};
 
 static int
 by_score(const void *pa, const void *pb)
@@ -405,7 +393,7 @@ yolo_nms(struct det_box *boxes, size_t n, float iou)
 
 		for (size_t k = head[cls]; k != SIZE_MAX; k = next[k]) {
 			if (boxes[k].cls == r[i].box.cls &&
-			    overlaps(&ke[k], &e, iou)) {
+			    edges_iou(&ke[k], &e) > iou) {
 				drop = 1;
 				break;
 			}

@@ -14,6 +14,14 @@
 uint32_t fbusi_fit_shift(uint32_t fit_w, uint32_t fit_h, uint32_t w,
                          uint32_t h);
 
+/* A side of v pixels at 1/2^shift: what the box filter and libjpeg's
+ * scaled decode both make of it (a partial block counts). */
+static inline uint32_t
+fbusi_scaled(uint32_t v, uint32_t shift)
+{
+	return (uint32_t)(((uint64_t)v + (1u << shift) - 1) >> shift);
+}
+
 /* Average each 2^shift x 2^shift block of src (w x h pixels of bpp bytes,
  * rows stride apart) into one pixel of dst: ceil(w/2^shift) x
  * ceil(h/2^shift) pixels, rows dst_stride apart.  Blocks at the right and

@@ -35,6 +35,7 @@
 #include <stdatomic.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <unistd.h>
 
 #include "framebus.h"
 
@@ -125,6 +126,21 @@ struct fbusi_page {
 };
 
 #define FBUSI_PAGE_ENTRIES_OFF 128u
+
+/* Make the subscriber's eventfd readable, unless written and not yet
+ * drained: the producer at commit, or the subscriber itself when a frame
+ * stands untaken.  The seq_cst exchange pairs with the subscriber
+ * clearing efd_pending before it looks for frames. */
+static inline void
+fbusi_page_ring(struct fbusi_page *pg, int efd)
+{
+	uint64_t one = 1;
+
+	if (atomic_exchange(&pg->efd_pending, 1) == 0 &&
+	    write(efd, &one, sizeof one) < 0) {
+		/* counter saturated: already readable */
+	}
+}
 
 static inline uint64_t
 fbusi_entry_pack(uint64_t seq, uint32_t gen, uint32_t slot)

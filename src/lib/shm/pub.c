@@ -13,10 +13,10 @@
 #include "shm/spin.h"
 
 #include <errno.h>
-#include <sched.h>
 #include <fcntl.h>
 #include <limits.h>
 #include <poll.h>
+#include <sched.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -343,20 +343,6 @@ push_entry(struct ent *e, uint64_t en)
 	atomic_store(&e->page->head, e->head);
 }
 
-/* e's eventfd, unless written and not yet drained.  The seq_cst exchange
- * pairs with the subscriber clearing efd_pending before it looks for
- * frames. */
-static void
-ring_efd(struct ent *e)
-{
-	uint64_t one = 1;
-
-	if (atomic_exchange(&e->page->efd_pending, 1) == 0 &&
-	    write(e->efd, &one, sizeof one) < 0) {
-		/* counter saturated: already readable */
-	}
-}
-
 static bool
 own_wake(const struct ent *e)
 {
@@ -374,7 +360,7 @@ wake_member(struct ent *e)
 	if (atomic_load(&e->page->waiting))
 		fbusi_futex_wake((const uint32_t *)&e->page->head, 1);
 	if (atomic_load_explicit(&e->page->armed, memory_order_relaxed))
-		ring_efd(e);
+		fbusi_page_ring(e->page, e->efd);
 }
 
 static void
@@ -616,7 +602,7 @@ ring_latest_groups(struct shm_pub *p, uint64_t seq)
 			if (atomic_exchange(&best->page->want, 0) != 1)
 				continue;
 			best->given = seq;
-			ring_efd(best);
+			fbusi_page_ring(best->page, best->efd);
 			break;
 		}
 	}
@@ -646,7 +632,7 @@ wake_readers(struct shm_pub *p)
 		}
 		if (atomic_load_explicit(&e->page->armed,
 		                         memory_order_relaxed))
-			ring_efd(e);
+			fbusi_page_ring(e->page, e->efd);
 	}
 	if (any_waiting)
 		fbusi_futex_wake((const uint32_t *)&p->hdr->seq_word,

@@ -14,9 +14,9 @@
 #include "shm/attach.h"
 
 #include <errno.h>
-#include <sched.h>
 #include <limits.h>
 #include <poll.h>
+#include <sched.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/epoll.h>
@@ -612,20 +612,6 @@ drain_fd(int fd)
 	}
 }
 
-/* Make our own fd readable: a frame is there for the taking.  The
- * exchange skips the write when the producer (or we) wrote it already
- * and nobody drained it since. */
-static void
-ring_self(struct shm_sub *s)
-{
-	uint64_t one = 1;
-
-	if (atomic_exchange(&s->c->a.page->efd_pending, 1) == 0 &&
-	    write(s->c->a.efd, &one, sizeof one) < 0) {
-		/* counter full: readable anyway */
-	}
-}
-
 /* A latest-mode group member polling its fd says whether it is free to
  * take a frame (`want`: it holds fewer than it may), and each commit
  * rings one free member of the group.  Having said so, it looks: a frame
@@ -647,7 +633,7 @@ want_frames(struct shm_sub *s)
 	 * commit's seq_word store and exchange of `want` */
 	atomic_store(&s->c->a.page->want, free_);
 	if (free_ && available(s))
-		ring_self(s);
+		fbusi_page_ring(s->c->a.page, s->c->a.efd);
 }
 
 /* The futex word to sleep on: the ring's, which every commit wakes; an
@@ -758,12 +744,6 @@ sleep_for_frame(struct shm_sub *s, int64_t timeout_ns)
 		                      memory_order_relaxed);
 }
 
-/* FBUS_SUB_PREDICT, nothing to take yet.  Before the window in which
- * the next frame is due: sleep on the futex (an early frame wakes us as
- * always) until WAKE_EARLY_NS before it -- the timer's slack and a VM's
- * wake-up lie in between -- and return 1 to look again.  In the window:
- * spin to its end (1: a frame).  0: no window, or the frame missed it. */
-#define WAKE_EARLY_NS 100000
 /* A predicting reader that naps on the CPU the producer commits on
  * would spin there, so the producer's timer wakes it behind us and the
  * frame waits until it sleeps again (13-15 µs instead of 4-5 on two
@@ -784,6 +764,12 @@ dodge_producer(const struct shm_sub *s, cpu_set_t *orig)
 	return CPU_COUNT(&set) > 0 && sched_setaffinity(0, sizeof set, &set) == 0;
 }
 
+/* FBUS_SUB_PREDICT, nothing to take yet.  Before the window in which
+ * the next frame is due: sleep on the futex (an early frame wakes us as
+ * always) until WAKE_EARLY_NS before it -- the timer's slack and a VM's
+ * wake-up lie in between -- and return 1 to look again.  In the window:
+ * spin to its end (1: a frame).  0: no window, or the frame missed it. */
+#define WAKE_EARLY_NS 100000
 static int
 predictive_wait(struct shm_sub *s, int64_t deadline, int slice_ms)
 {
@@ -892,7 +878,7 @@ next_frame(struct shm_sub *s, struct fbus_frame *f, int timeout_ms)
 				                    s->seen_commit);
 			/* level-triggered fd: more queued means readable */
 			if (s->epfd >= 0 && available(s))
-				ring_self(s);
+				fbusi_page_ring(s->c->a.page, s->c->a.efd);
 			return 0;
 		}
 		if (rc != FBUS_EAGAIN) {
@@ -966,7 +952,7 @@ shm_fd(struct fbus_sub *base)
 		fd_watch(s, s->c->a.efd, 1);
 		/* a frame may be waiting already */
 		if (available(s))
-			ring_self(s);
+			fbusi_page_ring(s->c->a.page, s->c->a.efd);
 	} else if (s->opts.flags & FBUS_SUB_RECONNECT) {
 		retry_timer(s, 1);
 	}

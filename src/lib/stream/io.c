@@ -8,7 +8,6 @@
  */
 #define _GNU_SOURCE
 #include "os.h"
-#include "shrink.h"
 #include "stream/pub.h"
 
 #include <errno.h>
@@ -359,9 +358,8 @@ read_hello(struct stream_pub *p, struct peer *peer)
 	{
 		struct fbusi_wire_welcome w = { .next_seq = p->seq + 1 };
 
-		if (p->coding_shift &&
-		    fbusi_fit_shift(peer->fit_w, peer->fit_h, p->coding_w,
-		                    p->coding_h) < p->coding_shift)
+		if (!fbusi_stream_peer_fits(peer, p->coding_shift, p->coding_w,
+		                            p->coding_h))
 			w.next_seq++;
 		fbusi_wire_welcome_encode(peer->pre, &w);
 		peer->pre_len = sizeof peer->pre;

@@ -285,8 +285,8 @@ encode_blob(struct stream_pub *p, struct blob *b, const struct fbus_format *f,
 	if (!shift)
 		return fbusi_jpeg_encode(p->jpeg, f, b->payload, p->quality,
 		                         b->enc, b->enc_cap, &b->body_len, err);
-	sf.width = (f->width + (1u << shift) - 1) >> shift;
-	sf.height = (f->height + (1u << shift) - 1) >> shift;
+	sf.width = fbusi_scaled(f->width, shift);
+	sf.height = fbusi_scaled(f->height, shift);
 	if (fbus_format_layout(&sf))
 		return fbusi_fail(err, FBUS_EINVAL, "cannot shrink a %ux%u frame",
 		                  f->width, f->height);
@@ -304,13 +304,11 @@ encode_blob(struct stream_pub *p, struct blob *b, const struct fbus_format *f,
 	return rc;
 }
 
-/* Is b (a JPEG coded at 1/2^shift) no smaller than peer's box allows? */
-static bool
-fits(const struct peer *peer, const struct blob *b, const struct fbus_format *f)
+bool
+fbusi_stream_peer_fits(const struct peer *peer, uint32_t shift, uint32_t w,
+                       uint32_t h)
 {
-	return !b->shift ||
-	       fbusi_fit_shift(peer->fit_w, peer->fit_h, f->width, f->height) >=
-	               b->shift;
+	return !shift || fbusi_fit_shift(peer->fit_w, peer->fit_h, w, h) >= shift;
 }
 
 static int64_t
@@ -387,7 +385,9 @@ pub_commit(struct fbus_pub *base, struct fbus_slot *slot)
 	/* group members take frames from their group's queue */
 	for (uint32_t i = 0; i < p->npeers && !skip; i++)
 		if (p->peers[i]->state == PEER_READY && !p->peers[i]->dead &&
-		    !p->peers[i]->grp && fits(p->peers[i], b, &f))
+		    !p->peers[i]->grp &&
+		    fbusi_stream_peer_fits(p->peers[i], b->shift, f.width,
+		                           f.height))
 			p->ids[nids++] = p->peers[i]->id;
 	for (uint32_t i = 0; i < nids; i++)
 		enqueue(p, p->ids[i], b, &woke);

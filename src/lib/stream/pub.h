@@ -175,4 +175,9 @@ void fbusi_stream_peer_destroy(struct stream_pub *p, struct peer *peer);
  * drop.  Locked; the I/O thread logs it at its next wake. */
 void fbusi_stream_peer_demoted(struct stream_pub *p, struct peer *peer);
 
+/* pub.c: may peer be sent a w x h frame's JPEG coded at 1/2^shift --
+ * no smaller than its ?fit= box allows? */
+bool fbusi_stream_peer_fits(const struct peer *peer, uint32_t shift,
+                            uint32_t w, uint32_t h);
+
 #endif

@@ -55,8 +55,8 @@ fbusi_rx_frame(const struct fbusi_rx_limits *lim, struct fbusi_jpeg **jpeg,
 	uint32_t w, hh, coded = h->codec == FBUSI_CODEC_JPEG ? h->stride[0] : 0;
 	uint32_t shift = fbusi_fit_shift(lim->fit_w, lim->fit_h, h->width,
 	                                 h->height);
-	uint32_t jw = (h->width + (1u << coded) - 1) >> coded;
-	uint32_t jh = (h->height + (1u << coded) - 1) >> coded;
+	uint32_t jw = fbusi_scaled(h->width, coded);
+	uint32_t jh = fbusi_scaled(h->height, coded);
 	int rc;
 
 	memset(fr, 0, sizeof *fr);
@@ -97,8 +97,8 @@ fbusi_rx_frame(const struct fbusi_rx_limits *lim, struct fbusi_jpeg **jpeg,
 	}
 	/* ?fit=WxH: what the producer did not scale is scaled inside the
 	 * IDCT, which skips most of the work */
-	f.width = (h->width + (1u << shift) - 1) >> shift;
-	f.height = (h->height + (1u << shift) - 1) >> shift;
+	f.width = fbusi_scaled(h->width, shift);
+	f.height = fbusi_scaled(h->height, shift);
 	if (fbus_format_layout(&f))
 		return fbusi_fail(err, FBUS_EPROTO,
 		                  "%s: cannot decode a %" PRIu32 "x%" PRIu32
