@@ -721,6 +721,54 @@ test_sub_scaled_jpeg(void **state)
 	sub_case(b, n, 0, true, FBUS_EPROTO, "coded at scale 1/2^4", "?fit=1x1");
 }
 
+/* A group member that replaces a frame it never delivered still counts
+ * what the producer told it in that frame's header: seq 2 (after one
+ * skip), 4 (after one), 5, read at once, deliver 5 with 4 skipped; read
+ * one by one, the same 5 in all. */
+static void
+test_sub_group_skips_replaced(void **state)
+{
+	static const uint64_t seqs[] = { 2, 4, 5 };
+	static const uint32_t told[] = { 1, 1, 0 };
+	static uint8_t b[3 * (FBUSI_WIRE_HDR_LEN + 16)];
+	struct fake f = { .script = b, .len = sizeof b, .welcome = true,
+		          .hold = true };
+	struct fbus_sub *sub;
+	struct fbus_frame fr;
+	struct fbus_sub_stats st;
+	uint64_t total = 0, last = 0;
+	char uri[360];
+
+	(void)state;
+	for (int i = 0; i < 3; i++) {
+		uint8_t *m = b + (size_t)i * (FBUSI_WIRE_HDR_LEN + 16);
+		struct fbusi_wire_hdr h = valid_hdr();
+
+		h.seq = seqs[i];
+		h.width = h.height = h.stride[0] = 4;
+		h.payload_len = 16;
+		fbusi_wire_hdr_encode(m, &h);
+		fbusi_wire_hdr_set_group(m, told[i]);
+		memset(m + FBUSI_WIRE_HDR_LEN, (int)seqs[i], 16);
+	}
+	fake_start(&f);
+	snprintf(uri, sizeof uri, "unix:%s?group=g", f.path);
+	CHECK(fbus_sub_open(&sub, uri, NULL));
+	t_sleep_ms(200); /* let all three arrive before the first read */
+	while (last < 5) {
+		CHECK(fbus_sub_next(sub, &fr, 5000));
+		assert_true(fr.seq > last);
+		last = fr.seq;
+		total += 1 + fr.skipped;
+		fbus_sub_release(sub, &fr);
+	}
+	assert_int_equal(total, 5);
+	CHECK(fbus_sub_stats(sub, &st));
+	assert_int_equal(st.frames + st.skipped, 5);
+	fbus_sub_close(sub);
+	fake_stop(&f);
+}
+
 #define R(f) cmocka_unit_test_setup_teardown(f, rig_setup, rig_teardown)
 
 int
@@ -745,6 +793,7 @@ main(void)
 		cmocka_unit_test(test_sub_bad_jpeg),
 		cmocka_unit_test(test_sub_jpeg_bomb),
 		cmocka_unit_test(test_sub_scaled_jpeg),
+		cmocka_unit_test(test_sub_group_skips_replaced),
 	};
 	if (getenv("T_FILTER"))
 		cmocka_set_test_filter(getenv("T_FILTER"));

@@ -264,9 +264,14 @@ complete(struct stream_sub *s)
 
 	/* a frame already ready is replaced unseen; deliver() counts it
 	 * from the gap in seq, like the ones the producer replaced (in a
-	 * group, from this count: there seq gaps are other members') */
-	if (s->have_ready)
+	 * group, from this count: there seq gaps are other members', and
+	 * the skips the producer told us in its header would go with it) */
+	if (s->have_ready && s->group[0]) {
 		s->unseen++;
+		if (t->h.group_skips & FBUSI_WIRE_FLAG_GROUP)
+			s->unseen += t->h.group_skips &
+			             FBUSI_WIRE_GROUP_SKIPS_MAX;
+	}
 	s->ready = s->rx;
 	for (uint32_t i = 0; t->cookie && i < s->nbufs; i++)
 		if (!s->bufs[i].cookie && &s->bufs[i] != s->ready)
