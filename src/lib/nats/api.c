@@ -86,6 +86,7 @@ load(void)
 	SYM(natsSubscription_NextMsg);
 	SYM(natsSubscription_SetPendingLimits);
 	SYM(natsSubscription_GetPending);
+	SYM(natsSubscription_GetDelivered);
 	SYM(natsSubscription_Unsubscribe);
 	SYM(natsSubscription_Destroy);
 	SYM(natsSubscription_Fetch);

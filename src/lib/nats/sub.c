@@ -32,6 +32,7 @@
 #include <inttypes.h>
 #include <poll.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -86,10 +87,15 @@ struct nats_sub {
 	int broken;         /* sticky error without FBUS_SUB_RECONNECT */
 	bool conn_closed;   /* the client gave up on every server */
 	int64_t last_rx_ms; /* a frame or a hello answer */
+	/* on_msg calls so far: the client counts a message delivered
+	 * before it calls on_msg, so more delivered than this is one on
+	 * its way to the queue (atomic: read without the lock) */
+	atomic_int_fast64_t handed;
 	bool want;          /* group: free, fetch one */
 	bool fd_used;       /* group: the caller polls our fd, so a free
 	                       member fetches before next() asks */
 	bool probe_now;     /* a frame came while not LIVE: ask at once */
+	bool opening;       /* open's hello in flight: frames wait here */
 	uint64_t id;        /* our lease at the publisher */
 	uint64_t next_seq;  /* from the welcome: frames before it are old */
 	bool have_seq;
@@ -142,7 +148,7 @@ static void
 push(struct nats_sub *s, natsMsg *m)
 {
 	s->last_rx_ms = now_ms();
-	if (s->state != PUB_LIVE) {
+	if (s->state != PUB_LIVE && !s->opening) {
 		/* not admitted (yet): a new publisher, or a full one */
 		fbusi_nats.natsMsg_Destroy(m);
 		s->probe_now = true;
@@ -177,6 +183,7 @@ on_msg(natsConnection *nc, natsSubscription *sub, natsMsg *m, void *cl)
 	(void)sub;
 	pthread_mutex_lock(&s->lock);
 	push(s, m);
+	atomic_fetch_add(&s->handed, 1);
 	pthread_mutex_unlock(&s->lock);
 }
 
@@ -366,7 +373,8 @@ watch_main(void *arg)
 	return NULL;
 }
 
-/* Turn the message at the head of the queue into the caller's frame. */
+/* Turn the message at the head of the queue into the caller's frame;
+ * 1: a frame published before our hello was answered, not ours. */
 static int
 deliver(struct nats_sub *s, natsMsg *m, struct held *hd, struct fbus_frame *fr)
 {
@@ -390,6 +398,11 @@ deliver(struct nats_sub *s, natsMsg *m, struct held *hd, struct fbus_frame *fr)
 		                  "bytes, its header says %u + %u + %u", s->where,
 		                  len, FBUSI_WIRE_HDR_LEN, h.meta_len,
 		                  h.payload_len);
+	pthread_mutex_lock(&s->lock);
+	rc = !s->have_seq && h.seq < s->next_seq;
+	pthread_mutex_unlock(&s->lock);
+	if (rc)
+		return 1;
 	/* the metadata copied: the caller may keep it aligned as it likes */
 	memcpy(hd->meta, d + FBUSI_WIRE_HDR_LEN, h.meta_len);
 	rc = fbusi_rx_frame(&s->lim, &s->jpeg, &h, &fmt, hd->meta,
@@ -439,10 +452,18 @@ static bool
 frames_pending(struct nats_sub *s)
 {
 	int n = 0, bytes;
+	int64_t delivered = 0;
 
-	return fbusi_nats.natsSubscription_GetPending(s->sub, &n, &bytes) ==
-	               NATS_OK &&
-	       n > 0;
+	if (fbusi_nats.natsSubscription_GetPending(s->sub, &n, &bytes) !=
+	    NATS_OK)
+		return false;
+	/* none waiting in the client; one it took but has not handed to
+	 * on_msg yet is pending too (a goodbye on its own subscription can
+	 * overtake it) */
+	return n > 0 ||
+	       (fbusi_nats.natsSubscription_GetDelivered(s->sub, &delivered) ==
+	                NATS_OK &&
+	        delivered > atomic_load(&s->handed));
 }
 
 static bool
@@ -541,6 +562,10 @@ sub_next(struct fbus_sub *base, struct fbus_frame *fr, int timeout_ms)
 		if (m) {
 			hd = free_held(s);
 			rc = hd ? deliver(s, m, hd, fr) : FBUS_EBUSY;
+			if (rc == 1) {
+				fbusi_nats.natsMsg_Destroy(m);
+				continue;
+			}
 			if (rc) {
 				fbusi_nats.natsMsg_Destroy(m);
 				return rc;
@@ -820,6 +845,7 @@ fbusi_nats_sub_open(struct fbus_sub **out, const struct fbusi_uri *uri,
 	s->uri = *uri;
 	s->opts = *opts;
 	s->efd = -1;
+	s->opening = true;
 	pthread_mutex_init(&s->lock, NULL);
 	pthread_cond_init(&s->cond, NULL);
 	if (opts->group)
@@ -883,19 +909,31 @@ fbusi_nats_sub_open(struct fbus_sub **out, const struct fbusi_uri *uri,
 		;
 	rc = fbusi_nats_hello(s->nc, uri->subject, 2000, '+', s->id, &next,
 	                      err);
+	if (rc && (!(opts->flags & FBUS_SUB_RECONNECT) ||
+	           fbusi_connect_error_is_final(rc)))
+		goto fail;
+	/* libnats' threads may be in push() already */
+	pthread_mutex_lock(&s->lock);
+	s->opening = false;
 	if (rc == 0) {
+		/* what came meanwhile stays: a frame published right after
+		 * the answer may have overtaken us (deliver drops the older) */
 		s->next_seq = next;
 		s->state = PUB_LIVE;
 		s->ever_live = true;
-	} else if (!(opts->flags & FBUS_SUB_RECONNECT) ||
-	           fbusi_connect_error_is_final(rc)) {
-		goto fail;
 	} else {
 		err->msg[0] = '\0';
 		s->state = rc == -ENOSPC ? PUB_REFUSED : PUB_GONE;
 		s->seq_reset = true;
+		while (s->qlen) {
+			fbusi_nats.natsMsg_Destroy(s->q[s->qhead]);
+			s->qhead = (s->qhead + 1) % s->qcap;
+			s->qlen--;
+		}
+		update_efd(s);
 	}
 	s->last_rx_ms = now_ms();
+	pthread_mutex_unlock(&s->lock);
 	if (pthread_create(&s->thr, NULL, watch_main, s)) {
 		rc = fbusi_fail(err, FBUS_ENOMEM, "cannot start a thread");
 		goto fail;
