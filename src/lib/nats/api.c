@@ -88,6 +88,7 @@ load(void)
 	SYM(natsSubscription_GetPending);
 	SYM(natsSubscription_GetDelivered);
 	SYM(natsSubscription_Unsubscribe);
+	SYM(natsSubscription_SetOnCompleteCB);
 	SYM(natsSubscription_Destroy);
 	SYM(natsSubscription_Fetch);
 	SYM(natsMsg_GetData);

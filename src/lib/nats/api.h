@@ -51,6 +51,7 @@ struct fbusi_nats_api {
 	FBUSI_NATS_FN(natsSubscription_GetPending);
 	FBUSI_NATS_FN(natsSubscription_GetDelivered);
 	FBUSI_NATS_FN(natsSubscription_Unsubscribe);
+	FBUSI_NATS_FN(natsSubscription_SetOnCompleteCB);
 	FBUSI_NATS_FN(natsSubscription_Destroy);
 	FBUSI_NATS_FN(natsSubscription_Fetch);
 	FBUSI_NATS_FN(natsMsg_GetData);

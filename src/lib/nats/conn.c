@@ -10,6 +10,10 @@
 
 #include <errno.h>
 #include <inttypes.h>
+#include <pthread.h>
+#include <stdbool.h>
+#include <stdlib.h>
+#include <time.h>
 #include <stdio.h>
 #include <string.h>
 #include <unistd.h>
@@ -277,4 +281,66 @@ fbusi_nats_connect(const struct fbusi_uri *u, bool forever,
 		return fbusi_nats_fail(err, s, what);
 	}
 	return 0;
+}
+
+struct unsub_wait {
+	pthread_mutex_t lock;
+	pthread_cond_t cond;
+	bool done;
+};
+
+static void
+unsub_done(void *arg)
+{
+	struct unsub_wait *w = arg;
+
+	pthread_mutex_lock(&w->lock);
+	w->done = true;
+	pthread_cond_signal(&w->cond);
+	pthread_mutex_unlock(&w->lock);
+}
+
+void
+fbusi_nats_unsubscribe(natsSubscription **sub)
+{
+	const struct fbusi_nats_api *N = &fbusi_nats;
+	struct unsub_wait *w;
+	struct timespec until;
+	bool done = true;
+
+	if (!*sub)
+		return;
+	w = calloc(1, sizeof *w);
+	if (w) {
+		pthread_mutex_init(&w->lock, NULL);
+		pthread_cond_init(&w->cond, NULL);
+	}
+	/* refused for a subscription without a handler or already closed:
+	 * then there is nothing to wait for */
+	if (w && N->natsSubscription_SetOnCompleteCB(*sub, unsub_done, w) !=
+	                 NATS_OK) {
+		pthread_cond_destroy(&w->cond);
+		pthread_mutex_destroy(&w->lock);
+		free(w);
+		w = NULL;
+	}
+	N->natsSubscription_Unsubscribe(*sub);
+	if (w) {
+		clock_gettime(CLOCK_REALTIME, &until);
+		until.tv_sec += 10;
+		pthread_mutex_lock(&w->lock);
+		while (!w->done &&
+		       pthread_cond_timedwait(&w->cond, &w->lock, &until) == 0)
+			;
+		done = w->done;
+		pthread_mutex_unlock(&w->lock);
+	}
+	N->natsSubscription_Destroy(*sub);
+	*sub = NULL;
+	/* not called back in 10 s: it may be yet, so w stays */
+	if (w && done) {
+		pthread_cond_destroy(&w->cond);
+		pthread_mutex_destroy(&w->lock);
+		free(w);
+	}
 }

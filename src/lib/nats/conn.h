@@ -10,10 +10,13 @@
  * A publisher answers requests on _FBUS.hello.SUBJECT with a welcome (its
  * next seq) — a subscriber asks at open, and again whenever no frame came
  * for a while, so a publisher that died without a word is noticed (NATS
- * answers "no responders" at once).  On close it sends "FBSB" on
- * _FBUS.bye.SUBJECT after its last frame (not on SUBJECT: the groups'
- * stream keeps one message per subject, and a goodbye there would replace
- * the last frame); one connection's messages reach a subscriber in order.  Everyone answers _FBUS.discover with one
+ * answers "no responders" at once).  On close it sends "FBSB" and its last
+ * seq (8 bytes, little-endian) on _FBUS.bye.SUBJECT after its last frame
+ * (not on SUBJECT: the groups' stream keeps one message per subject, and
+ * a goodbye there would replace the last frame); one connection's messages
+ * reach a subscriber in order, but the stream may store the last frame
+ * after the goodbye is delivered: a group member that fetched an older
+ * one fetches again.  Everyone answers _FBUS.discover with one
  * JSON object (framebus ls --nats).  Worker groups read a JetStream memory
  * stream FBUS_<subject> that keeps the newest frame of SUBJECT, through one
  * pull consumer per group (docs/ARCHITECTURE.md, "nats://").
@@ -27,6 +30,7 @@
 #define FBUSI_NATS_BYE_PREFIX "_FBUS.bye."
 #define FBUSI_NATS_DISCOVER "_FBUS.discover"
 #define FBUSI_NATS_MAGIC_BYE 0x42534246u /* "FBSB" */
+#define FBUSI_NATS_BYE_LEN 12
 /* a subscriber that saw nothing for this long asks whether the publisher
  * is still there; it asks at least this often anyway, to renew its lease
  * (the publisher counts a subscriber for FBUSI_NATS_LEASE_MS after) */
@@ -74,5 +78,10 @@ void fbusi_nats_answer(natsConnection *nc, natsMsg *m, const char *role,
 int fbusi_nats_hello(natsConnection *nc, const char *subject, int wait_ms,
                      char sign, uint64_t id, uint64_t *next_seq,
                      struct fbusi_err *err);
+
+/* Unsubscribe and destroy *sub (may be NULL; set to NULL).  An
+ * asynchronous one's handler may be running on libnats' thread: wait (10 s
+ * at most) until it has returned, so that what it uses can be freed. */
+void fbusi_nats_unsubscribe(natsSubscription **sub);
 
 #endif

@@ -373,20 +373,19 @@ static void
 pub_close(struct fbus_pub *base)
 {
 	struct nats_pub *p = to_pub(base);
-	static const uint8_t bye[4] = { 'F', 'B', 'S', 'B' };
+	uint8_t bye[FBUSI_NATS_BYE_LEN] = { 'F', 'B', 'S', 'B' };
 
 	/* silent first: a hello answered after the goodbye would make a
 	 * subscriber take us for a new publisher */
-	if (p->hello) {
-		fbusi_nats.natsSubscription_Unsubscribe(p->hello);
-		fbusi_nats.natsSubscription_Destroy(p->hello);
-	}
-	if (p->discover) {
-		fbusi_nats.natsSubscription_Unsubscribe(p->discover);
-		fbusi_nats.natsSubscription_Destroy(p->discover);
-	}
+	fbusi_nats_unsubscribe(&p->hello);
+	fbusi_nats_unsubscribe(&p->discover);
 	if (p->nc && p->open) {
 		char bs[300];
+
+		pthread_mutex_lock(&p->lock);
+		for (int i = 0; i < 8; i++)
+			bye[4 + i] = (uint8_t)(p->seq >> (8 * i));
+		pthread_mutex_unlock(&p->lock);
 
 		/* after the last frame, from the same connection: subscribers
 		 * drain what came before, then see the publisher gone */

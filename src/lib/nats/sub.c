@@ -82,6 +82,8 @@ struct nats_sub {
 	bool bye;           /* the publisher said goodbye after the queue */
 	bool bye_fetch;     /* group: what the stream still has comes first */
 	uint64_t fetch_gen, bye_gen; /* a fetch begun after the goodbye */
+	uint64_t bye_seq;   /* the goodbye's last seq (0: not said) */
+	uint64_t fetched_seq; /* group: the seq of the last frame fetched */
 	int state;          /* enum pub_state */
 	bool report_gone;   /* EDISCONNECTED owed to the caller */
 	int broken;         /* sticky error without FBUS_SUB_RECONNECT */
@@ -130,8 +132,9 @@ now_ms(void)
 static void
 update_efd(struct nats_sub *s)
 {
-	bool want = s->qlen || s->bye || s->report_gone || s->broken ||
-	            s->conn_closed;
+	/* a group's gone publisher is news once the stream is drained */
+	bool want = s->qlen || ((s->bye || s->report_gone) && !s->bye_fetch) ||
+	            s->broken || s->conn_closed;
 	uint64_t v = 1;
 
 	if (want && !s->efd_set) {
@@ -148,7 +151,10 @@ static void
 push(struct nats_sub *s, natsMsg *m)
 {
 	s->last_rx_ms = now_ms();
-	if (s->state != PUB_LIVE && !s->opening) {
+	/* a publisher seen gone still delivers what it sent before, until
+	 * we have said it is gone (its goodbye can overtake its frames) */
+	if (s->state != PUB_LIVE && !s->opening && !s->report_gone &&
+	    !s->bye_fetch) {
 		/* not admitted (yet): a new publisher, or a full one */
 		fbusi_nats.natsMsg_Destroy(m);
 		s->probe_now = true;
@@ -192,13 +198,19 @@ static void
 on_bye(natsConnection *nc, natsSubscription *sub, natsMsg *m, void *cl)
 {
 	struct nats_sub *s = cl;
+	const uint8_t *d = (const uint8_t *)fbusi_nats.natsMsg_GetData(m);
+	uint64_t last = 0;
 
 	(void)nc;
 	(void)sub;
+	if (fbusi_nats.natsMsg_GetDataLength(m) == FBUSI_NATS_BYE_LEN)
+		for (int i = 0; i < 8; i++)
+			last |= (uint64_t)d[4 + i] << (8 * i);
 	fbusi_nats.natsMsg_Destroy(m);
 	pthread_mutex_lock(&s->lock);
-	if (s->state == PUB_LIVE) {
+	if (s->state == PUB_LIVE || s->report_gone) {
 		s->bye = true;
+		s->bye_seq = last;
 		s->bye_fetch = s->group[0] != 0;
 		s->bye_gen = ++s->fetch_gen;
 		update_efd(s);
@@ -232,9 +244,15 @@ mark_gone(struct nats_sub *s, const char *why)
 	if (s->state == PUB_GONE)
 		return;
 	s->state = PUB_GONE;
-	s->report_gone = true;
-	s->seq_reset = true;
+	s->report_gone = true; /* seq starts afresh once it is said */
 	snprintf(s->gone_why, sizeof s->gone_why, "%s", why);
+	/* a group: what it published before may still be in the stream
+	 * (it stops answering hellos before it says goodbye) */
+	if (s->group[0]) {
+		s->bye_fetch = true;
+		s->bye_seq = 0;
+		s->bye_gen = ++s->fetch_gen;
+	}
 	update_efd(s);
 }
 
@@ -251,8 +269,9 @@ mark_live(struct nats_sub *s)
 	s->report_gone = false;
 }
 
-/* Group: one frame for a free member, or nothing within wait_ms. */
-static void
+/* Group: one frame for a free member, or nothing within wait_ms.
+ * Returns whether one came. */
+static bool
 fetch_one(struct nats_sub *s, int wait_ms)
 {
 	natsMsgList list = { 0 };
@@ -262,10 +281,20 @@ fetch_one(struct nats_sub *s, int wait_ms)
 	st = fbusi_nats.natsSubscription_Fetch(&list, s->sub, 1, wait_ms,
 	                                       &jerr);
 	if (st != NATS_OK || list.Count < 1)
-		return;
+		return false;
 	pthread_mutex_lock(&s->lock);
 	for (int i = 0; i < list.Count; i++) {
 		jsMsgMetaData *md = NULL;
+		struct fbusi_wire_hdr h;
+
+		/* only a hint for the goodbye (deliver checks it all); the
+		 * stream gives newer frames only, or a new publisher's */
+		if (fbusi_nats.natsMsg_GetDataLength(list.Msgs[i]) >=
+		            FBUSI_WIRE_HDR_LEN &&
+		    fbusi_wire_hdr_parse((const uint8_t *)fbusi_nats.natsMsg_GetData(
+		                                 list.Msgs[i]),
+		                         UINT64_MAX, &h, NULL, NULL) == 0)
+			s->fetched_seq = h.seq;
 
 		if (fbusi_nats.natsMsg_GetMetaData(&md, list.Msgs[i]) ==
 		            NATS_OK &&
@@ -286,6 +315,7 @@ fetch_one(struct nats_sub *s, int wait_ms)
 	s->want = false;
 	pthread_mutex_unlock(&s->lock);
 	fbusi_nats.natsMsgList_Destroy(&list);
+	return true;
 }
 
 static void *
@@ -307,8 +337,8 @@ watch_main(void *arg)
 			update_efd(s);
 		}
 		fetch = s->group[0] && (s->want || s->bye_fetch) &&
-		        s->qlen == 0 && s->state == PUB_LIVE && !s->broken &&
-		        !s->conn_closed;
+		        s->qlen == 0 && (s->state == PUB_LIVE || s->bye_fetch) &&
+		        !s->broken && !s->conn_closed;
 		probe = !s->broken && !s->conn_closed &&
 		             (s->probe_now ||
 		              now - last_probe >= FBUSI_NATS_RENEW_MS ||
@@ -347,12 +377,16 @@ watch_main(void *arg)
 		}
 		if (fetch) {
 			uint64_t gen = ++s->fetch_gen;
+			bool got;
 
 			pthread_mutex_unlock(&s->lock);
-			fetch_one(s, 100);
+			got = fetch_one(s, 100);
 			pthread_mutex_lock(&s->lock);
-			if (s->bye_fetch && gen > s->bye_gen) {
-				s->bye_fetch = false; /* drained */
+			/* drained: nothing more, or the last frame (the stream
+			 * may have stored it after the goodbye came) */
+			if (s->bye_fetch && gen > s->bye_gen &&
+			    (!got || s->fetched_seq >= s->bye_seq)) {
+				s->bye_fetch = false;
 				update_efd(s);
 			}
 			continue;
@@ -442,7 +476,9 @@ deliver(struct nats_sub *s, natsMsg *m, struct held *hd, struct fbus_frame *fr)
 	s->st.skipped += fr->skipped;
 	s->last_seq = h.seq;
 	s->st.frames++;
-	mark_live(s);
+	/* not a gone publisher's last frames, delivered after */
+	if (!s->report_gone)
+		mark_live(s);
 	pthread_mutex_unlock(&s->lock);
 	return 0;
 }
@@ -503,8 +539,7 @@ sub_next(struct fbus_sub *base, struct fbus_frame *fr, int timeout_ms)
 			for (int i = 0; i < 100 && frames_pending(s); i++)
 				usleep(50);
 		pthread_mutex_lock(&s->lock);
-		if (s->bye_fetch && !s->qlen && s->state == PUB_LIVE &&
-		    !s->broken) {
+		if (s->bye_fetch && !s->qlen && !s->broken && !s->conn_closed) {
 			/* a group: the last frame may still be in the stream;
 			 * the watch thread fetches once more before the
 			 * goodbye counts */
@@ -527,17 +562,19 @@ sub_next(struct fbus_sub *base, struct fbus_frame *fr, int timeout_ms)
 			s->qhead = (s->qhead + 1) % s->qcap;
 			s->qlen--;
 			update_efd(s);
-		} else if (s->bye && !s->group[0] && frames_pending(s)) {
-			/* the goodbye came on its own subscription: frames
-			 * received before it may not have reached on_msg */
+		} else if ((s->bye || s->report_gone) && !s->group[0] &&
+		           frames_pending(s)) {
+			/* the goodbye came on its own subscription, or the
+			 * hello went unanswered: frames received before may
+			 * not have reached on_msg */
 			pthread_mutex_unlock(&s->lock);
 			usleep(100);
 			continue;
 		} else if (s->bye || s->report_gone || s->conn_closed) {
+			s->seq_reset = true;
 			if (s->bye) {
 				s->bye = false;
 				s->state = PUB_GONE;
-				s->seq_reset = true;
 				snprintf(s->gone_why, sizeof s->gone_why,
 				         "the publisher closed");
 			}
@@ -672,19 +709,14 @@ sub_close(struct fbus_sub *base)
 		                 &e);
 		fbusi_nats.natsConnection_FlushTimeout(s->nc, 500);
 	}
-	if (s->sub) {
-		if (!s->group[0])
-			fbusi_nats.natsSubscription_Unsubscribe(s->sub);
+	if (s->sub && s->group[0]) {
+		/* the group's pull consumer stays for the other members */
 		fbusi_nats.natsSubscription_Destroy(s->sub);
+		s->sub = NULL;
 	}
-	if (s->discover) {
-		fbusi_nats.natsSubscription_Unsubscribe(s->discover);
-		fbusi_nats.natsSubscription_Destroy(s->discover);
-	}
-	if (s->byesub) {
-		fbusi_nats.natsSubscription_Unsubscribe(s->byesub);
-		fbusi_nats.natsSubscription_Destroy(s->byesub);
-	}
+	fbusi_nats_unsubscribe(&s->sub);
+	fbusi_nats_unsubscribe(&s->discover);
+	fbusi_nats_unsubscribe(&s->byesub);
 	if (s->js)
 		fbusi_nats.jsCtx_Destroy(s->js);
 	if (s->nc) {
