@@ -762,6 +762,8 @@ latest_stalled(int scheme)
 		CHECK(fbus_sub_next(stalled, &fr, 5000));
 		last = (int64_t)fr.seq;
 		assert_int_equal(*(const int *)fr.data, last);
+		print_message("  stalled reader, read %d: frame %lld\n", i + 1,
+		              (long long)last);
 	}
 	assert_int_equal(last, N);
 	CHECK(fbus_sub_stats(stalled, &st));

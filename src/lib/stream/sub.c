@@ -31,6 +31,11 @@
 /* frames read per fbus_sub_next at most in latest mode, so a producer
  * faster than we read cannot keep us in the loop forever */
 #define MAX_DRAIN 64
+/* latest mode, a frame ready and a newer one half here: wait this long
+ * for more of it, CATCHUP_TOTAL_MS in all per read (a reader that was
+ * stalled has the kernel's buffers of older frames to get through) */
+#define CATCHUP_MS 2
+#define CATCHUP_TOTAL_MS 20
 
 struct rxbuf {
 	uint8_t *data;
@@ -290,6 +295,7 @@ static int
 pump(struct stream_sub *s)
 {
 	int frames = 0;
+	int64_t catchup_end = 0;
 
 	for (;;) {
 		ssize_t n;
@@ -321,13 +327,29 @@ pump(struct stream_sub *s)
 			n = readv(s->fd, iov, k);
 		}
 		if (n < 0) {
-			if (errno == EINTR)
+			int e = errno;
+
+			if (e == EINTR)
 				continue;
-			if (errno == EAGAIN || errno == EWOULDBLOCK)
+			if ((e == EAGAIN || e == EWOULDBLOCK) &&
+			    s->have_ready && (s->hdr_got || s->in_body)) {
+				/* latest mode: the newer frame, not the
+				 * ready one, if it comes soon */
+				struct pollfd pfd = { .fd = s->fd,
+					              .events = POLLIN };
+				int64_t now = fbusi_stream_now_ms();
+
+				if (!catchup_end)
+					catchup_end = now + CATCHUP_TOTAL_MS;
+				if (now < catchup_end &&
+				    poll(&pfd, 1, CATCHUP_MS) == 1)
+					continue;
+			}
+			if (e == EAGAIN || e == EWOULDBLOCK)
 				return 0;
 			return fbusi_fail(&s->base.err, FBUS_EDISCONNECTED,
 			                  "%s: connection lost: %s", s->where,
-			                  strerror(errno));
+			                  strerror(e));
 		}
 		if (n == 0) {
 			/* the producer is gone either way (a closing
