@@ -97,6 +97,8 @@ struct nats_sub {
 	bool fd_used;       /* group: the caller polls our fd, so a free
 	                       member fetches before next() asks */
 	bool probe_now;     /* a frame came while not LIVE: ask at once */
+	uint64_t gone_gen;  /* counts goodbyes and gones: a probe answered
+	                       across one is the old publisher's */
 	bool opening;       /* open's hello in flight: frames wait here */
 	uint64_t id;        /* our lease at the publisher */
 	uint64_t next_seq;  /* from the welcome: frames before it are old */
@@ -209,6 +211,7 @@ on_bye(natsConnection *nc, natsSubscription *sub, natsMsg *m, void *cl)
 	fbusi_nats.natsMsg_Destroy(m);
 	pthread_mutex_lock(&s->lock);
 	if (s->state == PUB_LIVE || s->report_gone) {
+		s->gone_gen++;
 		s->bye = true;
 		s->bye_seq = last;
 		s->bye_fetch = s->group[0] != 0;
@@ -244,6 +247,7 @@ mark_gone(struct nats_sub *s, const char *why)
 	if (s->state == PUB_GONE)
 		return;
 	s->state = PUB_GONE;
+	s->gone_gen++;
 	s->report_gone = true; /* seq starts afresh once it is said */
 	snprintf(s->gone_why, sizeof s->gone_why, "%s", why);
 	/* a group: what it published before may still be in the stream
@@ -346,7 +350,7 @@ watch_main(void *arg)
 		               now - last_probe >= FBUSI_NATS_IDLE_PROBE_MS));
 
 		if (probe) {
-			uint64_t next;
+			uint64_t next, gen = s->gone_gen;
 			struct fbusi_err e;
 			int rc;
 
@@ -357,7 +361,11 @@ watch_main(void *arg)
 			                      &next, &e);
 			pthread_mutex_lock(&s->lock);
 			last_probe = now_ms();
-			if (rc == 0) {
+			if (gen != s->gone_gen) {
+				/* a closing publisher may have answered just
+				 * before its goodbye: ask again */
+				s->probe_now = true;
+			} else if (rc == 0) {
 				if (s->state != PUB_LIVE) {
 					s->next_seq = next;
 					s->seq_reset = true;
