@@ -4,10 +4,10 @@
 # namespaces (a camera host and two worker hosts) on one bridge, a
 # nats-server on each forming a 3-node cluster with JetStream.  Measured
 # and checked:
-#   1. two `framebus infer` workers in one group process about twice the
-#      frames of one (yolov3-tiny, random weights, 1 thread each; at least
-#      1.4x on these shared 2 cores), and no frame is processed twice
-#      (seqs from both workers' JSON);
+#   1. two `framebus infer` workers in one group share the frames (each
+#      takes at least a quarter; how many more than one worker take is
+#      printed, about 2x, yolov3-tiny, random weights, 1 thread each), and
+#      no frame is processed twice (seqs from both workers' JSON);
 #   2. kill -9 of one worker: the other keeps taking frames without a stall
 #      (no gap of a second);
 #   3. kill -9 of the NATS node a worker and a broadcast subscriber are
@@ -129,9 +129,12 @@ nb=$(frames "$TMP/b.json")
 dup=$(cat "$TMP/a.json" "$TMP/b.json" | jq -r 'select(.seq) | .seq' | sort -n | uniq -d | head -3)
 [ -z "$dup" ] || fail "frames processed by both workers: $dup"
 echo "one worker: $n1 frames in 8 s; two workers: $na + $nb = $((na + nb)) frames ($(python3 -c "print(f'{($na + $nb) / $n1:.2f}')")x)"
-# about 2x, less the CPU the source and three servers take from the same
-# 2 cores (1.63-1.88x measured); 1.4x leaves room for a busy machine
-[ $((5 * (na + nb))) -ge $((7 * n1)) ] || fail "two workers processed $((na + nb)) frames, one $n1: not 1.4x"
+# the group shares the work: each worker takes a fair part.  How much
+# faster two are (1.63-1.88x on these 2 cores, idle) is a benchmark's
+# number, printed above, not checked: a busy machine changes it
+[ "$na" -gt 0 ] && [ "$nb" -gt 0 ] || fail "a worker got no frame: $na + $nb"
+[ $((4 * na)) -ge $((na + nb)) ] && [ $((4 * nb)) -ge $((na + nb)) ] ||
+	fail "the group did not share the work: $na + $nb frames"
 
 # 2. kill -9 of a worker: the other goes on without a stall
 worker 1 "$WA" 10 "$TMP/a2.json" &
