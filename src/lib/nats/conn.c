@@ -344,3 +344,27 @@ fbusi_nats_unsubscribe(natsSubscription **sub)
 		free(w);
 	}
 }
+
+void
+fbusi_nats_bye_encode(uint8_t out[FBUSI_NATS_BYE_LEN], uint64_t last_seq)
+{
+	for (int i = 0; i < 4; i++)
+		out[i] = (uint8_t)(FBUSI_NATS_MAGIC_BYE >> (8 * i));
+	for (int i = 0; i < 8; i++)
+		out[4 + i] = (uint8_t)(last_seq >> (8 * i));
+}
+
+uint64_t
+fbusi_nats_bye_seq(const uint8_t *data, int len)
+{
+	uint64_t seq = 0;
+
+	if (len != FBUSI_NATS_BYE_LEN)
+		return 0;
+	for (int i = 0; i < 4; i++)
+		if (data[i] != (uint8_t)(FBUSI_NATS_MAGIC_BYE >> (8 * i)))
+			return 0;
+	for (int i = 0; i < 8; i++)
+		seq |= (uint64_t)data[4 + i] << (8 * i);
+	return seq;
+}

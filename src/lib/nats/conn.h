@@ -79,6 +79,11 @@ int fbusi_nats_hello(natsConnection *nc, const char *subject, int wait_ms,
                      char sign, uint64_t id, uint64_t *next_seq,
                      struct fbusi_err *err);
 
+/* The goodbye: FBUSI_NATS_MAGIC_BYE's bytes and the last seq.  Its seq,
+ * or 0 for any other message (an older publisher's 4-byte one). */
+void fbusi_nats_bye_encode(uint8_t out[FBUSI_NATS_BYE_LEN], uint64_t last_seq);
+uint64_t fbusi_nats_bye_seq(const uint8_t *data, int len);
+
 /* Unsubscribe and destroy *sub (may be NULL; set to NULL).  An
  * asynchronous one's handler may be running on libnats' thread: wait (10 s
  * at most) until it has returned, so that what it uses can be freed. */

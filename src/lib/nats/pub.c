@@ -373,7 +373,7 @@ static void
 pub_close(struct fbus_pub *base)
 {
 	struct nats_pub *p = to_pub(base);
-	uint8_t bye[FBUSI_NATS_BYE_LEN] = { 'F', 'B', 'S', 'B' };
+	uint8_t bye[FBUSI_NATS_BYE_LEN];
 
 	/* silent first: a hello answered after the goodbye would make a
 	 * subscriber take us for a new publisher */
@@ -383,8 +383,7 @@ pub_close(struct fbus_pub *base)
 		char bs[300];
 
 		pthread_mutex_lock(&p->lock);
-		for (int i = 0; i < 8; i++)
-			bye[4 + i] = (uint8_t)(p->seq >> (8 * i));
+		fbusi_nats_bye_encode(bye, p->seq);
 		pthread_mutex_unlock(&p->lock);
 
 		/* after the last frame, from the same connection: subscribers

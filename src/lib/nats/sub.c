@@ -148,6 +148,15 @@ update_efd(struct nats_sub *s)
 	}
 }
 
+/* Under the lock: the oldest queued frame goes, unread. */
+static void
+drop_oldest(struct nats_sub *s)
+{
+	fbusi_nats.natsMsg_Destroy(s->q[s->qhead]);
+	s->qhead = (s->qhead + 1) % s->qcap;
+	s->qlen--;
+}
+
 /* Under the lock: a message from the publisher (a frame or its bye). */
 static void
 push(struct nats_sub *s, natsMsg *m)
@@ -166,9 +175,7 @@ push(struct nats_sub *s, natsMsg *m)
 	if (s->qlen == s->qcap) {
 		if (s->opts.mode == FBUS_MODE_LATEST) {
 			/* replaced: the seq gap counts it as skipped */
-			fbusi_nats.natsMsg_Destroy(s->q[s->qhead]);
-			s->qhead = (s->qhead + 1) % s->qcap;
-			s->qlen--;
+			drop_oldest(s);
 		} else {
 			/* every mode, queue full: dropped (the seq gap
 			 * counts it) */
@@ -200,14 +207,12 @@ static void
 on_bye(natsConnection *nc, natsSubscription *sub, natsMsg *m, void *cl)
 {
 	struct nats_sub *s = cl;
-	const uint8_t *d = (const uint8_t *)fbusi_nats.natsMsg_GetData(m);
-	uint64_t last = 0;
+	uint64_t last = fbusi_nats_bye_seq(
+		(const uint8_t *)fbusi_nats.natsMsg_GetData(m),
+		fbusi_nats.natsMsg_GetDataLength(m));
 
 	(void)nc;
 	(void)sub;
-	if (fbusi_nats.natsMsg_GetDataLength(m) == FBUSI_NATS_BYE_LEN)
-		for (int i = 0; i < 8; i++)
-			last |= (uint64_t)d[4 + i] << (8 * i);
 	fbusi_nats.natsMsg_Destroy(m);
 	pthread_mutex_lock(&s->lock);
 	if (s->state == PUB_LIVE || s->report_gone) {
@@ -731,11 +736,8 @@ sub_close(struct fbus_sub *base)
 		fbusi_nats.natsConnection_Close(s->nc);
 		fbusi_nats.natsConnection_Destroy(s->nc);
 	}
-	while (s->qlen) {
-		fbusi_nats.natsMsg_Destroy(s->q[s->qhead]);
-		s->qhead = (s->qhead + 1) % s->qcap;
-		s->qlen--;
-	}
+	while (s->qlen)
+		drop_oldest(s);
 	for (uint32_t i = 0; s->held && i < s->nheld; i++) {
 		if (s->held[i].m)
 			fbusi_nats.natsMsg_Destroy(s->held[i].m);
@@ -965,11 +967,8 @@ fbusi_nats_sub_open(struct fbus_sub **out, const struct fbusi_uri *uri,
 		err->msg[0] = '\0';
 		s->state = rc == -ENOSPC ? PUB_REFUSED : PUB_GONE;
 		s->seq_reset = true;
-		while (s->qlen) {
-			fbusi_nats.natsMsg_Destroy(s->q[s->qhead]);
-			s->qhead = (s->qhead + 1) % s->qcap;
-			s->qlen--;
-		}
+		while (s->qlen)
+			drop_oldest(s);
 		update_efd(s);
 	}
 	s->last_rx_ms = now_ms();
